@@ -1,0 +1,101 @@
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{JobStatus, JobType};
+
+/// An enrichment job, as `GET /v1/enrichment/jobs/{jobId}` and the cancel call answer it.
+///
+/// Fields that some answers leave out (the cancel answer has no `totalLeads`, `createdAt` or `startedAt`) are
+/// `Option`. Unknown fields are ignored, so a new field on the server never breaks parsing.
+///
+/// ```
+/// use sendkit_model::{Job, JobStatus};
+///
+/// let job: Job = serde_json::from_str(r#"{
+///     "id": "bulk_email_verification_1710000000000_abc1234",
+///     "type": "email_verification",
+///     "status": "cancelled",
+///     "metadata": {"totalItems": 100, "processedItems": 0, "successCount": 0, "failedCount": 0, "creditsUsed": 100},
+///     "updatedAt": "2025-03-19T10:01:00.000Z",
+///     "completedAt": "2025-03-19T10:01:00.000Z"
+/// }"#).unwrap();
+/// assert_eq!(job.status, JobStatus::Cancelled);
+/// assert_eq!(job.metadata.unwrap().total_items, 100);
+/// assert!(job.created_at.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Job {
+    /// The job's ID, opaque (for example `bulk_email_verification_1710000000000_abc1234`).
+    pub id: String,
+    /// What the job does.
+    #[serde(rename = "type")]
+    pub job_type: JobType,
+    /// Where the job is in its life.
+    pub status: JobStatus,
+    /// Progress and cost.
+    #[serde(default)]
+    pub metadata: Option<JobMetadata>,
+    /// How many leads the job was created for.
+    #[serde(default)]
+    pub total_leads: Option<u64>,
+    /// When the job was created.
+    #[serde(default, with = "crate::timestamp::option")]
+    pub created_at: Option<Timestamp>,
+    /// When the job last changed.
+    #[serde(default, with = "crate::timestamp::option")]
+    pub updated_at: Option<Timestamp>,
+    /// When processing started; `None` while pending.
+    #[serde(default, with = "crate::timestamp::option")]
+    pub started_at: Option<Timestamp>,
+    /// When the job reached a terminal status (for a cancelled job, the cancel time).
+    #[serde(default, with = "crate::timestamp::option")]
+    pub completed_at: Option<Timestamp>,
+}
+
+impl Job {
+    /// A job with the given ID, type and status and every optional field unset.
+    pub fn new(id: impl Into<String>, job_type: JobType, status: JobStatus) -> Self {
+        Self {
+            id: id.into(),
+            job_type,
+            status,
+            metadata: None,
+            total_leads: None,
+            created_at: None,
+            updated_at: None,
+            started_at: None,
+            completed_at: None,
+        }
+    }
+}
+
+/// A job's progress and cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct JobMetadata {
+    /// Items the job will process.
+    #[serde(default)]
+    pub total_items: u64,
+    /// Items processed so far.
+    #[serde(default)]
+    pub processed_items: u64,
+    /// Items processed successfully.
+    #[serde(default)]
+    pub success_count: u64,
+    /// Items that failed.
+    #[serde(default)]
+    pub failed_count: u64,
+    /// Credits the job was charged.
+    #[serde(default)]
+    pub credits_used: u64,
+}
+
+impl JobMetadata {
+    /// Metadata for a job of `total_items` items charged `credits_used` credits, with nothing processed yet.
+    pub fn new(total_items: u64, credits_used: u64) -> Self {
+        Self { total_items, credits_used, ..Self::default() }
+    }
+}

@@ -1,0 +1,35 @@
+use crate::string_enum::string_enum;
+
+string_enum! {
+    /// What a job does. The API documents `email_verification` only; any other type is kept as its string.
+    pub enum JobType {
+        /// Email verification of the job's leads (created by the `email` enrichment type).
+        EmailVerification = "email_verification",
+    }
+}
+
+string_enum! {
+    /// An enrichment to run on leads, as named in the body of `POST /v1/enrichment/enrich`.
+    pub enum EnrichmentType {
+        /// Find and verify the lead's email: 1 credit per lead.
+        Email = "email",
+        /// Find the lead's phone number: 20 credits per lead.
+        PhoneEnrichment = "phoneEnrichment",
+        /// Secure email gateway detection: free.
+        SegGateway = "segGateway",
+        /// Email service provider detection: free.
+        EspDetection = "espDetection",
+    }
+}
+
+impl EnrichmentType {
+    /// Credits the API documents as deducted per lead for this type, or `None` for a type the SDK does not know.
+    pub fn credits_per_lead(&self) -> Option<u64> {
+        match self {
+            Self::Email => Some(1),
+            Self::PhoneEnrichment => Some(20),
+            Self::SegGateway | Self::EspDetection => Some(0),
+            Self::Unknown(_) => None,
+        }
+    }
+}

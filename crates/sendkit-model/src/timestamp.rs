@@ -1,0 +1,32 @@
+//! Timestamps as the API writes them: RFC 3339 in UTC with milliseconds (`2025-03-19T10:00:00.000Z`).
+//!
+//! jiff's own serde form drops a zero fraction (`...T10:00:00Z`); this module keeps the API's shape so that a job
+//! written back out reads like the one that came in. Parsing accepts any RFC 3339 instant, with or without a
+//! fraction, in any offset.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer, Serializer};
+
+/// Formats `timestamp` the way the API does.
+pub fn format(timestamp: &Timestamp) -> String {
+    timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Serde for `Option<Timestamp>`: `null` or absent is `None`.
+pub(crate) mod option {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(timestamp) => serializer.serialize_str(&format(timestamp)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
+        let Some(text) = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        text.parse::<Timestamp>().map(Some).map_err(serde::de::Error::custom)
+    }
+}

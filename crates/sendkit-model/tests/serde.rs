@@ -1,0 +1,119 @@
+//! The model against the bodies the API documents.
+
+use sendkit_model::{
+    CreatedJob, EnrichResponse, ErrorCode, ErrorEnvelope, Job, JobMetadata, JobStatus, JobType, StatusErrorBody,
+    SuccessEnvelope, Timestamp,
+};
+
+const GET_EXAMPLE: &str = r#"{"success": true, "data": {"id": "bulk_email_verification_1710000000000_abc1234",
+  "type": "email_verification", "status": "pending", "metadata": {"totalItems": 100, "processedItems": 0,
+  "successCount": 0, "failedCount": 0, "creditsUsed": 100}, "totalLeads": 100,
+  "createdAt": "2025-03-19T10:00:00.000Z", "updatedAt": "2025-03-19T10:00:00.000Z",
+  "startedAt": null, "completedAt": null}}"#;
+
+#[test]
+fn get_example_parses_every_field() {
+    let envelope: SuccessEnvelope<Job> = serde_json::from_str(GET_EXAMPLE).unwrap();
+    let job = envelope.data;
+    assert_eq!(job.id, "bulk_email_verification_1710000000000_abc1234");
+    assert_eq!(job.job_type, JobType::EmailVerification);
+    assert_eq!(job.status, JobStatus::Pending);
+    let metadata = job.metadata.unwrap();
+    assert_eq!((metadata.total_items, metadata.processed_items, metadata.credits_used), (100, 0, 100));
+    assert_eq!(job.total_leads, Some(100));
+    assert_eq!(job.created_at, Some("2025-03-19T10:00:00Z".parse::<Timestamp>().unwrap()));
+    assert_eq!(job.started_at, None);
+    assert_eq!(job.completed_at, None);
+}
+
+#[test]
+fn job_writes_back_with_the_api_field_names_and_millisecond_timestamps() {
+    let envelope: SuccessEnvelope<Job> = serde_json::from_str(GET_EXAMPLE).unwrap();
+    let written = serde_json::to_value(&envelope.data).unwrap();
+    let original: serde_json::Value = serde_json::from_str::<serde_json::Value>(GET_EXAMPLE).unwrap()["data"].clone();
+    assert_eq!(written, original);
+}
+
+#[test]
+fn timestamps_without_fraction_or_with_offset_parse() {
+    let job: Job = serde_json::from_str(
+        r#"{"id":"j","type":"x","status":"failed","updatedAt":"2025-03-19T12:01:00+02:00","completedAt":"2025-03-19T10:01:00Z"}"#,
+    )
+    .unwrap();
+    assert_eq!(job.updated_at, job.completed_at);
+    assert_eq!(sendkit_model::timestamp::format(&job.updated_at.unwrap()), "2025-03-19T10:01:00.000Z");
+    let bad = serde_json::from_str::<Job>(r#"{"id":"j","type":"x","status":"failed","updatedAt":"yesterday"}"#);
+    assert!(bad.is_err());
+}
+
+#[test]
+fn unknown_values_and_fields_are_kept_or_ignored() {
+    let job: Job =
+        serde_json::from_str(r#"{"id":"j","type":"phone_enrichment","status":"paused","priority":"high"}"#).unwrap();
+    assert_eq!(job.job_type, JobType::Unknown("phone_enrichment".into()));
+    assert_eq!(job.status, JobStatus::Unknown("paused".into()));
+    assert!(!job.status.is_terminal() && !job.status.is_cancellable());
+    let written = serde_json::to_value(&job).unwrap();
+    assert_eq!(written["status"], "paused");
+    assert_eq!(written["type"], "phone_enrichment");
+}
+
+#[test]
+fn statuses_say_what_they_allow() {
+    let cases = [
+        ("pending", false, true),
+        ("processing", false, true),
+        ("completed", true, false),
+        ("failed", true, false),
+        ("cancelled", true, false),
+    ];
+    for (wire, terminal, cancellable) in cases {
+        let status = JobStatus::from(wire);
+        assert!(!matches!(status, JobStatus::Unknown(_)), "{wire}");
+        assert_eq!(status.as_str(), wire);
+        assert_eq!((status.is_terminal(), status.is_cancellable()), (terminal, cancellable), "{wire}");
+    }
+}
+
+#[test]
+fn enrich_example_parses() {
+    let envelope: SuccessEnvelope<EnrichResponse> = serde_json::from_str(
+        r#"{"success":true,"data":{"jobs":[{"jobId":"bulk_email_verification_1710000000000_abc1234",
+        "type":"email_verification","status":"pending","totalItems":2,"creditsUsed":2}],
+        "totalLeads":2,"totalCreditsCharged":2}}"#,
+    )
+    .unwrap();
+    let expected = EnrichResponse::new(
+        vec![CreatedJob::new(
+            "bulk_email_verification_1710000000000_abc1234",
+            JobType::EmailVerification,
+            JobStatus::Pending,
+            2,
+            2,
+        )],
+        2,
+        2,
+    );
+    assert_eq!(envelope.data, expected);
+}
+
+#[test]
+fn both_error_shapes_parse() {
+    let seed: ErrorEnvelope = serde_json::from_str(
+        r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#,
+    )
+    .unwrap();
+    assert_eq!(seed.error.code, ErrorCode::ValidationError);
+    assert_eq!(seed.error.message, r#"Job cannot be cancelled in status "completed""#);
+    let other: StatusErrorBody =
+        serde_json::from_str(r#"{"error":"Not Found","message":"The requested resource was not found","code":404}"#)
+            .unwrap();
+    assert_eq!(other.code, Some(404));
+    assert_eq!(other.error, "Not Found");
+}
+
+#[test]
+fn metadata_defaults_missing_counts_to_zero() {
+    let metadata: JobMetadata = serde_json::from_str(r#"{"totalItems":5}"#).unwrap();
+    assert_eq!(metadata, JobMetadata::new(5, 0));
+}
