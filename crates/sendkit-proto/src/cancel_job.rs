@@ -1,0 +1,106 @@
+use http::{Method, Request, Response};
+use sendkit_model::{ErrorCode, Job, JobStatus};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::get_job::{job_path, GetJob};
+use crate::operation::{Idempotency, Operation, Settle};
+use crate::response::parse_response;
+
+/// `POST /v1/enrichment/jobs/{jobId}/cancel`: cancel a job that is `pending` or `processing`.
+///
+/// Returns the cancelled job. A job that is already `completed`, `failed` or `cancelled` is an
+/// [`Error::NotCancellable`] naming its status. Sent as the API's page sends it: no body, with
+/// `Content-Type: application/json`.
+///
+/// Cancel is safe to retry. When an attempt's answer is lost (the connection dropped after the request went out)
+/// and the retry answers that the job is already cancelled, the call reads the job and succeeds with it: the job
+/// the caller asked to cancel is cancelled.
+///
+/// ```
+/// use sendkit_proto::{CancelJob, Config, Operation};
+///
+/// let config = Config::builder("sk_live_0123456789").build().unwrap();
+/// let request = CancelJob::new("bulk_email_verification_1710000000000_abc1234").build_request(&config).unwrap();
+/// assert_eq!(request.method(), "POST");
+/// assert_eq!(request.headers()["content-type"], "application/json");
+/// assert!(request.body().is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelJob {
+    job_id: String,
+}
+
+impl CancelJob {
+    /// Cancel the job with this ID. The ID is opaque: any string is sent as one path segment.
+    pub fn new(job_id: impl Into<String>) -> Self {
+        Self { job_id: job_id.into() }
+    }
+
+    /// The job ID.
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+}
+
+impl Operation for CancelJob {
+    type Output = Job;
+
+    fn idempotency(&self) -> Idempotency {
+        Idempotency::Idempotent
+    }
+
+    fn build_request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+        Ok(config.request(Method::POST, &job_path(&self.job_id, "/cancel")?, true, Vec::new())?)
+    }
+
+    fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
+        parse_response(response).map_err(not_cancellable)
+    }
+
+    fn settle(&self, error: &Error) -> Option<Settle<Job>> {
+        match error {
+            Error::NotCancellable { job_status: Some(JobStatus::Cancelled), .. } => {
+                Some(Settle::new(GetJob::new(self.job_id.clone()), |job| {
+                    (job.status == JobStatus::Cancelled).then_some(job)
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The API answers a cancel of a finished job with `VALIDATION_ERROR` and the message
+/// `Job cannot be cancelled in status "completed"`; that is its own error, with the status read from the message.
+fn not_cancellable(error: Error) -> Error {
+    match error {
+        Error::Api { status, code: ErrorCode::ValidationError, message } if message.contains("cannot be cancelled") => {
+            let job_status = quoted_status(&message);
+            Error::NotCancellable { status, job_status, message }
+        }
+        other => other,
+    }
+}
+
+fn quoted_status(message: &str) -> Option<JobStatus> {
+    let rest = &message[message.find("in status \"")? + "in status \"".len()..];
+    let status = &rest[..rest.find('"')?];
+    (!status.is_empty()).then(|| JobStatus::from(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_is_read_from_the_message() {
+        assert_eq!(quoted_status(r#"Job cannot be cancelled in status "completed""#), Some(JobStatus::Completed));
+        assert_eq!(
+            quoted_status(r#"Job cannot be cancelled in status "archived""#),
+            Some(JobStatus::Unknown("archived".into()))
+        );
+        assert_eq!(quoted_status(r#"Job cannot be cancelled in status """#), None);
+        assert_eq!(quoted_status(r#"Job cannot be cancelled in status "completed"#), None);
+        assert_eq!(quoted_status("Job cannot be cancelled"), None);
+    }
+}

@@ -1,0 +1,60 @@
+use http::{Method, Request, Response};
+use sendkit_model::Job;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::operation::{Idempotency, Operation};
+use crate::path::{checked_job_id, push_segment};
+use crate::response::parse_response;
+
+/// `GET /v1/enrichment/jobs/{jobId}`: a job's current status and progress. Jobs expire after 7 days.
+///
+/// ```
+/// use sendkit_proto::{Config, GetJob, Operation};
+///
+/// let config = Config::builder("sk_live_0123456789").build().unwrap();
+/// let request = GetJob::new("a/b?c#d").build_request(&config).unwrap();
+/// assert_eq!(request.uri().path(), "/v1/enrichment/jobs/a%2Fb%3Fc%23d");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetJob {
+    job_id: String,
+}
+
+impl GetJob {
+    /// Get the job with this ID. The ID is opaque: any string is sent as one path segment.
+    pub fn new(job_id: impl Into<String>) -> Self {
+        Self { job_id: job_id.into() }
+    }
+
+    /// The job ID.
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+}
+
+/// The path of a job: `/v1/enrichment/jobs/{jobId}`, the ID encoded as one segment.
+pub(crate) fn job_path(job_id: &str, suffix: &str) -> Result<String, Error> {
+    let job_id = checked_job_id(job_id)?;
+    let mut path = String::with_capacity(24 + job_id.len() + suffix.len());
+    path.push_str("/v1/enrichment/jobs/");
+    push_segment(&mut path, job_id);
+    path.push_str(suffix);
+    Ok(path)
+}
+
+impl Operation for GetJob {
+    type Output = Job;
+
+    fn idempotency(&self) -> Idempotency {
+        Idempotency::Idempotent
+    }
+
+    fn build_request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+        Ok(config.request(Method::GET, &job_path(&self.job_id, "")?, false, Vec::new())?)
+    }
+
+    fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
+        parse_response(response)
+    }
+}

@@ -1,0 +1,88 @@
+//! The one place that reads the API's answer envelope, for every operation.
+
+use http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::{Response, StatusCode};
+use sendkit_model::{ErrorCode, ErrorEnvelope, StatusErrorBody, SuccessEnvelope};
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use crate::error::Error;
+use crate::retry::retry_after_seconds;
+
+/// Reads `response` as the API answers: on 2xx, `{"success": true, "data": T}`; otherwise one of the two error
+/// shapes, each mapped to its [`Error`] variant by status; anything else becomes an error that keeps the status
+/// and the start of the body.
+///
+/// A 429's `Retry-After` is read here in its delta-seconds form only; [`Call`](crate::Call), which has a clock,
+/// fills in the HTTP-date form.
+pub fn parse_response<T, B>(response: &Response<B>) -> Result<T, Error>
+where
+    T: DeserializeOwned,
+    B: AsRef<[u8]>,
+{
+    let status = response.status();
+    let body = response.body().as_ref();
+    if status.is_success() {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let parsed = serde_path_to_error::deserialize::<_, SuccessEnvelope<T>>(&mut deserializer)
+            .map_err(|err| (err.path().to_string(), err.into_inner().to_string()))
+            .and_then(|envelope| {
+                deserializer.end().map(|()| envelope).map_err(|err| (".".to_owned(), err.to_string()))
+            });
+        return match parsed {
+            Ok(envelope) if envelope.success => Ok(envelope.data),
+            Ok(_) => Err(api_error(response).unwrap_or_else(|| decode_error(status, ".", "`success` is false", body))),
+            Err((path, message)) => Err(api_error(response).unwrap_or_else(|| {
+                if serde_json::from_slice::<IgnoredAny>(body).is_err() {
+                    unexpected(response)
+                } else {
+                    decode_error(status, &path, &message, body)
+                }
+            })),
+        };
+    }
+    if status.is_redirection() {
+        let location = response.headers().get(LOCATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        return Err(Error::Redirect { status, location });
+    }
+    Err(api_error(response).unwrap_or_else(|| match status {
+        // A proxy's 429 says the same thing as the API's, whatever its body.
+        StatusCode::TOO_MANY_REQUESTS => rate_limited(response, String::new()),
+        _ => unexpected(response),
+    }))
+}
+
+/// The error an API error body stands for, or `None` when the body is not one.
+fn api_error<B: AsRef<[u8]>>(response: &Response<B>) -> Option<Error> {
+    let status = response.status();
+    let body = response.body().as_ref();
+    let (code, message) = if let Ok(envelope) = serde_json::from_slice::<ErrorEnvelope>(body) {
+        (envelope.error.code, envelope.error.message)
+    } else if let Ok(other) = serde_json::from_slice::<StatusErrorBody>(body) {
+        (ErrorCode::from(other.error), other.message)
+    } else {
+        return None;
+    };
+    Some(match status {
+        StatusCode::UNAUTHORIZED => Error::Unauthorized { status, message },
+        StatusCode::NOT_FOUND => Error::NotFound { status, message },
+        StatusCode::TOO_MANY_REQUESTS => rate_limited(response, message),
+        _ => Error::Api { status, code, message },
+    })
+}
+
+fn rate_limited<B>(response: &Response<B>, message: String) -> Error {
+    let retry_after = response.headers().get(RETRY_AFTER).and_then(retry_after_seconds);
+    Error::RateLimited { status: response.status(), retry_after, message }
+}
+
+fn unexpected<B: AsRef<[u8]>>(response: &Response<B>) -> Error {
+    Error::UnexpectedResponse {
+        status: response.status(),
+        content_type: response.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        snippet: Error::snippet(response.body().as_ref()),
+    }
+}
+
+fn decode_error(status: StatusCode, path: &str, message: &str, body: &[u8]) -> Error {
+    Error::Decode { status, path: path.to_owned(), message: message.to_owned(), snippet: Error::snippet(body) }
+}

@@ -1,0 +1,96 @@
+use std::fmt;
+
+use http::HeaderValue;
+
+use crate::error::InvalidInput;
+
+/// A SendKit API key: `sk_user_...` (platform) or any other `sk_...` (workspace).
+///
+/// Its `Debug` is redacted and it has no `Display`, so it cannot end up in a log by accident; the value comes out
+/// only through [`ApiKey::expose_secret`]. The header values built from it are marked sensitive, which keeps them
+/// out of `http`'s `Debug` output and out of HTTP/2 header compression tables.
+///
+/// ```
+/// use sendkit_proto::{ApiKey, KeyKind};
+///
+/// let key = ApiKey::new("sk_live_0123456789").unwrap();
+/// assert_eq!(format!("{key:?}"), "ApiKey([redacted])");
+/// assert_eq!(key.kind(), KeyKind::Workspace);
+/// assert!(ApiKey::new("sk_live\r\nX-Evil: 1").is_err());
+/// ```
+#[derive(Clone)]
+pub struct ApiKey {
+    key: String,
+    x_api_key: HeaderValue,
+    bearer: HeaderValue,
+}
+
+/// Which kind of key an [`ApiKey`] is, told by its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyKind {
+    /// `sk_user_...`: acts across workspaces, and must name one with `X-Workspace-Id`.
+    Platform,
+    /// Any other key: bound to one workspace.
+    Workspace,
+}
+
+impl ApiKey {
+    /// Checks that `key` can be sent in an HTTP header: not empty, visible ASCII only (no spaces, CR, LF or
+    /// other control characters).
+    pub fn new(key: impl Into<String>) -> Result<Self, InvalidInput> {
+        let key = key.into();
+        if key.is_empty() {
+            return Err(InvalidInput::ApiKey("it is empty"));
+        }
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidInput::ApiKey("it holds a space, control or non-ASCII character"));
+        }
+        let x_api_key = sensitive(HeaderValue::from_str(&key))?;
+        let bearer = sensitive(HeaderValue::from_str(&format!("Bearer {key}")))?;
+        Ok(Self { key, x_api_key, bearer })
+    }
+
+    /// The key itself. Named so that every place that reads it stands out in review.
+    pub fn expose_secret(&self) -> &str {
+        &self.key
+    }
+
+    /// Platform or workspace, told by the `sk_user_` prefix. Prefixes are not otherwise validated: the API's own
+    /// docs show keys such as `sk_live_...`.
+    pub fn kind(&self) -> KeyKind {
+        if self.key.starts_with("sk_user_") {
+            KeyKind::Platform
+        } else {
+            KeyKind::Workspace
+        }
+    }
+
+    pub(crate) fn x_api_key_header(&self) -> &HeaderValue {
+        &self.x_api_key
+    }
+
+    pub(crate) fn bearer_header(&self) -> &HeaderValue {
+        &self.bearer
+    }
+}
+
+fn sensitive(value: Result<HeaderValue, http::header::InvalidHeaderValue>) -> Result<HeaderValue, InvalidInput> {
+    let mut value = value.map_err(|_| InvalidInput::ApiKey("it cannot be an HTTP header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+impl PartialEq for ApiKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for ApiKey {}

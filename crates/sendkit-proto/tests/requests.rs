@@ -1,0 +1,145 @@
+//! Golden requests: every method, URI, header and body byte the operations put on the wire.
+
+use sendkit_model::{EnrichRequest, EnrichmentType};
+use sendkit_proto::{AuthStyle, CancelJob, Config, Enrich, Error, GetJob, InvalidInput, Operation, USER_AGENT_VALUE};
+
+const KEY: &str = "sk_live_golden_0123456789";
+
+fn config() -> Config {
+    Config::builder(KEY).build().unwrap()
+}
+
+fn headers(request: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
+    request.headers().iter().map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned())).collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn cancel_is_what_the_seed_sends() {
+    let request = CancelJob::new("example_string").build_request(&config()).unwrap();
+    assert_eq!(request.method(), http::Method::POST);
+    assert_eq!(request.uri(), "https://api.sendkit.ai/v1/enrichment/jobs/example_string/cancel");
+    assert_eq!(
+        headers(&request),
+        pairs(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("user-agent", USER_AGENT_VALUE),
+            ("x-api-key", KEY),
+            ("authorization", &format!("Bearer {KEY}")),
+        ])
+    );
+    assert!(request.body().is_empty());
+    assert!(USER_AGENT_VALUE.starts_with("sendkit-rust/0."));
+}
+
+#[test]
+fn get_has_no_content_type() {
+    let request = GetJob::new("bulk_email_verification_1710000000000_abc1234").build_request(&config()).unwrap();
+    assert_eq!(request.method(), http::Method::GET);
+    assert_eq!(
+        request.uri(),
+        "https://api.sendkit.ai/v1/enrichment/jobs/bulk_email_verification_1710000000000_abc1234"
+    );
+    assert_eq!(
+        headers(&request),
+        pairs(&[
+            ("accept", "application/json"),
+            ("user-agent", USER_AGENT_VALUE),
+            ("x-api-key", KEY),
+            ("authorization", &format!("Bearer {KEY}")),
+        ])
+    );
+    assert!(request.body().is_empty());
+}
+
+#[test]
+fn enrich_sends_its_body_as_json() {
+    let body = EnrichRequest::new(
+        ["507f1f77bcf86cd799439011", "507f1f77bcf86cd799439012"],
+        [EnrichmentType::Email, EnrichmentType::PhoneEnrichment],
+    );
+    let request = Enrich::new(body).build_request(&config()).unwrap();
+    assert_eq!(request.method(), http::Method::POST);
+    assert_eq!(request.uri(), "https://api.sendkit.ai/v1/enrichment/enrich");
+    assert_eq!(request.headers()["content-type"], "application/json");
+    assert_eq!(
+        std::str::from_utf8(request.body()).unwrap(),
+        r#"{"leadIds":["507f1f77bcf86cd799439011","507f1f77bcf86cd799439012"],"enrichmentTypes":["email","phoneEnrichment"]}"#
+    );
+}
+
+#[test]
+fn enrich_refuses_what_the_api_would() {
+    let cases = [
+        EnrichRequest::new(Vec::<String>::new(), [EnrichmentType::Email]),
+        EnrichRequest::new(["507f1f77bcf86cd799439011"], []),
+        EnrichRequest::new(["507f1f77bcf86cd79943901"], [EnrichmentType::Email]),
+        EnrichRequest::new(["507f1f77bcf86cd79943901z"], [EnrichmentType::Email]),
+    ];
+    for body in cases {
+        let result = Enrich::new(body.clone()).build_request(&config());
+        assert!(matches!(result, Err(Error::InvalidInput(InvalidInput::EnrichRequest(_)))), "{body:?}");
+    }
+}
+
+#[test]
+fn job_ids_are_one_opaque_segment() {
+    let cases = [
+        ("a/b?c#d", "/v1/enrichment/jobs/a%2Fb%3Fc%23d/cancel"),
+        ("..", "/v1/enrichment/jobs/%2E%2E/cancel"),
+        ("job 1%", "/v1/enrichment/jobs/job%201%25/cancel"),
+        ("ünï", "/v1/enrichment/jobs/%C3%BCn%C3%AF/cancel"),
+    ];
+    for (id, path) in cases {
+        let request = CancelJob::new(id).build_request(&config()).unwrap();
+        assert_eq!(request.uri().path(), path);
+        assert_eq!(request.uri().query(), None);
+    }
+}
+
+#[test]
+fn an_empty_job_id_is_refused_before_any_io() {
+    for result in [CancelJob::new("").build_request(&config()), GetJob::new("").build_request(&config())] {
+        assert!(matches!(result, Err(Error::InvalidInput(InvalidInput::EmptyJobId))));
+    }
+}
+
+#[test]
+fn auth_styles_and_workspace() {
+    let only = |style| {
+        let config = Config::builder(KEY).auth_style(style).workspace_id("ws_7").build().unwrap();
+        let request = CancelJob::new("j").build_request(&config).unwrap();
+        let names: Vec<&str> = request.headers().keys().map(|k| k.as_str()).collect();
+        (
+            names.contains(&"x-api-key"),
+            names.contains(&"authorization"),
+            request.headers()["x-workspace-id"].to_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(only(AuthStyle::Both), (true, true, "ws_7".to_owned()));
+    assert_eq!(only(AuthStyle::ApiKeyHeader), (true, false, "ws_7".to_owned()));
+    assert_eq!(only(AuthStyle::Bearer), (false, true, "ws_7".to_owned()));
+}
+
+#[test]
+fn base_url_with_a_path_prefix() {
+    let config = Config::builder(KEY).base_url("https://gateway.example.com/sendkit/").build().unwrap();
+    let request = GetJob::new("j").build_request(&config).unwrap();
+    assert_eq!(request.uri(), "https://gateway.example.com/sendkit/v1/enrichment/jobs/j");
+}
+
+#[test]
+fn the_key_is_sensitive_and_redacted() {
+    let config = config();
+    let request = CancelJob::new("j").build_request(&config).unwrap();
+    assert!(request.headers()["x-api-key"].is_sensitive());
+    assert!(request.headers()["authorization"].is_sensitive());
+    let debug = format!("{request:?} {config:?} {:?} {:?}", config.api_key(), Config::builder(KEY));
+    assert!(!debug.contains(KEY), "{debug}");
+    assert!(!debug.contains("golden"), "{debug}");
+    assert_eq!(config.api_key().expose_secret(), KEY);
+}

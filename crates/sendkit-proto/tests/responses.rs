@@ -1,0 +1,150 @@
+//! Every answer shape the API and the proxies in front of it give, parsed through the operations.
+
+use std::time::Duration;
+
+use sendkit_model::{ErrorCode, JobStatus};
+use sendkit_proto::{CancelJob, Error, GetJob, Operation};
+
+fn response(status: u16, content_type: Option<&str>, body: &str) -> http::Response<Vec<u8>> {
+    let mut builder = http::Response::builder().status(status);
+    if let Some(content_type) = content_type {
+        builder = builder.header("content-type", content_type);
+    }
+    builder.body(body.as_bytes().to_vec()).unwrap()
+}
+
+fn json(status: u16, body: &str) -> http::Response<Vec<u8>> {
+    response(status, Some("application/json"), body)
+}
+
+const SEED_SUCCESS: &str = r#"{"success": true, "data": {"id": "bulk_email_verification_1710000000000_abc1234",
+ "type": "email_verification", "status": "cancelled", "metadata": {"totalItems": 100, "processedItems": 0,
+ "successCount": 0, "failedCount": 0, "creditsUsed": 100}, "updatedAt": "2025-03-19T10:01:00.000Z",
+ "completedAt": "2025-03-19T10:01:00.000Z"}}"#;
+
+fn cancel(response: http::Response<Vec<u8>>) -> Result<sendkit_model::Job, Error> {
+    CancelJob::new("bulk_email_verification_1710000000000_abc1234").parse_response(&response)
+}
+
+#[test]
+fn seed_success() {
+    let job = cancel(json(200, SEED_SUCCESS)).unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert_eq!(job.metadata.unwrap().credits_used, 100);
+    assert_eq!(job.completed_at, job.updated_at);
+}
+
+#[test]
+fn seed_not_cancellable() {
+    let body = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#;
+    let error = cancel(json(400, body)).unwrap_err();
+    let Error::NotCancellable { status, job_status, message } = &error else { panic!("{error:?}") };
+    assert_eq!((status.as_u16(), job_status), (400, &Some(JobStatus::Completed)));
+    assert_eq!(message, r#"Job cannot be cancelled in status "completed""#);
+    assert_eq!(
+        error.to_string(),
+        r#"HTTP 400 Bad Request: job cannot be cancelled: Job cannot be cancelled in status "completed""#
+    );
+}
+
+#[test]
+fn a_validation_error_on_get_stays_an_api_error() {
+    let body = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#;
+    let error = GetJob::new("j").parse_response(&json(400, body)).unwrap_err();
+    assert!(matches!(error, Error::Api { code: ErrorCode::ValidationError, .. }), "{error:?}");
+}
+
+#[test]
+fn seed_not_found() {
+    let body = r#"{"success":false,"error":{"code":"NOT_FOUND","message":"Job not found or expired"}}"#;
+    let error = cancel(json(404, body)).unwrap_err();
+    assert!(matches!(&error, Error::NotFound { message, .. } if message == "Job not found or expired"), "{error:?}");
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
+}
+
+#[test]
+fn second_error_shape() {
+    let body = r#"{"error": "Not Found", "message": "The requested resource was not found", "code": 404}"#;
+    assert!(matches!(cancel(json(404, body)).unwrap_err(), Error::NotFound { .. }));
+    let body = r#"{"error": "Forbidden", "message": "No access", "code": 403}"#;
+    let error = cancel(json(403, body)).unwrap_err();
+    let Error::Api { status, code, message } = &error else { panic!("{error:?}") };
+    assert_eq!((status.as_u16(), code, message.as_str()), (403, &ErrorCode::Unknown("Forbidden".into()), "No access"));
+}
+
+#[test]
+fn unauthorized_and_unknown_codes() {
+    let body = r#"{"success":false,"error":{"code":"UNAUTHORIZED","message":"Invalid API key"}}"#;
+    assert!(matches!(cancel(json(401, body)).unwrap_err(), Error::Unauthorized { .. }));
+    let body = r#"{"success":false,"error":{"code":"QUOTA_EXHAUSTED","message":"No credits left"}}"#;
+    let error = cancel(json(402, body)).unwrap_err();
+    assert!(matches!(&error, Error::Api { code: ErrorCode::Unknown(c), .. } if c == "QUOTA_EXHAUSTED"), "{error:?}");
+    assert_eq!(error.to_string(), "HTTP 402 Payment Required: QUOTA_EXHAUSTED: No credits left");
+}
+
+#[test]
+fn rate_limited_with_and_without_a_json_body() {
+    let body = r#"{"success":false,"error":{"code":"RATE_LIMITED","message":"Slow down"}}"#;
+    let mut limited = json(429, body);
+    limited.headers_mut().insert("retry-after", "3".parse().unwrap());
+    let error = cancel(limited).unwrap_err();
+    assert!(
+        matches!(&error, Error::RateLimited { retry_after: Some(d), message, .. } if *d == Duration::from_secs(3) && message == "Slow down")
+    );
+    let error = cancel(response(429, Some("text/html"), "<html>busy</html>")).unwrap_err();
+    assert!(matches!(error, Error::RateLimited { retry_after: None, .. }), "{error:?}");
+}
+
+#[test]
+fn html_502_keeps_status_and_snippet() {
+    let page = format!("<html><body><h1>502 Bad Gateway</h1>{}</body></html>", "x".repeat(1000));
+    let error = cancel(response(502, Some("text/html"), &page)).unwrap_err();
+    let Error::UnexpectedResponse { status, content_type, snippet } = &error else { panic!("{error:?}") };
+    assert_eq!(status.as_u16(), 502);
+    assert_eq!(content_type.as_deref(), Some("text/html"));
+    assert!(snippet.starts_with("<html><body><h1>502 Bad Gateway</h1>"));
+    assert!(snippet.len() <= sendkit_proto::SNIPPET_LEN);
+    assert!(error.to_string().starts_with("HTTP 502 Bad Gateway: unexpected answer (text/html): \"<html>"));
+}
+
+#[test]
+fn empty_bodies() {
+    let error = cancel(response(503, None, "")).unwrap_err();
+    assert!(matches!(&error, Error::UnexpectedResponse { snippet, content_type: None, .. } if snippet.is_empty()));
+    let error = cancel(json(200, "")).unwrap_err();
+    assert!(matches!(&error, Error::UnexpectedResponse { status, .. } if status.as_u16() == 200), "{error:?}");
+}
+
+#[test]
+fn bad_json_says_where() {
+    let body = r#"{"success":true,"data":{"id":"j","type":"email_verification","status":"pending","metadata":{"totalItems":"many"}}}"#;
+    let error = cancel(json(200, body)).unwrap_err();
+    let Error::Decode { path, snippet, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(path, "data.metadata.totalItems");
+    assert!(snippet.starts_with(r#"{"success":true"#));
+    let error = cancel(json(200, r#"{"success":true,"data":{"id":"j","status":"pending"}}"#)).unwrap_err();
+    assert!(matches!(&error, Error::Decode { message, .. } if message.contains("type")), "{error:?}");
+}
+
+#[test]
+fn truncated_and_trailing_json() {
+    let truncated = &SEED_SUCCESS[..SEED_SUCCESS.len() - 10];
+    assert!(matches!(cancel(json(200, truncated)).unwrap_err(), Error::UnexpectedResponse { .. }));
+    let trailing = format!("{SEED_SUCCESS} garbage");
+    assert!(matches!(cancel(json(200, &trailing)).unwrap_err(), Error::UnexpectedResponse { .. }));
+}
+
+#[test]
+fn success_status_with_an_error_envelope() {
+    let body = r#"{"success":false,"error":{"code":"INTERNAL_ERROR","message":"oops"}}"#;
+    let error = cancel(json(200, body)).unwrap_err();
+    assert!(matches!(error, Error::Api { code: ErrorCode::InternalError, .. }), "{error:?}");
+}
+
+#[test]
+fn redirects_are_errors() {
+    let mut redirect = response(307, None, "");
+    redirect.headers_mut().insert("location", "https://elsewhere.example/steal".parse().unwrap());
+    let error = cancel(redirect).unwrap_err();
+    assert!(matches!(&error, Error::Redirect { location: Some(l), .. } if l == "https://elsewhere.example/steal"));
+}
