@@ -82,7 +82,13 @@ pub struct CreatedJob {
 
 impl CreatedJob {
     /// A created job as the enrich answer lists it.
-    pub fn new(job_id: impl Into<String>, job_type: JobType, status: JobStatus, total_items: u64, credits_used: u64) -> Self {
+    pub fn new(
+        job_id: impl Into<String>,
+        job_type: JobType,
+        status: JobStatus,
+        total_items: u64,
+        credits_used: u64,
+    ) -> Self {
         Self { job_id: job_id.into(), job_type, status, total_items, credits_used }
     }
 }

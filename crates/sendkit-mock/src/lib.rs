@@ -1,0 +1,261 @@
+//! A local emulator of the SendKit enrichment jobs API, for tests: a real HTTP server on loopback that keeps jobs
+//! in memory, moves them on a clock the test controls, checks the key like the API, and misbehaves on demand.
+//!
+//! ```
+//! use sendkit_mock::MockServer;
+//! use sendkit_model::{Job, JobStatus, JobType};
+//!
+//! let server = MockServer::start();
+//! server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Processing));
+//! // Point a client at `server.base_url()` with `server.api_key()`.
+//! assert!(server.base_url().starts_with("http://127.0.0.1:"));
+//! assert_eq!(server.job("job_1").unwrap().status, JobStatus::Processing);
+//! ```
+//!
+//! Behaviour, following the API's documentation:
+//! - `POST /v1/enrichment/enrich` creates one `pending` job per enrichment type and charges `email` 1 credit per
+//!   lead, `phoneEnrichment` 20, `segGateway` and `espDetection` nothing.
+//! - Jobs stay `pending` for [`Progress::pending_for`], then process [`Progress::items_per_second`] until
+//!   `completed`. Jobs a test inserts stay in the status it gave them.
+//! - `POST .../cancel` cancels a `pending` or `processing` job; any other status answers 400 `VALIDATION_ERROR`
+//!   `Job cannot be cancelled in status "<status>"`. Unknown jobs, and jobs older than 7 days, answer 404
+//!   `NOT_FOUND` `Job not found or expired`.
+//! - Either `X-Api-Key` or `Authorization: Bearer` authenticates; a wrong or missing key answers 401. A platform
+//!   key (`sk_user_...`) must send `X-Workspace-Id`, or gets 400.
+//! - By default the clock stands still until [`MockServer::advance`] moves it; [`MockBuilder::system_clock`]
+//!   runs it on real time.
+
+mod fault;
+mod routes;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sendkit_model::{Job, Timestamp};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use fault::{Fault, Route};
+pub use state::{Ledger, Progress};
+
+use routes::Shared;
+use state::StoredJob;
+
+/// The key the emulator accepts unless told otherwise.
+pub const DEFAULT_API_KEY: &str = "sk_test_sendkit_mock";
+
+/// A running emulator. It stops when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`MockServer`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MockBuilder {
+    addr: SocketAddr,
+    api_key: String,
+    workspace_id: Option<String>,
+    progress: Progress,
+    system_clock: bool,
+    worker_threads: usize,
+}
+
+impl Default for MockBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: DEFAULT_API_KEY.to_owned(),
+            workspace_id: None,
+            progress: Progress::default(),
+            system_clock: false,
+            worker_threads: 1,
+        }
+    }
+}
+
+impl MockBuilder {
+    /// Listen here (default `127.0.0.1:0`, a free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Accept this key (default [`DEFAULT_API_KEY`]). A key starting `sk_user_` is a platform key.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// With a platform key, accept only this workspace ID (default: any).
+    pub fn workspace_id(mut self, id: impl Into<String>) -> Self {
+        self.workspace_id = Some(id.into());
+        self
+    }
+
+    /// How jobs move.
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Run the clock on real time rather than only when [`MockServer::advance`] moves it.
+    pub fn system_clock(mut self) -> Self {
+        self.system_clock = true;
+        self
+    }
+
+    /// Serve on this many threads (default 1).
+    pub fn worker_threads(mut self, threads: usize) -> Self {
+        self.worker_threads = threads.max(1);
+        self
+    }
+
+    /// Starts the server on a thread of its own, returning once it listens.
+    pub fn start(self) -> std::io::Result<MockServer> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state::State::new(self.progress, !self.system_clock)),
+            api_key: self.api_key,
+            workspace_id: self.workspace_id,
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(self.worker_threads)
+            .thread_name("sendkit-mock")
+            .enable_all()
+            .build()?;
+        // Bound with std, so that starting works from inside a caller's async runtime as well as outside one.
+        let listener = std::net::TcpListener::bind(self.addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (shutdown, stop) = oneshot::channel();
+        let serving = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name("sendkit-mock".into()).spawn(move || {
+            runtime.block_on(async move {
+                // Registering an already-listening socket with this runtime cannot fail but for lack of resources,
+                // and then there is nothing to serve with.
+                if let Ok(listener) = TcpListener::from_std(listener) {
+                    serve(listener, serving, stop).await;
+                }
+            })
+        })?;
+        Ok(MockServer { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
+    }
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => accepted,
+        };
+        // A failed accept (out of file descriptors, say) drops that connection; the server goes on.
+        let Ok((stream, _)) = accepted else { continue };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| routes::handle(Arc::clone(&shared), request));
+            // A client that hangs up mid-request is its own business.
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+impl MockServer {
+    /// Starts an emulator on a free loopback port with the default settings.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound: a test cannot go on without its server.
+    pub fn start() -> Self {
+        Self::builder().start().expect("the emulator could not listen on loopback")
+    }
+
+    /// Settings for an emulator.
+    pub fn builder() -> MockBuilder {
+        MockBuilder::default()
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to give a client: `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The key it accepts.
+    pub fn api_key(&self) -> &str {
+        &self.shared.api_key
+    }
+
+    /// Stores `job` as it is; it stays in its status until cancelled. Its `createdAt`, if set, counts for expiry;
+    /// if unset, it is created now.
+    pub fn insert_job(&self, mut job: Job) {
+        let mut state = self.shared.lock();
+        let created = *job.created_at.get_or_insert(state.now());
+        state.jobs.insert(job.id.clone(), StoredJob { job, pinned: true, created });
+    }
+
+    /// The job as a `GET` would show it now, or `None` if there is none or it expired.
+    pub fn job(&self, id: &str) -> Option<Job> {
+        self.shared.lock().job_mut(id).map(|stored| stored.job.clone())
+    }
+
+    /// The emulator's current time.
+    pub fn now(&self) -> Timestamp {
+        self.shared.lock().now()
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.shared.lock().advance(by);
+    }
+
+    /// Arms `fault`; faults fire in the order armed, the first that matches a request.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.lock().faults.push(fault);
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// What the emulator has done so far.
+    pub fn ledger(&self) -> Ledger {
+        self.shared.lock().ledger.clone()
+    }
+
+    /// Serves until the process ends: for the binary.
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `sendkit-mock`: the emulator as a program, for trying clients by hand or from other languages.
+//!
+//! ```text
+//! cargo run -p sendkit-mock -- --addr 127.0.0.1:8080 --api-key sk_test_123
+//! ```
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use sendkit_mock::{MockServer, DEFAULT_API_KEY};
+
+const USAGE: &str = "usage: sendkit-mock [--addr HOST:PORT] [--api-key KEY] [--workspace-id ID] [--manual-clock]
+
+Serves an emulator of the SendKit enrichment jobs API until interrupted.
+  --addr          where to listen (default 127.0.0.1:8080)
+  --api-key       the key to accept (default sk_test_sendkit_mock); sk_user_... is a platform key
+  --workspace-id  with a platform key, the only workspace ID to accept (default: any)
+  --manual-clock  keep time still (jobs never progress); by default jobs move on real time";
+
+fn main() -> ExitCode {
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+    let mut key = DEFAULT_API_KEY.to_owned();
+    let mut workspace_id = None;
+    let mut manual_clock = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        let parsed = match arg.as_str() {
+            "--addr" => {
+                value("--addr").and_then(|v| v.parse().map_err(|e| format!("--addr {v}: {e}"))).map(|a| addr = a)
+            }
+            "--api-key" => value("--api-key").map(|v| key = v),
+            "--workspace-id" => value("--workspace-id").map(|v| workspace_id = Some(v)),
+            "--manual-clock" => {
+                manual_clock = true;
+                Ok(())
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => Err(format!("unknown argument {other}")),
+        };
+        if let Err(message) = parsed {
+            eprintln!("sendkit-mock: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut builder = MockServer::builder().addr(addr).api_key(key).worker_threads(2);
+    if let Some(id) = workspace_id {
+        builder = builder.workspace_id(id);
+    }
+    if !manual_clock {
+        builder = builder.system_clock();
+    }
+    let server = match builder.start() {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("sendkit-mock: cannot listen on {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The key is the emulator's own, not a user's secret; printing it tells a client what to send.
+    println!("sendkit-mock listening on {} (api key {})", server.base_url(), server.api_key());
+    server.wait();
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,272 @@
+//! What the emulator answers: the three enrichment calls, with the API's auth rules and error envelopes.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use sendkit_model::{
+    CreatedJob, EnrichRequest, EnrichResponse, EnrichmentType, ErrorCode, ErrorEnvelope, Job, JobMetadata, JobStatus,
+    JobType, SuccessEnvelope,
+};
+use serde::Serialize;
+
+use crate::fault::Route;
+use crate::state::{job_type_name, State, StoredJob};
+
+/// The largest request body the emulator reads.
+const REQUEST_LIMIT: usize = 1024 * 1024;
+
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) api_key: String,
+    pub(crate) workspace_id: Option<String>,
+}
+
+impl Shared {
+    /// The state, even if a handler panicked while holding it: the emulator keeps serving.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+/// A request refused before it reaches a job: becomes an error envelope.
+struct Refusal {
+    status: StatusCode,
+    code: ErrorCode,
+    message: &'static str,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: ErrorCode, message: &'static str) -> Self {
+        Self { status, code, message }
+    }
+
+    fn answer(self) -> Answer {
+        error(self.status, self.code, self.message)
+    }
+}
+
+pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, Infallible> {
+    let (parts, body) = request.into_parts();
+    let call = match route(&parts.method, parts.uri.path()) {
+        Ok(call) => call,
+        Err(refusal) => {
+            shared.lock().ledger.requests += 1;
+            return Ok(refusal.answer());
+        }
+    };
+    let fault = {
+        let mut state = shared.lock();
+        state.ledger.requests += 1;
+        state.take_fault(call.route(), call.job_id())
+    };
+    if let Some(fault) = fault {
+        if !fault.delay.is_zero() {
+            tokio::time::sleep(fault.delay).await;
+        }
+        let mut answer = Response::new(Full::new(Bytes::from(fault.body)));
+        *answer.status_mut() = fault.status;
+        for (name, value) in fault.headers {
+            answer.headers_mut().append(name, value);
+        }
+        return Ok(answer);
+    }
+    if let Err(refusal) = authenticate(&shared, &parts.headers) {
+        return Ok(refusal.answer());
+    }
+    Ok(match call {
+        Call::Get(id) => get(&shared, &id),
+        Call::Cancel(id) => cancel(&shared, &id),
+        Call::Enrich => match Limited::new(body, REQUEST_LIMIT).collect().await {
+            Ok(collected) => enrich(&shared, &collected.to_bytes()),
+            Err(_) => error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError, "Request body too large"),
+        },
+    })
+}
+
+enum Call {
+    Get(String),
+    Cancel(String),
+    Enrich,
+}
+
+impl Call {
+    fn route(&self) -> Route {
+        match self {
+            Self::Get(_) => Route::Get,
+            Self::Cancel(_) => Route::Cancel,
+            Self::Enrich => Route::Enrich,
+        }
+    }
+
+    fn job_id(&self) -> Option<&str> {
+        match self {
+            Self::Get(id) | Self::Cancel(id) => Some(id),
+            Self::Enrich => None,
+        }
+    }
+}
+
+fn route(method: &Method, path: &str) -> Result<Call, Refusal> {
+    let not_found = || Refusal::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Route not found");
+    let rest = path.strip_prefix("/v1/enrichment/").ok_or_else(not_found)?;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let (call, allowed) = match segments.as_slice() {
+        ["enrich"] => (Call::Enrich, Method::POST),
+        ["jobs", id] => (Call::Get(decode(id)?), Method::GET),
+        ["jobs", id, "cancel"] => (Call::Cancel(decode(id)?), Method::POST),
+        _ => return Err(not_found()),
+    };
+    if *method != allowed {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Unknown("METHOD_NOT_ALLOWED".into()),
+            "Method not allowed",
+        ));
+    }
+    Ok(call)
+}
+
+/// Percent-decodes one path segment into the job ID the client meant.
+fn decode(segment: &str) -> Result<String, Refusal> {
+    let invalid = || Refusal::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, "Invalid job ID encoding");
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).ok_or_else(invalid)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| invalid())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let id = String::from_utf8(out).map_err(|_| invalid())?;
+    if id.is_empty() {
+        return Err(invalid());
+    }
+    Ok(id)
+}
+
+/// Either header authenticates; every one present must hold the key. Platform keys must name a workspace.
+fn authenticate(shared: &Shared, headers: &http::HeaderMap) -> Result<(), Refusal> {
+    let unauthorized = |message| Refusal::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message);
+    let api_key = headers.get("x-api-key").map(|v| v.as_bytes());
+    let bearer = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes().strip_prefix(b"Bearer ").unwrap_or(b""));
+    if api_key.is_none() && bearer.is_none() {
+        return Err(unauthorized("Missing API key"));
+    }
+    let key = shared.api_key.as_bytes();
+    if api_key.is_some_and(|given| given != key) || bearer.is_some_and(|given| given != key) {
+        return Err(unauthorized("Invalid API key"));
+    }
+    if shared.api_key.starts_with("sk_user_") {
+        let workspace = headers.get("x-workspace-id").map(|v| v.as_bytes()).filter(|v| !v.is_empty());
+        let Some(workspace) = workspace else {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::ValidationError,
+                "X-Workspace-Id header is required when using a platform API key",
+            ));
+        };
+        if shared.workspace_id.as_ref().is_some_and(|wanted| wanted.as_bytes() != workspace) {
+            return Err(Refusal::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "No access to this workspace"));
+        }
+    }
+    Ok(())
+}
+
+fn job_not_found() -> Answer {
+    error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Job not found or expired")
+}
+
+fn get(shared: &Shared, id: &str) -> Answer {
+    match shared.lock().job_mut(id) {
+        Some(stored) => success(&stored.job),
+        None => job_not_found(),
+    }
+}
+
+fn cancel(shared: &Shared, id: &str) -> Answer {
+    let mut state = shared.lock();
+    let now = state.now();
+    let Some(stored) = state.job_mut(id) else {
+        return job_not_found();
+    };
+    if !stored.job.status.is_cancellable() {
+        let message = format!("Job cannot be cancelled in status \"{}\"", stored.job.status);
+        return error(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, &message);
+    }
+    stored.job.status = JobStatus::Cancelled;
+    stored.job.updated_at = Some(now);
+    stored.job.completed_at = Some(now);
+    // A cancelled job never moves again.
+    stored.pinned = true;
+    let answer = success(&stored.job);
+    *state.ledger.cancels.entry(id.to_owned()).or_default() += 1;
+    answer
+}
+
+fn enrich(shared: &Shared, body: &[u8]) -> Answer {
+    let invalid = |message: &str| error(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, message);
+    let Ok(request) = serde_json::from_slice::<EnrichRequest>(body) else {
+        return invalid("Body must be {\"leadIds\": [...], \"enrichmentTypes\": [...]}");
+    };
+    if request.lead_ids.is_empty() {
+        return invalid("leadIds is required");
+    }
+    if request.lead_ids.iter().any(|id| id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return invalid("leadIds must be 24-character hexadecimal IDs");
+    }
+    if request.enrichment_types.is_empty() {
+        return invalid("enrichmentTypes is required");
+    }
+    if let Some(unknown) = request.enrichment_types.iter().find(|t| matches!(t, EnrichmentType::Unknown(_))) {
+        return invalid(&format!("Unknown enrichment type \"{unknown}\""));
+    }
+    let leads = request.lead_ids.len() as u64;
+    let mut state = shared.lock();
+    let now = state.now();
+    let mut created = Vec::with_capacity(request.enrichment_types.len());
+    let mut charged = 0;
+    for enrichment in &request.enrichment_types {
+        let type_name = job_type_name(enrichment);
+        let credits = leads.saturating_mul(enrichment.credits_per_lead().unwrap_or(0));
+        charged += credits;
+        let id = state.new_job_id(type_name);
+        let mut job = Job::new(id.clone(), JobType::from(type_name), JobStatus::Pending);
+        job.metadata = Some(JobMetadata::new(leads, credits));
+        job.total_leads = Some(leads);
+        job.created_at = Some(now);
+        job.updated_at = Some(now);
+        created.push(CreatedJob::new(id.clone(), job.job_type.clone(), JobStatus::Pending, leads, credits));
+        state.jobs.insert(id, StoredJob { job, pinned: false, created: now });
+    }
+    state.ledger.enrich_calls += 1;
+    state.ledger.credits_charged += charged;
+    success(&EnrichResponse::new(created, leads, charged))
+}
+
+fn success<T: Serialize>(data: &T) -> Answer {
+    json(StatusCode::OK, &SuccessEnvelope::new(data))
+}
+
+pub(crate) fn error(status: StatusCode, code: ErrorCode, message: &str) -> Answer {
+    json(status, &ErrorEnvelope::new(code, message))
+}
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Answer {
+    // These model types always serialize; an empty body would be the emulator's bug, visible to the client.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut answer = Response::new(Full::new(Bytes::from(bytes)));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    answer
+}

@@ -1,0 +1,174 @@
+//! The emulator's memory: jobs, the clock they move on, faults waiting to fire, and the ledger.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sendkit_model::{Job, JobMetadata, JobStatus, Timestamp};
+
+use crate::fault::{Fault, Route};
+
+/// Jobs expire this long after they were created.
+pub(crate) const JOB_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// What the emulator did, for tests to compare with what the client saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ledger {
+    /// Requests received, faulted or not.
+    pub requests: u64,
+    /// Requests answered by an injected fault.
+    pub faults_served: u64,
+    /// Successful cancels per job ID: a job cancelled twice would show 2.
+    pub cancels: HashMap<String, u64>,
+    /// Enrich requests that created jobs.
+    pub enrich_calls: u64,
+    /// Credits charged by all enrich requests.
+    pub credits_charged: u64,
+}
+
+/// How the emulator's jobs move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// How long a new job stays `pending`.
+    pub pending_for: Duration,
+    /// How many items a `processing` job gets through each second.
+    pub items_per_second: u64,
+}
+
+impl Default for Progress {
+    /// Pending for 2 s, then 10 items a second.
+    fn default() -> Self {
+        Self { pending_for: Duration::from_secs(2), items_per_second: 10 }
+    }
+}
+
+pub(crate) struct StoredJob {
+    pub(crate) job: Job,
+    /// Created by a test in a given status: it stays there.
+    pub(crate) pinned: bool,
+    pub(crate) created: Timestamp,
+}
+
+pub(crate) struct State {
+    pub(crate) jobs: HashMap<String, StoredJob>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) ledger: Ledger,
+    pub(crate) progress: Progress,
+    /// `None`: the system clock; otherwise the emulator's own time, which moves only when told.
+    frozen_at: Option<Timestamp>,
+    offset: Duration,
+    next_serial: u64,
+}
+
+impl State {
+    pub(crate) fn new(progress: Progress, manual_clock: bool) -> Self {
+        Self {
+            jobs: HashMap::new(),
+            faults: Vec::new(),
+            ledger: Ledger::default(),
+            progress,
+            frozen_at: manual_clock.then(Timestamp::now),
+            offset: Duration::ZERO,
+            next_serial: 0,
+        }
+    }
+
+    /// The emulator's time, to the millisecond as the API writes it.
+    pub(crate) fn now(&self) -> Timestamp {
+        let base = self.frozen_at.unwrap_or_else(Timestamp::now);
+        let now = base.checked_add(self.offset).unwrap_or(Timestamp::MAX);
+        Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
+    }
+
+    pub(crate) fn advance(&mut self, by: Duration) {
+        self.offset = self.offset.saturating_add(by);
+    }
+
+    /// The first fault that applies to this request, used up by one.
+    pub(crate) fn take_fault(&mut self, route: Route, job_id: Option<&str>) -> Option<Fault> {
+        let fault = self.faults.iter_mut().find(|fault| fault.matches(route, job_id))?;
+        if let Some(remaining) = &mut fault.remaining {
+            *remaining -= 1;
+        }
+        let fault = fault.clone();
+        self.faults.retain(|fault| fault.remaining != Some(0));
+        self.ledger.faults_served += 1;
+        Some(fault)
+    }
+
+    /// A fresh job ID in the API's style: `bulk_<type>_<millis>_<7 hex digits>`.
+    pub(crate) fn new_job_id(&mut self, job_type: &str) -> String {
+        self.next_serial += 1;
+        // Spread serials over the suffix so IDs look random yet never collide within 2^28 jobs.
+        let suffix = self.next_serial.wrapping_mul(0x9E37_79B9) & 0x0FFF_FFFF;
+        format!("bulk_{job_type}_{}_{suffix:07x}", self.now().as_millisecond())
+    }
+
+    /// The job as it is now, or `None` if there is none or it expired (expired jobs are dropped).
+    pub(crate) fn job_mut(&mut self, id: &str) -> Option<&mut StoredJob> {
+        let now = self.now();
+        let expired = self.jobs.get(id).is_some_and(|stored| age(stored.created, now) >= JOB_LIFETIME);
+        if expired {
+            self.jobs.remove(id);
+            return None;
+        }
+        let progress = self.progress;
+        let stored = self.jobs.get_mut(id)?;
+        if !stored.pinned {
+            advance_job(stored, progress, now);
+        }
+        Some(stored)
+    }
+}
+
+fn age(created: Timestamp, now: Timestamp) -> Duration {
+    Duration::try_from(created.duration_until(now)).unwrap_or(Duration::ZERO)
+}
+
+fn plus(at: Timestamp, by: Duration) -> Timestamp {
+    at.checked_add(by).unwrap_or(Timestamp::MAX)
+}
+
+/// Moves a job along pending → processing → completed to where `now` puts it. Terminal jobs stay put.
+fn advance_job(stored: &mut StoredJob, progress: Progress, now: Timestamp) {
+    if stored.job.status.is_terminal() {
+        return;
+    }
+    let elapsed = age(stored.created, now);
+    if elapsed < progress.pending_for {
+        return;
+    }
+    let started = plus(stored.created, progress.pending_for);
+    let metadata = stored.job.metadata.get_or_insert_with(JobMetadata::default);
+    let total = metadata.total_items;
+    let rate = progress.items_per_second.max(1);
+    let running = elapsed - progress.pending_for;
+    let processed =
+        u64::try_from(running.as_millis().saturating_mul(u128::from(rate)) / 1000).unwrap_or(u64::MAX).min(total);
+    metadata.processed_items = processed;
+    metadata.success_count = processed;
+    stored.job.started_at = Some(started);
+    if processed == total {
+        let finished = plus(started, Duration::from_millis(total.saturating_mul(1000) / rate));
+        stored.job.status = JobStatus::Completed;
+        stored.job.completed_at = Some(finished);
+        stored.job.updated_at = Some(finished);
+    } else {
+        stored.job.status = JobStatus::Processing;
+        stored.job.updated_at = Some(now);
+    }
+}
+
+/// The job type a new job of this enrichment type gets. The API documents only `email_verification`; the others
+/// follow its naming.
+pub(crate) fn job_type_name(enrichment: &sendkit_model::EnrichmentType) -> &'static str {
+    use sendkit_model::EnrichmentType as E;
+    match enrichment {
+        E::Email => "email_verification",
+        E::PhoneEnrichment => "phone_enrichment",
+        E::SegGateway => "seg_gateway",
+        E::EspDetection => "esp_detection",
+        _ => "unknown",
+    }
+}
