@@ -1,0 +1,70 @@
+//! Cancel a job, asynchronously.
+//!
+//! ```text
+//! SENDKIT_API_KEY=sk_... cargo run -p sendkit-hyper --example cancel_job_async -- JOB_ID
+//! ```
+//! prints the cancelled job as JSON and exits 0, or prints the error and exits 1. `SENDKIT_BASE_URL` and
+//! `SENDKIT_WORKSPACE_ID` are honoured.
+//!
+//! With no `SENDKIT_API_KEY`, it runs against the emulator instead: creates a job through enrich, cancels it,
+//! prints it, then cancels it again and prints the error that answers.
+
+use std::process::ExitCode;
+
+use sendkit_hyper::model::{EnrichRequest, EnrichmentType};
+use sendkit_hyper::{Client, Config, Error};
+use sendkit_mock::MockServer;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // The only way reading the environment fails is a missing key.
+    let Ok(settings) = Config::from_env() else {
+        return demo().await;
+    };
+    let Some(job_id) = std::env::args().nth(1) else {
+        eprintln!("usage: cancel_job_async JOB_ID");
+        return ExitCode::from(2);
+    };
+    let cancelled = match settings.build() {
+        Ok(config) => Client::new(config).cancel_job(&job_id).await,
+        Err(invalid) => Err(Error::from(invalid)),
+    };
+    match cancelled {
+        Ok(job) => {
+            println!("{}", serde_json::to_string_pretty(&job).expect("a job always serializes"));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo() -> ExitCode {
+    let server = MockServer::start();
+    eprintln!("SENDKIT_API_KEY is not set: running against the emulator at {}", server.base_url());
+    let config =
+        Config::builder(server.api_key()).base_url(server.base_url()).build().expect("emulator settings are valid");
+    let client = Client::new(config);
+    let result: Result<(), Error> = async {
+        let created = client.enrich(EnrichRequest::new(["507f1f77bcf86cd799439011"], [EnrichmentType::Email])).await?;
+        let job_id = &created.jobs[0].job_id;
+        eprintln!("created job {job_id} ({} credits)", created.total_credits_charged);
+        let job = client.cancel_job(job_id).await?;
+        println!("{}", serde_json::to_string_pretty(&job).expect("a job always serializes"));
+        match client.cancel_job(job_id).await {
+            Ok(job) => println!("second cancel unexpectedly succeeded: {}", job.status),
+            Err(error) => println!("second cancel: {error}\n{error:?}"),
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

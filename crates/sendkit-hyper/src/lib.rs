@@ -1,0 +1,194 @@
+//! Async client for the SendKit enrichment jobs API, on [hyper](https://docs.rs/hyper) 1, hyper-util's pooled
+//! client and rustls (ring provider, webpki roots).
+//!
+//! A thin loop over [`sendkit_proto::Call`]: proto builds each request and decides each retry; this crate sends,
+//! sleeps and reads. Redirects are never followed (the key never leaves the base URL's origin), each attempt is
+//! bounded by the configured timeouts, and no body is read past the configured limit. Futures are `Send`;
+//! dropping one stops the call.
+//!
+//! ```no_run
+//! use sendkit_hyper::Client;
+//!
+//! # async fn cancel() -> Result<(), sendkit_hyper::Error> {
+//! let client = Client::from_env()?; // SENDKIT_API_KEY, and optionally SENDKIT_BASE_URL, SENDKIT_WORKSPACE_ID
+//! let job = client.cancel_job("bulk_email_verification_1710000000000_abc1234").await?;
+//! println!("{} is {}", job.id, job.status);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use sendkit_proto::http::{header::CONTENT_LENGTH, Request, Response};
+use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
+use sendkit_proto::{Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
+
+pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy};
+pub use {hyper, hyper_util, rustls};
+
+/// The HTTP client this crate builds by default: pooled, HTTPS through rustls, plain HTTP allowed where the
+/// config allows it.
+pub type HyperClient<C = HttpsConnector<HttpConnector>> = hyper_util::client::legacy::Client<C, Full<Bytes>>;
+
+/// An async SendKit client. Cheap to clone; clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct Client<C = HttpsConnector<HttpConnector>> {
+    http: HyperClient<C>,
+    config: Arc<Config>,
+}
+
+impl Client {
+    /// A client with its own pooled hyper client: rustls with the ring provider and the webpki roots, and
+    /// `config`'s connect timeout.
+    pub fn new(config: Config) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Self::with_roots(config, roots)
+    }
+
+    /// Like [`Client::new`], trusting `roots` instead of the webpki roots (a private CA, a test certificate).
+    pub fn with_roots(config: Config, roots: rustls::RootCertStore) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports rustls' default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.connect_timeout()));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
+        Self { http, config: Arc::new(config) }
+    }
+
+    /// A client configured from `SENDKIT_API_KEY`, `SENDKIT_BASE_URL` and `SENDKIT_WORKSPACE_ID`.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self::new(Config::from_env()?.build()?))
+    }
+}
+
+impl<C> Client<C>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    /// A client over a hyper client you built (for its connector, proxy or pool settings). The connect timeout
+    /// is then yours to set on the connector; each attempt is still bounded by `config`'s attempt timeout, and
+    /// redirects are never followed.
+    pub fn with_client(config: Config, http: HyperClient<C>) -> Self {
+        Self { http, config: Arc::new(config) }
+    }
+
+    /// The settings this client runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Cancels a `pending` or `processing` job and returns it, now `cancelled`.
+    pub async fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
+        self.run(CancelJob::new(job_id)).await
+    }
+
+    /// Gets a job's current status and progress.
+    pub async fn get_job(&self, job_id: &str) -> Result<Job, Error> {
+        self.run(GetJob::new(job_id)).await
+    }
+
+    /// Runs enrichments over leads, creating one job per enrichment type. Never sent twice once it may have
+    /// reached the server.
+    pub async fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
+        self.run(Enrich::new(request)).await
+    }
+
+    /// Carries out any operation, with retries as proto decides.
+    pub async fn run<O>(&self, operation: O) -> Result<O::Output, Error>
+    where
+        O: Operation + Send,
+        O::Output: Send,
+    {
+        let mut call = Call::new(operation, &self.config);
+        let mut step = call.start();
+        loop {
+            match step {
+                Step::Send { request, wait } => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    let outcome = match tokio::time::timeout(self.config.attempt_timeout(), self.send(request)).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(Error::Transport(TransportError::new(
+                            TransportErrorKind::Timeout,
+                            true,
+                            format!("no complete answer within {:?}", self.config.attempt_timeout()),
+                        ))),
+                    };
+                    step = call.receive(outcome, SystemTime::now());
+                }
+                Step::Done(result) => return result,
+            }
+        }
+    }
+
+    /// One attempt: the response with its body read up to the limit, or what went wrong.
+    async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+        let response = self.http.request(request).await.map_err(|err| request_error(&err))?;
+        let (parts, body) = response.into_parts();
+        let limit = self.config.body_limit();
+        let too_large = || Error::BodyTooLarge { status: parts.status, limit };
+        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return Err(too_large());
+        }
+        let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+        let bytes = match Limited::new(body, cap).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.is::<LengthLimitError>() => return Err(too_large()),
+            Err(err) => return Err(io_error(err.as_ref())),
+        };
+        Ok(Response::from_parts(parts, bytes.to_vec()))
+    }
+}
+
+/// Maps a failed request onto proto's errors, saying whether it may have reached the server.
+fn request_error(err: &hyper_util::client::legacy::Error) -> Error {
+    let tls = source_chain(err).any(|source| source.is::<rustls::Error>());
+    let (kind, reached_server) = if tls {
+        (TransportErrorKind::Tls, false)
+    } else if err.is_connect() {
+        (TransportErrorKind::Connect, false)
+    } else {
+        return io_error(err);
+    };
+    Error::Transport(TransportError::new(kind, reached_server, describe(err)))
+}
+
+/// A failure after the connection was made: the request may have been acted on.
+fn io_error(err: &(dyn std::error::Error + 'static)) -> Error {
+    let parse =
+        source_chain(err).any(|source| source.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse));
+    let kind = if parse { TransportErrorKind::Protocol } else { TransportErrorKind::Io };
+    Error::Transport(TransportError::new(kind, true, describe(err)))
+}
+
+fn source_chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |err: &&'a (dyn std::error::Error + 'static)| (*err).source())
+}
+
+/// The error and its causes on one line: hyper's top-level messages alone ("client error (Connect)") say little.
+fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    source_chain(err).map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}

@@ -1,0 +1,159 @@
+//! Blocking client for the SendKit enrichment jobs API, on [ureq](https://docs.rs/ureq) 3.
+//!
+//! A thin loop over [`sendkit_proto::Call`]: proto builds each request and decides each retry; this crate sends,
+//! sleeps and reads. Redirects are never followed (the key never leaves the base URL's origin), status codes are
+//! answers rather than ureq errors, each attempt is bounded by the configured timeouts, and no body is read past
+//! the configured limit.
+//!
+//! ```no_run
+//! use sendkit_ureq::Client;
+//!
+//! # fn main() -> Result<(), sendkit_ureq::Error> {
+//! let client = Client::from_env()?; // SENDKIT_API_KEY, and optionally SENDKIT_BASE_URL, SENDKIT_WORKSPACE_ID
+//! let job = client.cancel_job("bulk_email_verification_1710000000000_abc1234")?;
+//! println!("{} is {}", job.id, job.status);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Matching on the error:
+//!
+//! ```no_run
+//! # let client = sendkit_ureq::Client::new(sendkit_ureq::Config::builder("sk_x").build().unwrap());
+//! use sendkit_ureq::Error;
+//!
+//! match client.cancel_job("job_1") {
+//!     Ok(job) => println!("cancelled {}", job.id),
+//!     Err(Error::NotCancellable { job_status, .. }) => println!("already finished: {job_status:?}"),
+//!     Err(Error::NotFound { .. }) => println!("no such job, or it expired"),
+//!     Err(other) => eprintln!("{other}"),
+//! }
+//! ```
+
+use std::io;
+use std::time::SystemTime;
+
+use sendkit_proto::http::{Request, Response};
+use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
+use sendkit_proto::{Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
+
+pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy};
+pub use ureq;
+
+/// A blocking SendKit client. Cheap to clone; clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    config: Config,
+}
+
+impl Client {
+    /// A client with its own `ureq::Agent`, whose connect and per-attempt timeouts come from `config`.
+    pub fn new(config: Config) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(config.connect_timeout()))
+            .timeout_global(Some(config.attempt_timeout()))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .new_agent();
+        Self { agent, config }
+    }
+
+    /// A client over an agent you built (for its proxy, TLS or pool settings). Whatever the agent says, every
+    /// request is sent with status codes as answers, no redirects followed, and `config`'s timeouts.
+    pub fn with_agent(config: Config, agent: ureq::Agent) -> Self {
+        Self { agent, config }
+    }
+
+    /// A client configured from `SENDKIT_API_KEY`, `SENDKIT_BASE_URL` and `SENDKIT_WORKSPACE_ID`.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self::new(Config::from_env()?.build()?))
+    }
+
+    /// The settings this client runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Cancels a `pending` or `processing` job and returns it, now `cancelled`.
+    pub fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
+        self.run(CancelJob::new(job_id))
+    }
+
+    /// Gets a job's current status and progress.
+    pub fn get_job(&self, job_id: &str) -> Result<Job, Error> {
+        self.run(GetJob::new(job_id))
+    }
+
+    /// Runs enrichments over leads, creating one job per enrichment type. Never sent twice once it may have
+    /// reached the server.
+    pub fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
+        self.run(Enrich::new(request))
+    }
+
+    /// Carries out any operation, with retries as proto decides.
+    pub fn run<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
+        let mut call = Call::new(operation, &self.config);
+        let mut step = call.start();
+        loop {
+            match step {
+                Step::Send { request, wait } => {
+                    std::thread::sleep(wait);
+                    let outcome = self.send(request);
+                    step = call.receive(outcome, SystemTime::now());
+                }
+                Step::Done(result) => return result,
+            }
+        }
+    }
+
+    /// One attempt: the response with its body read up to the limit, or what went wrong.
+    fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(self.config.connect_timeout()))
+            .timeout_global(Some(self.config.attempt_timeout()))
+            .build();
+        let response = self.agent.run(request).map_err(transport_error)?;
+        let (parts, mut body) = response.into_parts();
+        let limit = self.config.body_limit();
+        let bytes = body.with_config().limit(limit).read_to_vec().map_err(|err| match err {
+            ureq::Error::BodyExceedsLimit(_) => Error::BodyTooLarge { status: parts.status, limit },
+            other => transport_error(other),
+        })?;
+        Ok(Response::from_parts(parts, bytes))
+    }
+}
+
+/// Maps ureq's failures onto proto's, saying whether the request may have reached the server.
+fn transport_error(err: ureq::Error) -> Error {
+    use ureq::Timeout;
+    let (kind, reached_server) = match &err {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (TransportErrorKind::Connect, false),
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => (TransportErrorKind::Timeout, false),
+        ureq::Error::Timeout(_) => (TransportErrorKind::Timeout, true),
+        ureq::Error::Io(io_err) => io_kind(io_err),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) | ureq::Error::TlsRequired => {
+            (TransportErrorKind::Tls, false)
+        }
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (TransportErrorKind::Protocol, true),
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => (TransportErrorKind::Protocol, false),
+        _ => (TransportErrorKind::Io, true),
+    };
+    Error::Transport(TransportError::new(kind, reached_server, err.to_string()))
+}
+
+fn io_kind(err: &io::Error) -> (TransportErrorKind, bool) {
+    match err.kind() {
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::AddrNotAvailable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::HostUnreachable => (TransportErrorKind::Connect, false),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => (TransportErrorKind::Timeout, true),
+        _ => (TransportErrorKind::Io, true),
+    }
+}
