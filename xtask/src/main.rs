@@ -1,0 +1,185 @@
+//! The project's own commands, run as `cargo xtask <command>`.
+//!
+//! - `ci`: everything CI checks — formatting, clippy with warnings denied, the tests, the docs with warnings
+//!   denied, and the examples' contract.
+//! - `examples`: the examples' contract alone (see `check_examples`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: cargo xtask <ci | examples>";
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1);
+    let result = match command.as_deref() {
+        Some("ci") => ci(),
+        Some("examples") => check_examples(),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs `command`, streaming its output; fails naming `what` if it fails.
+fn step(what: &str, command: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: == {what}");
+    let status = command.status().map_err(|err| format!("{what}: cannot run: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    step("format", cargo().args(["fmt", "--all", "--check"]))?;
+    step("clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("tests", cargo().args(["test", "--workspace"]))?;
+    step("docs", cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    check_examples()
+}
+
+/// The examples are a contract other programs rely on:
+/// - with no `SENDKIT_API_KEY`, they run against the in-process emulator, print the cancelled job and the error
+///   of a second cancel, and exit 0;
+/// - with a key, they cancel the given job at `SENDKIT_BASE_URL`, print it as JSON and exit 0, or print the error
+///   and exit 1; never printing the key.
+fn check_examples() -> Result<(), String> {
+    // The whole workspace, so that features unify as for the tests and nothing is built twice.
+    step("build examples and emulator", cargo().args(["build", "--workspace", "--examples", "--bins"]))?;
+    let target = root().join("target").join("debug");
+    let examples = [target.join("examples").join("cancel_job"), target.join("examples").join("cancel_job_async")];
+    for example in &examples {
+        let name = example.file_name().and_then(|n| n.to_str()).unwrap_or("example").to_owned();
+        eprintln!("xtask: == {name} against the embedded emulator");
+        let output = run(Command::new(example).env_remove("SENDKIT_API_KEY").env_remove("SENDKIT_BASE_URL"))?;
+        expect(&name, &output, true, &["\"status\": \"cancelled\"", "second cancel: HTTP 400", "NotCancellable"])?;
+    }
+    let key = "sk_test_xtask_secret_1234";
+    let mut emulator = Emulator::start(&target.join("sendkit-mock"), key)?;
+    for example in &examples {
+        let name = example.file_name().and_then(|n| n.to_str()).unwrap_or("example").to_owned();
+        eprintln!("xtask: == {name} against the emulator binary");
+        let with_key = |job: &str| {
+            run(Command::new(example).arg(job).env("SENDKIT_API_KEY", key).env("SENDKIT_BASE_URL", &emulator.base_url))
+        };
+        let job = emulator.create_job(key)?;
+        let output = with_key(&job)?;
+        expect(&name, &output, true, &[&format!("\"id\": \"{job}\""), "\"status\": \"cancelled\""])?;
+        one_json_object(&name, &output.stdout)?;
+        let output = with_key(&job)?;
+        expect(&name, &output, false, &["job cannot be cancelled", "\"cancelled\""])?;
+        for out in [&output.stdout, &output.stderr] {
+            if String::from_utf8_lossy(out).contains(key) {
+                return Err(format!("{name} printed the API key"));
+            }
+        }
+    }
+    emulator.stop();
+    Ok(())
+}
+
+fn run(command: &mut Command) -> Result<Output, String> {
+    command.output().map_err(|err| format!("cannot run {command:?}: {err}"))
+}
+
+/// Checks the exit code and that stdout and stderr together hold every one of `needles`.
+fn expect(name: &str, output: &Output, success: bool, needles: &[&str]) -> Result<(), String> {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let code_ok = output.status.success() == success && (success || output.status.code() == Some(1));
+    let missing: Vec<&&str> = needles.iter().filter(|needle| !text.contains(**needle)).collect();
+    if code_ok && missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{name}: exit {:?}, missing {missing:?} in:\n{text}", output.status.code()))
+    }
+}
+
+/// Stdout of a successful cancel must be one JSON object and nothing else.
+fn one_json_object(name: &str, stdout: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(stdout);
+    let trimmed = text.trim();
+    if trimmed.starts_with('{')
+        && trimmed.ends_with('}')
+        && trimmed.matches('{').count() == trimmed.matches('}').count()
+    {
+        Ok(())
+    } else {
+        Err(format!("{name}: stdout is not one JSON object:\n{text}"))
+    }
+}
+
+/// The emulator binary on a free port, for the examples to talk to.
+struct Emulator {
+    child: Child,
+    base_url: String,
+}
+
+impl Emulator {
+    fn start(binary: &Path, key: &str) -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|err| format!("no free port: {err}"))?
+            .port();
+        let child = Command::new(binary)
+            .args(["--addr", &format!("127.0.0.1:{port}"), "--api-key", key])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|err| format!("cannot start the emulator: {err}"))?;
+        let emulator = Self { child, base_url: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("the emulator did not start listening".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(emulator)
+    }
+
+    /// Creates a job with a raw enrich request, so that the examples' own client is not what sets the test up.
+    fn create_job(&self, key: &str) -> Result<String, String> {
+        use std::io::{Read, Write};
+        let body = r#"{"leadIds":["507f1f77bcf86cd799439011"],"enrichmentTypes":["email"]}"#;
+        let request = format!(
+            "POST /v1/enrichment/enrich HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let address = self.base_url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).map_err(|err| format!("enrich: {err}"))?;
+        stream.write_all(request.as_bytes()).map_err(|err| format!("enrich: {err}"))?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).map_err(|err| format!("enrich: {err}"))?;
+        let start = answer.find("\"jobId\":\"").ok_or_else(|| format!("enrich answered {answer}"))? + 9;
+        let end = answer[start..].find('"').ok_or_else(|| format!("enrich answered {answer}"))?;
+        Ok(answer[start..start + end].to_owned())
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
