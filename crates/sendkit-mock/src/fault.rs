@@ -1,9 +1,12 @@
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
+use serde::Deserialize;
 
 /// Which calls a [`Fault`] applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Route {
     /// Every request.
@@ -16,55 +19,138 @@ pub enum Route {
     Enrich,
 }
 
-/// A scripted misbehaviour: instead of acting on a matching request, the emulator answers as the fault says.
+/// A scripted misbehaviour: instead of answering a matching request normally, the emulator does what the fault
+/// says. Faults fire in the order they were armed; the first that matches a request takes it.
 ///
 /// ```
+/// use std::time::Duration;
 /// use sendkit_mock::{Fault, Route};
 ///
 /// // The next cancel gets a 429 asking to wait one second; the one after is served normally.
-/// let fault = Fault::status(429).header("retry-after", "1").on(Route::Cancel).times(1);
-/// # let _ = fault;
+/// let throttled = Fault::status(429).header("retry-after", "1").on(Route::Cancel).times(1);
+/// // One get in a hundred, chosen by the emulator's seeded random numbers, is a 503 page.
+/// let flaky = Fault::status(503).body("<html>busy</html>").on(Route::Get).fraction(0.01);
+/// // A cancel that takes effect but whose answer never arrives.
+/// let lost = Fault::lose_answer().on(Route::Cancel).times(1);
+/// # let _ = (throttled, flaky, lost);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Fault {
     pub(crate) route: Route,
     pub(crate) job_id: Option<String>,
     pub(crate) remaining: Option<u64>,
-    pub(crate) status: StatusCode,
-    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
-    pub(crate) body: Vec<u8>,
+    pub(crate) fraction: Option<f64>,
     pub(crate) delay: Duration,
+    pub(crate) action: Action,
 }
 
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    Respond {
+        status: StatusCode,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        body: Bytes,
+        shape: BodyShape,
+    },
+    /// Reset the connection (RST) without answering or acting.
+    Reset,
+    /// Act on the request as usual, then close the connection without answering.
+    LoseAnswer,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BodyShape {
+    Whole,
+    /// Send the first `after` bytes, pause, then the rest.
+    Stall {
+        after: usize,
+        pause: Duration,
+    },
+    /// Declare the whole body's length, send `sent` bytes of it, then close.
+    Truncate {
+        sent: usize,
+    },
+    /// Repeat the body, chunked, until `limit` bytes were sent or the client hangs up.
+    Endless {
+        limit: u64,
+    },
+}
+
+/// The most an endless body sends: it stops by itself.
+pub const ENDLESS_LIMIT: u64 = 1 << 30;
+
 impl Fault {
-    /// Answer with `status` and an empty body. A status that is not a valid HTTP status becomes 500.
+    fn new(action: Action) -> Self {
+        Self { route: Route::Any, job_id: None, remaining: None, fraction: None, delay: Duration::ZERO, action }
+    }
+
+    /// Answer with `status` and an empty body. A number that is not a valid HTTP status becomes 500.
     pub fn status(status: u16) -> Self {
-        Self {
-            route: Route::Any,
-            job_id: None,
-            remaining: None,
+        Self::new(Action::Respond {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             headers: Vec::new(),
-            body: Vec::new(),
-            delay: Duration::ZERO,
-        }
+            body: Bytes::new(),
+            shape: BodyShape::Whole,
+        })
+    }
+
+    /// Answer `307 Temporary Redirect` to `location`.
+    pub fn redirect(location: &str) -> Self {
+        Self::status(307).header("location", location)
+    }
+
+    /// Reset the connection (TCP RST) before any answer, without acting on the request.
+    pub fn reset() -> Self {
+        Self::new(Action::Reset)
+    }
+
+    /// Act on the request as usual (the job is cancelled, the credits charged), then close the connection
+    /// without answering: the client cannot know the outcome.
+    pub fn lose_answer() -> Self {
+        Self::new(Action::LoseAnswer)
     }
 
     /// Add a response header. A name or value that is not valid HTTP is skipped.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            self.headers.push((name, value));
+        if let (Action::Respond { headers, .. }, Ok(name), Ok(value)) =
+            (&mut self.action, HeaderName::try_from(name), HeaderValue::try_from(value))
+        {
+            headers.push((name, value));
         }
         self
     }
 
     /// Answer with this body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
+    pub fn body(mut self, bytes: impl Into<Bytes>) -> Self {
+        if let Action::Respond { body, .. } = &mut self.action {
+            *body = bytes.into();
+        }
         self
     }
 
-    /// Wait this long before sending the response headers.
+    /// Send the first `after` bytes of the body, then pause for `pause` before the rest.
+    pub fn stall_body(self, after: usize, pause: Duration) -> Self {
+        self.shape(BodyShape::Stall { after, pause })
+    }
+
+    /// Declare the whole body's `Content-Length`, send only its first `sent` bytes, then close the connection.
+    pub fn truncate_body(self, sent: usize) -> Self {
+        self.shape(BodyShape::Truncate { sent })
+    }
+
+    /// Send the body over and over, chunked with no length, until the client hangs up (or 1 GiB was sent).
+    pub fn endless_body(self) -> Self {
+        self.shape(BodyShape::Endless { limit: ENDLESS_LIMIT })
+    }
+
+    fn shape(mut self, new: BodyShape) -> Self {
+        if let Action::Respond { shape, .. } = &mut self.action {
+            *shape = new;
+        }
+        self
+    }
+
+    /// Wait this long before answering at all.
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
@@ -88,9 +174,96 @@ impl Fault {
         self
     }
 
+    /// Apply to this fraction (0 to 1) of matching requests, drawn from the emulator's seeded random numbers
+    /// ([`MockBuilder::fault_seed`](crate::MockBuilder::fault_seed)).
+    pub fn fraction(mut self, fraction: f64) -> Self {
+        self.fraction = Some(fraction.clamp(0.0, 1.0));
+        self
+    }
+
     pub(crate) fn matches(&self, route: Route, job_id: Option<&str>) -> bool {
         (self.route == Route::Any || self.route == route)
             && self.job_id.as_deref().is_none_or(|wanted| Some(wanted) == job_id)
             && self.remaining != Some(0)
+    }
+}
+
+/// A fault as the admin route takes it, in JSON:
+/// `{"route": "cancel", "status": 503, "headers": {"retry-after": "1"}, "body": "...", "times": 2}`, or with
+/// `"kind": "reset"` / `"kind": "lose_answer"`, and optionally `delayMs`, `stallAfter` + `stallMs`,
+/// `truncateTo`, `endless`, `jobId`, `fraction`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct FaultSpec {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    route: Option<Route>,
+    #[serde(default)]
+    job_id: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    stall_after: Option<usize>,
+    #[serde(default)]
+    stall_ms: Option<u64>,
+    #[serde(default)]
+    truncate_to: Option<usize>,
+    #[serde(default)]
+    endless: bool,
+    #[serde(default)]
+    times: Option<u64>,
+    #[serde(default)]
+    fraction: Option<f64>,
+}
+
+impl FaultSpec {
+    pub(crate) fn into_fault(self) -> Result<Fault, String> {
+        let mut fault = match self.kind.as_deref() {
+            None | Some("respond") => {
+                let mut fault = Fault::status(self.status.ok_or("a fault that responds needs a status")?);
+                for (name, value) in &self.headers {
+                    fault = fault.header(name, value);
+                }
+                if let Some(body) = self.body {
+                    fault = fault.body(body);
+                }
+                if let Some(after) = self.stall_after {
+                    fault = fault.stall_body(after, Duration::from_millis(self.stall_ms.unwrap_or(1000)));
+                }
+                if let Some(sent) = self.truncate_to {
+                    fault = fault.truncate_body(sent);
+                }
+                if self.endless {
+                    fault = fault.endless_body();
+                }
+                fault
+            }
+            Some("reset") => Fault::reset(),
+            Some("lose_answer") => Fault::lose_answer(),
+            Some(other) => return Err(format!("unknown fault kind {other:?}")),
+        };
+        if let Some(route) = self.route {
+            fault = fault.on(route);
+        }
+        if let Some(job_id) = self.job_id {
+            fault = fault.for_job(job_id);
+        }
+        if let Some(ms) = self.delay_ms {
+            fault = fault.delay(Duration::from_millis(ms));
+        }
+        if let Some(times) = self.times {
+            fault = fault.times(times);
+        }
+        if let Some(fraction) = self.fraction {
+            fault = fault.fraction(fraction);
+        }
+        Ok(fault)
     }
 }

@@ -25,6 +25,8 @@
 //! - By default the clock stands still until [`MockServer::advance`] moves it; [`MockBuilder::system_clock`]
 //!   runs it on real time.
 
+mod body;
+mod connection;
 mod fault;
 mod routes;
 mod state;
@@ -41,9 +43,10 @@ use sendkit_model::{Job, Timestamp};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use fault::{Fault, Route};
+pub use fault::{Fault, Route, ENDLESS_LIMIT};
 pub use state::{Ledger, Progress};
 
+use connection::Connection;
 use routes::Shared;
 use state::StoredJob;
 
@@ -74,6 +77,7 @@ pub struct MockBuilder {
     progress: Progress,
     system_clock: bool,
     worker_threads: usize,
+    fault_seed: u64,
 }
 
 impl Default for MockBuilder {
@@ -85,6 +89,7 @@ impl Default for MockBuilder {
             progress: Progress::default(),
             system_clock: false,
             worker_threads: 1,
+            fault_seed: 0x5EED,
         }
     }
 }
@@ -126,10 +131,17 @@ impl MockBuilder {
         self
     }
 
+    /// Seeds the random numbers that [`Fault::fraction`] draws from (default fixed): the same seed and the same
+    /// requests give the same faults.
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.fault_seed = seed;
+        self
+    }
+
     /// Starts the server on a thread of its own, returning once it listens.
     pub fn start(self) -> std::io::Result<MockServer> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(state::State::new(self.progress, !self.system_clock)),
+            state: Mutex::new(state::State::new(self.progress, !self.system_clock, self.fault_seed)),
             api_key: self.api_key,
             workspace_id: self.workspace_id,
         });
@@ -166,10 +178,13 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Re
         // A failed accept (out of file descriptors, say) drops that connection; the server goes on.
         let Ok((stream, _)) = accepted else { continue };
         let shared = Arc::clone(&shared);
+        let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let service = service_fn(move |request| routes::handle(Arc::clone(&shared), request));
-            // A client that hangs up mid-request is its own business.
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let (connection, reset) = Connection::new(stream);
+            let service = service_fn(move |request| routes::handle(Arc::clone(&shared), Arc::clone(&reset), request));
+            // A client that hangs up mid-request, or a fault that ends the connection, ends this task; the
+            // server goes on.
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(connection), service).await;
         });
     }
 }

@@ -1,11 +1,12 @@
 //! What the emulator answers: the three enrichment calls, with the API's auth rules and error envelopes.
 
-use std::convert::Infallible;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use sendkit_model::{
     CreatedJob, EnrichRequest, EnrichResponse, EnrichmentType, ErrorCode, ErrorEnvelope, Job, JobMetadata, JobStatus,
@@ -13,7 +14,8 @@ use sendkit_model::{
 };
 use serde::Serialize;
 
-use crate::fault::Route;
+use crate::body::AnswerBody;
+use crate::fault::{Action, BodyShape, FaultSpec, Route};
 use crate::state::{job_type_name, State, StoredJob};
 
 /// The largest request body the emulator reads.
@@ -32,7 +34,8 @@ impl Shared {
     }
 }
 
-type Answer = Response<Full<Bytes>>;
+/// An answer whose body is whole; faults shape theirs with `AnswerBody`.
+type Answer = Response<Bytes>;
 
 /// A request refused before it reaches a job: becomes an error envelope.
 struct Refusal {
@@ -51,13 +54,20 @@ impl Refusal {
     }
 }
 
-pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, Infallible> {
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    reset: Arc<AtomicBool>,
+    request: Request<Incoming>,
+) -> Result<Response<AnswerBody>, io::Error> {
+    if request.uri().path().starts_with(ADMIN_PREFIX) {
+        return Ok(admin(&shared, request).await.map(AnswerBody::whole));
+    }
     let (parts, body) = request.into_parts();
     let call = match route(&parts.method, parts.uri.path()) {
         Ok(call) => call,
         Err(refusal) => {
             shared.lock().ledger.requests += 1;
-            return Ok(refusal.answer());
+            return Ok(refusal.answer().map(AnswerBody::whole));
         }
     };
     let fault = {
@@ -65,28 +75,90 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
         state.ledger.requests += 1;
         state.take_fault(call.route(), call.job_id())
     };
-    if let Some(fault) = fault {
-        if !fault.delay.is_zero() {
-            tokio::time::sleep(fault.delay).await;
-        }
-        let mut answer = Response::new(Full::new(Bytes::from(fault.body)));
-        *answer.status_mut() = fault.status;
-        for (name, value) in fault.headers {
-            answer.headers_mut().append(name, value);
-        }
-        return Ok(answer);
+    let Some(fault) = fault else {
+        return Ok(serve(&shared, &parts.headers, call, body).await.map(AnswerBody::whole));
+    };
+    if !fault.delay.is_zero() {
+        tokio::time::sleep(fault.delay).await;
     }
-    if let Err(refusal) = authenticate(&shared, &parts.headers) {
-        return Ok(refusal.answer());
+    match fault.action {
+        Action::Respond { status, headers, body, shape } => {
+            let declared = body.len();
+            let mut answer = Response::new(AnswerBody::shaped(body, shape));
+            *answer.status_mut() = status;
+            for (name, value) in headers {
+                answer.headers_mut().append(name, value);
+            }
+            if let BodyShape::Truncate { .. } = shape {
+                answer.headers_mut().insert(header::CONTENT_LENGTH, declared.into());
+            }
+            Ok(answer)
+        }
+        Action::Reset => {
+            reset.store(true, Ordering::Relaxed);
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: reset"))
+        }
+        Action::LoseAnswer => {
+            let _acted = serve(&shared, &parts.headers, call, body).await;
+            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "fault: answer lost"))
+        }
     }
-    Ok(match call {
-        Call::Get(id) => get(&shared, &id),
-        Call::Cancel(id) => cancel(&shared, &id),
+}
+
+/// The API's own behaviour: authenticate, then act.
+async fn serve(shared: &Shared, headers: &http::HeaderMap, call: Call, body: Incoming) -> Answer {
+    if let Err(refusal) = authenticate(shared, headers) {
+        return refusal.answer();
+    }
+    match call {
+        Call::Get(id) => get(shared, &id),
+        Call::Cancel(id) => cancel(shared, &id),
         Call::Enrich => match Limited::new(body, REQUEST_LIMIT).collect().await {
-            Ok(collected) => enrich(&shared, &collected.to_bytes()),
+            Ok(collected) => enrich(shared, &collected.to_bytes()),
             Err(_) => error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::ValidationError, "Request body too large"),
         },
-    })
+    }
+}
+
+/// Where the emulator's own controls live: a path the real API does not use.
+pub(crate) const ADMIN_PREFIX: &str = "/__sendkit_mock/";
+
+/// `POST /__sendkit_mock/faults` arms a fault (JSON, see `FaultSpec`), `DELETE` disarms them all,
+/// `GET /__sendkit_mock/ledger` reads the ledger, `POST /__sendkit_mock/advance?ms=N` moves the clock.
+async fn admin(shared: &Shared, request: Request<Incoming>) -> Answer {
+    let (parts, body) = request.into_parts();
+    let path = &parts.uri.path()[ADMIN_PREFIX.len()..];
+    let bad = |message: &str| error(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, message);
+    match (&parts.method, path) {
+        (&Method::POST, "faults") => {
+            let Ok(collected) = Limited::new(body, REQUEST_LIMIT).collect().await else {
+                return bad("fault body too large");
+            };
+            let spec = match serde_json::from_slice::<FaultSpec>(&collected.to_bytes()) {
+                Ok(spec) => spec,
+                Err(err) => return bad(&format!("fault: {err}")),
+            };
+            match spec.into_fault() {
+                Ok(fault) => {
+                    shared.lock().faults.push(fault);
+                    success(&"armed")
+                }
+                Err(message) => bad(&message),
+            }
+        }
+        (&Method::DELETE, "faults") => {
+            shared.lock().faults.clear();
+            success(&"cleared")
+        }
+        (&Method::GET, "ledger") => success(&shared.lock().ledger),
+        (&Method::POST, "advance") => {
+            let ms = parts.uri.query().and_then(|q| q.strip_prefix("ms=")).and_then(|ms| ms.parse::<u64>().ok());
+            let Some(ms) = ms else { return bad("advance needs ?ms=N") };
+            shared.lock().advance(std::time::Duration::from_millis(ms));
+            success(&"advanced")
+        }
+        _ => error(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Route not found"),
+    }
 }
 
 enum Call {
@@ -265,7 +337,7 @@ pub(crate) fn error(status: StatusCode, code: ErrorCode, message: &str) -> Answe
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Answer {
     // These model types always serialize; an empty body would be the emulator's bug, visible to the client.
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut answer = Response::new(Full::new(Bytes::from(bytes)));
+    let mut answer = Response::new(Bytes::from(bytes));
     *answer.status_mut() = status;
     answer.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     answer

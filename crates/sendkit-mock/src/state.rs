@@ -11,7 +11,8 @@ use crate::fault::{Fault, Route};
 pub(crate) const JOB_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// What the emulator did, for tests to compare with what the client saw.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Ledger {
     /// Requests received, faulted or not.
@@ -59,10 +60,11 @@ pub(crate) struct State {
     frozen_at: Option<Timestamp>,
     offset: Duration,
     next_serial: u64,
+    random: u64,
 }
 
 impl State {
-    pub(crate) fn new(progress: Progress, manual_clock: bool) -> Self {
+    pub(crate) fn new(progress: Progress, manual_clock: bool, seed: u64) -> Self {
         Self {
             jobs: HashMap::new(),
             faults: Vec::new(),
@@ -71,6 +73,7 @@ impl State {
             frozen_at: manual_clock.then(Timestamp::now),
             offset: Duration::ZERO,
             next_serial: 0,
+            random: seed,
         }
     }
 
@@ -87,7 +90,20 @@ impl State {
 
     /// The first fault that applies to this request, used up by one.
     pub(crate) fn take_fault(&mut self, route: Route, job_id: Option<&str>) -> Option<Fault> {
-        let fault = self.faults.iter_mut().find(|fault| fault.matches(route, job_id))?;
+        let mut chosen = None;
+        for index in 0..self.faults.len() {
+            if !self.faults[index].matches(route, job_id) {
+                continue;
+            }
+            if let Some(fraction) = self.faults[index].fraction {
+                if self.next_unit() >= fraction {
+                    continue;
+                }
+            }
+            chosen = Some(index);
+            break;
+        }
+        let fault = &mut self.faults[chosen?];
         if let Some(remaining) = &mut fault.remaining {
             *remaining -= 1;
         }
@@ -95,6 +111,16 @@ impl State {
         self.faults.retain(|fault| fault.remaining != Some(0));
         self.ledger.faults_served += 1;
         Some(fault)
+    }
+
+    /// A number in [0, 1) from the seeded generator (splitmix64): the same seed, the same faults.
+    fn next_unit(&mut self) -> f64 {
+        self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// A fresh job ID in the API's style: `bulk_<type>_<millis>_<7 hex digits>`.
