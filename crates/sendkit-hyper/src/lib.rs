@@ -27,7 +27,7 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use sendkit_proto::http::{header::CONTENT_LENGTH, Request, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
+use sendkit_proto::{causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
 
 pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy};
 pub use {hyper, hyper_util, rustls};
@@ -163,7 +163,7 @@ where
 
 /// Maps a failed request onto proto's errors, saying whether it may have reached the server.
 fn request_error(err: &hyper_util::client::legacy::Error) -> Error {
-    let tls = source_chain(err).any(|source| source.is::<rustls::Error>());
+    let tls = causes(err).any(|cause| cause.is::<rustls::Error>());
     let (kind, reached_server) = if tls {
         (TransportErrorKind::Tls, false)
     } else if err.is_connect() {
@@ -171,24 +171,12 @@ fn request_error(err: &hyper_util::client::legacy::Error) -> Error {
     } else {
         return io_error(err);
     };
-    Error::Transport(TransportError::new(kind, reached_server, describe(err)))
+    Error::Transport(TransportError::from_source(kind, reached_server, err))
 }
 
 /// A failure after the connection was made: the request may have been acted on.
 fn io_error(err: &(dyn std::error::Error + 'static)) -> Error {
-    let parse =
-        source_chain(err).any(|source| source.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse));
+    let parse = causes(err).any(|cause| cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse));
     let kind = if parse { TransportErrorKind::Protocol } else { TransportErrorKind::Io };
-    Error::Transport(TransportError::new(kind, true, describe(err)))
-}
-
-fn source_chain<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(err), |err: &&'a (dyn std::error::Error + 'static)| (*err).source())
-}
-
-/// The error and its causes on one line: hyper's top-level messages alone ("client error (Connect)") say little.
-fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    source_chain(err).map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    Error::Transport(TransportError::from_source(kind, true, err))
 }

@@ -39,11 +39,14 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sendkit_model::{Job, Timestamp};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 
 pub use fault::{Fault, Route, ENDLESS_LIMIT};
+pub use rustls::pki_types;
 pub use state::{Ledger, Progress};
 
 use connection::Connection;
@@ -56,6 +59,7 @@ pub const DEFAULT_API_KEY: &str = "sk_test_sendkit_mock";
 /// A running emulator. It stops when dropped.
 pub struct MockServer {
     addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -78,6 +82,7 @@ pub struct MockBuilder {
     system_clock: bool,
     worker_threads: usize,
     fault_seed: u64,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for MockBuilder {
@@ -90,6 +95,7 @@ impl Default for MockBuilder {
             system_clock: false,
             worker_threads: 1,
             fault_seed: 0x5EED,
+            tls: None,
         }
     }
 }
@@ -138,6 +144,18 @@ impl MockBuilder {
         self
     }
 
+    /// Serves HTTPS with this certificate chain and key (for example one made in the test with rcgen). The base URL
+    /// then names `localhost`, which the certificate should cover.
+    pub fn tls(mut self, chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> std::io::Result<Self> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+        self.tls = Some(Arc::new(config));
+        Ok(self)
+    }
+
     /// Starts the server on a thread of its own, returning once it listens.
     pub fn start(self) -> std::io::Result<MockServer> {
         let shared = Arc::new(Shared {
@@ -156,20 +174,22 @@ impl MockBuilder {
         let addr = listener.local_addr()?;
         let (shutdown, stop) = oneshot::channel();
         let serving = Arc::clone(&shared);
+        let tls = self.tls.map(TlsAcceptor::from);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let thread = std::thread::Builder::new().name("sendkit-mock".into()).spawn(move || {
             runtime.block_on(async move {
                 // Registering an already-listening socket with this runtime cannot fail but for lack of resources,
                 // and then there is nothing to serve with.
                 if let Ok(listener) = TcpListener::from_std(listener) {
-                    serve(listener, serving, stop).await;
+                    serve(listener, serving, tls, stop).await;
                 }
             })
         })?;
-        Ok(MockServer { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
+        Ok(MockServer { addr, scheme, shared, shutdown: Some(shutdown), thread: Some(thread) })
     }
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>, mut stop: oneshot::Receiver<()>) {
     loop {
         let accepted = tokio::select! {
             _ = &mut stop => return,
@@ -178,13 +198,23 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Re
         // A failed accept (out of file descriptors, say) drops that connection; the server goes on.
         let Ok((stream, _)) = accepted else { continue };
         let shared = Arc::clone(&shared);
+        let tls = tls.clone();
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let (connection, reset) = Connection::new(stream);
             let service = service_fn(move |request| routes::handle(Arc::clone(&shared), Arc::clone(&reset), request));
-            // A client that hangs up mid-request, or a fault that ends the connection, ends this task; the
-            // server goes on.
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(connection), service).await;
+            // A client that hangs up mid-request or fails the handshake, or a fault that ends the connection,
+            // ends this task; the server goes on.
+            match tls {
+                None => {
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(connection), service).await;
+                }
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(connection).await {
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+            }
         });
     }
 }
@@ -208,9 +238,12 @@ impl MockServer {
         self.addr
     }
 
-    /// The base URL to give a client: `http://127.0.0.1:<port>`.
+    /// The base URL to give a client: `http://127.0.0.1:<port>`, or `https://localhost:<port>` when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.scheme {
+            "https" => format!("https://localhost:{}", self.addr.port()),
+            _ => format!("http://{}", self.addr),
+        }
     }
 
     /// The key it accepts.

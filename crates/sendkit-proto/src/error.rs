@@ -211,6 +211,26 @@ impl TransportError {
         Self { kind, reached_server, message: message.into() }
     }
 
+    /// Like [`TransportError::new`], the message being `source` and its [`causes`], each said once.
+    pub fn from_source(
+        kind: TransportErrorKind,
+        reached_server: bool,
+        source: &(dyn std::error::Error + 'static),
+    ) -> Self {
+        let mut message = String::new();
+        for cause in causes(source) {
+            let text = cause.to_string();
+            // Wrappers often repeat their cause's text; say each thing once.
+            if !message.ends_with(&text) {
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&text);
+            }
+        }
+        Self::new(kind, reached_server, message)
+    }
+
     /// What kind of failure it was.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
@@ -238,3 +258,17 @@ impl fmt::Display for TransportError {
 }
 
 impl std::error::Error for TransportError {}
+
+/// `error` and the chain of its causes, including the error an `io::Error` wraps (which `source()` skips): what an
+/// adapter searches to tell, say, a TLS failure inside an I/O error.
+pub fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |error: &&'a (dyn std::error::Error + 'static)| {
+        let wrapped = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        match wrapped {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        }
+    })
+}

@@ -32,7 +32,7 @@ pub use config::{
     DEFAULT_CONNECT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, ENV_WORKSPACE_ID, USER_AGENT_VALUE,
 };
 pub use enrich::Enrich;
-pub use error::{Error, InvalidInput, TransportError, TransportErrorKind, SNIPPET_LEN};
+pub use error::{causes, Error, InvalidInput, TransportError, TransportErrorKind, SNIPPET_LEN};
 pub use get_job::GetJob;
 pub use operation::{Idempotency, Operation, Settle};
 pub use response::parse_response;

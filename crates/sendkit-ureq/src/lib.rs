@@ -35,7 +35,7 @@ use std::time::SystemTime;
 
 use sendkit_proto::http::{Request, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
+use sendkit_proto::{causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
 
 pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy};
 pub use ureq;
@@ -132,7 +132,10 @@ impl Client {
 /// Maps ureq's failures onto proto's, saying whether the request may have reached the server.
 fn transport_error(err: ureq::Error) -> Error {
     use ureq::Timeout;
+    // ureq reports a failed handshake as an I/O error wrapping rustls' error (and its own error has no `source`).
+    let tls = matches!(&err, ureq::Error::Io(io) if causes(io).any(|cause| cause.is::<rustls::Error>()));
     let (kind, reached_server) = match &err {
+        _ if tls => (TransportErrorKind::Tls, false),
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (TransportErrorKind::Connect, false),
         ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => (TransportErrorKind::Timeout, false),
         ureq::Error::Timeout(_) => (TransportErrorKind::Timeout, true),
@@ -144,7 +147,7 @@ fn transport_error(err: ureq::Error) -> Error {
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => (TransportErrorKind::Protocol, false),
         _ => (TransportErrorKind::Io, true),
     };
-    Error::Transport(TransportError::new(kind, reached_server, err.to_string()))
+    Error::Transport(TransportError::from_source(kind, reached_server, &err))
 }
 
 fn io_kind(err: &io::Error) -> (TransportErrorKind, bool) {
