@@ -3,18 +3,24 @@
 //! - `ci`: everything CI checks — formatting, clippy with warnings denied, the tests, the docs with warnings
 //!   denied, and the examples' contract.
 //! - `examples`: the examples' contract alone (see `check_examples`).
+//! - `soak`: 100,000 mixed operations through both adapters against the emulator binary with 1% random faults,
+//!   checked against the emulator's ledger (see `tests/src/bin/soak.rs`).
+//! - `fuzz --seconds N`: each cargo-fuzz target for N seconds (installs cargo-fuzz when missing).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: cargo xtask <ci | examples>";
+const USAGE: &str =
+    "usage: cargo xtask <ci | examples | soak [--ops N] [--concurrency N] [--threads N] | fuzz [--seconds N]>";
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
     let result = match command.as_deref() {
         Some("ci") => ci(),
         Some("examples") => check_examples(),
+        Some("soak") => soak(std::env::args().skip(2).collect()),
+        Some("fuzz") => fuzz(std::env::args().skip(2).collect()),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -72,7 +78,7 @@ fn check_examples() -> Result<(), String> {
         expect(&name, &output, true, &["\"status\": \"cancelled\"", "second cancel: HTTP 400", "NotCancellable"])?;
     }
     let key = "sk_test_xtask_secret_1234";
-    let mut emulator = Emulator::start(&target.join("sendkit-mock"), key)?;
+    let mut emulator = Emulator::start(&target.join("sendkit-mock"), key, &[])?;
     for example in &examples {
         let name = example.file_name().and_then(|n| n.to_str()).unwrap_or("example").to_owned();
         eprintln!("xtask: == {name} against the emulator binary");
@@ -132,13 +138,14 @@ struct Emulator {
 }
 
 impl Emulator {
-    fn start(binary: &Path, key: &str) -> Result<Self, String> {
+    fn start(binary: &Path, key: &str, extra: &[&str]) -> Result<Self, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|err| format!("no free port: {err}"))?
             .port();
         let child = Command::new(binary)
             .args(["--addr", &format!("127.0.0.1:{port}"), "--api-key", key])
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .map_err(|err| format!("cannot start the emulator: {err}"))?;
@@ -153,20 +160,26 @@ impl Emulator {
         Ok(emulator)
     }
 
-    /// Creates a job with a raw enrich request, so that the examples' own client is not what sets the test up.
-    fn create_job(&self, key: &str) -> Result<String, String> {
+    /// Sends one raw HTTP/1.1 request and returns the whole answer: xtask needs no HTTP client for this.
+    fn request(&self, method: &str, path: &str, key: &str, body: &str) -> Result<String, String> {
         use std::io::{Read, Write};
-        let body = r#"{"leadIds":["507f1f77bcf86cd799439011"],"enrichmentTypes":["email"]}"#;
         let request = format!(
-            "POST /v1/enrichment/enrich HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\ncontent-type: application/json\r\n\
+            "{method} {path} HTTP/1.1\r\nhost: x\r\nx-api-key: {key}\r\ncontent-type: application/json\r\n\
              content-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
         let address = self.base_url.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(address).map_err(|err| format!("enrich: {err}"))?;
-        stream.write_all(request.as_bytes()).map_err(|err| format!("enrich: {err}"))?;
+        let mut stream = std::net::TcpStream::connect(address).map_err(|err| format!("{path}: {err}"))?;
+        stream.write_all(request.as_bytes()).map_err(|err| format!("{path}: {err}"))?;
         let mut answer = String::new();
-        stream.read_to_string(&mut answer).map_err(|err| format!("enrich: {err}"))?;
+        stream.read_to_string(&mut answer).map_err(|err| format!("{path}: {err}"))?;
+        Ok(answer)
+    }
+
+    /// Creates a job with a raw enrich request, so that the examples' own client is not what sets the test up.
+    fn create_job(&self, key: &str) -> Result<String, String> {
+        let body = r#"{"leadIds":["507f1f77bcf86cd799439011"],"enrichmentTypes":["email"]}"#;
+        let answer = self.request("POST", "/v1/enrichment/enrich", key, body)?;
         let start = answer.find("\"jobId\":\"").ok_or_else(|| format!("enrich answered {answer}"))? + 9;
         let end = answer[start..].find('"').ok_or_else(|| format!("enrich answered {answer}"))?;
         Ok(answer[start..start + end].to_owned())
@@ -182,4 +195,63 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Faults the soak arms: four kinds, each on a quarter of one percent of requests, 1% in all.
+const SOAK_FAULTS: [&str; 4] = [
+    r#"{"status": 503, "headers": {"content-type": "text/html"}, "body": "<html>busy</html>", "fraction": 0.0025}"#,
+    r#"{"kind": "reset", "fraction": 0.0025}"#,
+    r#"{"kind": "lose_answer", "fraction": 0.0025}"#,
+    r#"{"status": 429, "headers": {"retry-after": "0"}, "fraction": 0.0025}"#,
+];
+
+fn soak(args: Vec<String>) -> Result<(), String> {
+    step(
+        "build the emulator and the soak (release)",
+        cargo().args(["build", "--release", "-p", "sendkit-mock", "-p", "sendkit-tests", "--bins"]),
+    )?;
+    let target = root().join("target").join("release");
+    let key = "sk_test_soak";
+    let emulator = Emulator::start(&target.join("sendkit-mock"), key, &["--fault-seed", "20261128"])?;
+    for fault in SOAK_FAULTS {
+        let answer = emulator.request("POST", "/__sendkit_mock/faults", key, fault)?;
+        if !answer.starts_with("HTTP/1.1 200") {
+            return Err(format!("arming {fault}: {answer}"));
+        }
+    }
+    step(
+        "soak",
+        Command::new(target.join("soak")).args(["--base-url", &emulator.base_url, "--api-key", key]).args(&args),
+    )
+}
+
+fn fuzz(args: Vec<String>) -> Result<(), String> {
+    let seconds = match args.as_slice() {
+        [] => 60,
+        [flag, n] if flag == "--seconds" => n.parse::<u64>().map_err(|e| format!("--seconds {n}: {e}"))?,
+        _ => return Err(USAGE.to_owned()),
+    };
+    let installed = Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        step("install cargo-fuzz", cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    let fuzz_dir = root().join("fuzz");
+    for target in ["parse_response", "retry_after", "job_id"] {
+        // New inputs go to a scratch corpus; the committed seeds stay small and are only read.
+        let scratch = root().join("target").join("fuzz-corpus").join(target);
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+        let seeds = fuzz_dir.join("corpus").join(target);
+        step(
+            &format!("fuzz {target} for {seconds} s"),
+            cargo()
+                .current_dir(&fuzz_dir)
+                .args(["fuzz", "run", "-s", "none", target])
+                .arg(&scratch)
+                .arg(&seeds)
+                .arg("--")
+                .arg(format!("-max_total_time={seconds}"))
+                .arg("-print_final_stats=1"),
+        )?;
+    }
+    Ok(())
 }

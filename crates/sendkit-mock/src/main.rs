@@ -9,19 +9,28 @@ use std::process::ExitCode;
 
 use sendkit_mock::{MockServer, DEFAULT_API_KEY};
 
-const USAGE: &str = "usage: sendkit-mock [--addr HOST:PORT] [--api-key KEY] [--workspace-id ID] [--manual-clock]
+const USAGE: &str =
+    "usage: sendkit-mock [--addr HOST:PORT] [--api-key KEY] [--workspace-id ID] [--manual-clock] [--fault-seed N]
 
 Serves an emulator of the SendKit enrichment jobs API until interrupted.
   --addr          where to listen (default 127.0.0.1:8080)
   --api-key       the key to accept (default sk_test_sendkit_mock); sk_user_... is a platform key
   --workspace-id  with a platform key, the only workspace ID to accept (default: any)
-  --manual-clock  keep time still (jobs never progress); by default jobs move on real time";
+  --manual-clock  keep time still (jobs never progress); by default jobs move on real time
+  --fault-seed    seed for faults armed with a fraction (default fixed)
+
+Faults are armed over HTTP on the same listener, under a path the API does not use:
+  POST   /__sendkit_mock/faults   {\"route\": \"cancel\", \"status\": 503, \"times\": 2}  (see the crate docs)
+  DELETE /__sendkit_mock/faults   disarm all
+  GET    /__sendkit_mock/ledger   what the emulator did
+  POST   /__sendkit_mock/advance?ms=N   move the clock";
 
 fn main() -> ExitCode {
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut key = DEFAULT_API_KEY.to_owned();
     let mut workspace_id = None;
     let mut manual_clock = false;
+    let mut fault_seed = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -31,6 +40,9 @@ fn main() -> ExitCode {
             }
             "--api-key" => value("--api-key").map(|v| key = v),
             "--workspace-id" => value("--workspace-id").map(|v| workspace_id = Some(v)),
+            "--fault-seed" => value("--fault-seed")
+                .and_then(|v| v.parse().map_err(|e| format!("--fault-seed {v}: {e}")))
+                .map(|seed| fault_seed = Some(seed)),
             "--manual-clock" => {
                 manual_clock = true;
                 Ok(())
@@ -52,6 +64,9 @@ fn main() -> ExitCode {
     }
     if !manual_clock {
         builder = builder.system_clock();
+    }
+    if let Some(seed) = fault_seed {
+        builder = builder.fault_seed(seed);
     }
     let server = match builder.start() {
         Ok(server) => server,
