@@ -349,3 +349,31 @@ through_both_adapters!(
     cancel_on_the_wire,
     emulator_created_timestamps_are_now,
 );
+
+/// The emulator binary's way to take faults: JSON on its admin route, on the same listener.
+#[test]
+fn admin_route_arms_and_clears_faults() {
+    let server = MockServer::start();
+    insert(&server, "job_1", JobStatus::Pending);
+    let agent = sendkit_ureq::ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let admin = format!("{}/__sendkit_mock/faults", server.base_url());
+    let armed = agent
+        .post(&admin)
+        .content_type("application/json")
+        .send(r#"{"route": "cancel", "status": 503, "body": "<html>down</html>", "times": 1}"#)
+        .unwrap();
+    assert_eq!(armed.status(), 200);
+    let bad = agent.post(&admin).send(r#"{"kind": "explode"}"#).unwrap();
+    assert_eq!(bad.status(), 400);
+    let client = client(sendkit_tests::ureq, &server);
+    let config = settings(&server).retry(RetryPolicy::none()).build().unwrap();
+    let error = sendkit_tests::ureq(config).cancel_job("job_1").unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
+    agent.post(&admin).send(r#"{"kind": "reset", "route": "get"}"#).unwrap();
+    assert!(matches!(client.get_job("job_1"), Err(Error::Transport(_))));
+    assert_eq!(agent.delete(&admin).call().unwrap().status(), 200);
+    assert_eq!(client.get_job("job_1").unwrap().status, JobStatus::Pending);
+    let mut ledger = agent.get(format!("{}/__sendkit_mock/ledger", server.base_url())).call().unwrap();
+    let ledger = ledger.body_mut().read_to_string().unwrap();
+    assert!(ledger.contains(r#""faultsServed":"#), "{ledger}");
+}
