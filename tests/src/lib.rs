@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sendkit_mock::MockServer;
 use sendkit_model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{Config, ConfigBuilder, Error, RetryPolicy};
+use sendkit_proto::{Config, ConfigBuilder, Error, RetryPolicy, WaitPolicy};
 
 /// What a scenario needs of a client; implemented by both adapters.
 pub trait Adapter {
@@ -16,6 +16,10 @@ pub trait Adapter {
     fn get_job(&self, job_id: &str) -> Result<Job, Error>;
     /// Enriches leads.
     fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error>;
+    /// Waits for a job to finish; also returns every job the polls showed, in order.
+    fn wait_for_job(&self, job_id: &str, policy: WaitPolicy) -> (Result<Job, Error>, Vec<Job>);
+    /// Cancels many jobs.
+    fn cancel_jobs(&self, job_ids: &[&str]) -> Vec<(String, Result<Job, Error>)>;
 }
 
 /// Builds a client of one adapter from a config.
@@ -43,6 +47,16 @@ impl Adapter for sendkit_ureq::Client {
 
     fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
         sendkit_ureq::Client::enrich(self, request)
+    }
+
+    fn wait_for_job(&self, job_id: &str, policy: WaitPolicy) -> (Result<Job, Error>, Vec<Job>) {
+        let mut seen = Vec::new();
+        let result = sendkit_ureq::Client::wait_for_job(self, job_id, policy, |job| seen.push(job.clone()));
+        (result, seen)
+    }
+
+    fn cancel_jobs(&self, job_ids: &[&str]) -> Vec<(String, Result<Job, Error>)> {
+        sendkit_ureq::Client::cancel_jobs(self, job_ids.iter().copied())
     }
 }
 
@@ -75,6 +89,22 @@ impl Adapter for Hyper {
     fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
         let client = self.client.clone();
         self.block_on(async move { client.enrich(request).await })
+    }
+
+    fn wait_for_job(&self, job_id: &str, policy: WaitPolicy) -> (Result<Job, Error>, Vec<Job>) {
+        let (client, job_id) = (self.client.clone(), job_id.to_owned());
+        self.block_on(async move {
+            let mut seen = Vec::new();
+            let result = client.wait_for_job(&job_id, policy, |job| seen.push(job.clone())).await;
+            Ok((result, seen))
+        })
+        .unwrap_or_else(|never| (Err(never), Vec::new()))
+    }
+
+    fn cancel_jobs(&self, job_ids: &[&str]) -> Vec<(String, Result<Job, Error>)> {
+        let client = self.client.clone();
+        let ids: Vec<String> = job_ids.iter().map(|id| id.to_string()).collect();
+        self.block_on(async move { Ok(client.cancel_jobs(ids, 2).await) }).unwrap_or_default()
     }
 }
 

@@ -27,9 +27,11 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use sendkit_proto::http::{header::CONTENT_LENGTH, Request, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
+use sendkit_proto::{
+    causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind, WaitForJob, WaitStep,
+};
 
-pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy};
+pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy, WaitPolicy};
 pub use {hyper, hyper_util, rustls};
 
 /// The HTTP client this crate builds by default: pooled, HTTPS through rustls, plain HTTP allowed where the
@@ -109,6 +111,83 @@ where
     /// reached the server.
     pub async fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
         self.run(Enrich::new(request)).await
+    }
+
+    /// Waits until the job reaches a terminal status (`completed`, `failed`, `cancelled`) and returns it, polling as
+    /// `policy` says and calling `on_progress` with each job a poll returns. Past the policy's timeout, the error is
+    /// [`Error::WaitTimedOut`] with the last job seen. Dropping the future stops the polling.
+    pub async fn wait_for_job(
+        &self,
+        job_id: &str,
+        policy: WaitPolicy,
+        mut on_progress: impl FnMut(&Job) + Send,
+    ) -> Result<Job, Error> {
+        let mut wait = WaitForJob::new(job_id, policy);
+        let mut step = wait.start(SystemTime::now());
+        loop {
+            match step {
+                WaitStep::Poll { get, wait: pause } => {
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                    let polled = self.run(get).await;
+                    if let Ok(job) = &polled {
+                        on_progress(job);
+                    }
+                    step = wait.observe(polled, SystemTime::now());
+                }
+                WaitStep::Done(result) => return result,
+            }
+        }
+    }
+
+    /// Cancels every job, at most `concurrency` at a time, and returns each one's result in the order given: one
+    /// failure does not stop the rest.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) {
+    /// let results = client.cancel_jobs(["job_1", "job_2", "job_3"], 8).await;
+    /// for (job_id, result) in results {
+    ///     match result {
+    ///         Ok(job) => println!("{job_id}: {}", job.status),
+    ///         Err(error) => println!("{job_id}: {error}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub async fn cancel_jobs<I>(&self, job_ids: I, concurrency: usize) -> Vec<(String, Result<Job, Error>)>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
+        let mut results: Vec<Option<Result<Job, Error>>> = (0..ids.len()).map(|_| None).collect();
+        let mut running = tokio::task::JoinSet::new();
+        for (index, id) in ids.iter().enumerate() {
+            if running.len() >= concurrency.max(1) {
+                if let Some(Ok((index, result))) = running.join_next().await {
+                    results[index] = Some(result);
+                }
+            }
+            let (client, id) = (self.clone(), id.clone());
+            running.spawn(async move { (index, client.cancel_job(&id).await) });
+        }
+        while let Some(joined) = running.join_next().await {
+            if let Ok((index, result)) = joined {
+                results[index] = Some(result);
+            }
+        }
+        ids.into_iter()
+            .zip(results)
+            .map(|(id, result)| {
+                // A task can only be missing if it panicked, which the SDK's code does not do; say so rather than
+                // drop the job from the answer.
+                let result = result.unwrap_or_else(|| {
+                    Err(Error::Transport(TransportError::new(TransportErrorKind::Io, true, "the cancel task panicked")))
+                });
+                (id, result)
+            })
+            .collect()
     }
 
     /// Carries out any operation, with retries as proto decides.

@@ -37,6 +37,13 @@ pub struct Progress {
     pub items_per_second: u64,
 }
 
+impl Progress {
+    /// Jobs stay `pending` for `pending_for`, then process `items_per_second`.
+    pub fn new(pending_for: Duration, items_per_second: u64) -> Self {
+        Self { pending_for, items_per_second }
+    }
+}
+
 impl Default for Progress {
     /// Pending for 2 s, then 10 items a second.
     fn default() -> Self {

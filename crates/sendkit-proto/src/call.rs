@@ -65,6 +65,16 @@ pub struct Call<'c, O: Operation> {
     attempt: u32,
     maybe_applied: bool,
     random: u64,
+    #[cfg(feature = "tracing")]
+    spans: Spans,
+}
+
+/// The call's span and its current attempt's: fields only, never a header or a body.
+#[cfg(feature = "tracing")]
+#[derive(Debug)]
+struct Spans {
+    call: tracing::Span,
+    attempt: Option<tracing::Span>,
 }
 
 #[derive(Debug)]
@@ -82,7 +92,21 @@ impl<'c, O: Operation> Call<'c, O> {
     pub fn new(operation: O, config: &'c Config) -> Self {
         // Jitter needs randomness, not security; std's per-process random hash keys give it without a clock.
         let random = RandomState::new().build_hasher().finish() | 1;
-        Self { operation, config, phase: Phase::Primary, attempt: 0, maybe_applied: false, random }
+        #[cfg(feature = "tracing")]
+        let spans = Spans {
+            call: tracing::info_span!("sendkit.call", operation = operation.name(), job_id = operation.job_id()),
+            attempt: None,
+        };
+        Self {
+            operation,
+            config,
+            phase: Phase::Primary,
+            attempt: 0,
+            maybe_applied: false,
+            random,
+            #[cfg(feature = "tracing")]
+            spans,
+        }
     }
 
     /// The operation being carried out.
@@ -103,6 +127,28 @@ impl<'c, O: Operation> Call<'c, O> {
     /// Takes the outcome of the last request sent (its response, or the adapter's [`Error::Transport`] or
     /// [`Error::BodyTooLarge`]) at time `now`, and says what comes next.
     pub fn receive(&mut self, outcome: Result<Response<Vec<u8>>, Error>, now: SystemTime) -> Step<O::Output> {
+        #[cfg(feature = "tracing")]
+        let attempt_span = self.spans.attempt.take();
+        #[cfg(feature = "tracing")]
+        if let Some(span) = &attempt_span {
+            match &outcome {
+                Ok(response) => span.record("status", response.status().as_u16()),
+                Err(Error::Transport(transport)) => span.record("error", tracing::field::display(transport.kind())),
+                Err(Error::BodyTooLarge { status, .. }) => {
+                    span.record("status", status.as_u16()).record("error", "body too large")
+                }
+                Err(_) => span.record("error", "other"),
+            };
+        }
+        let step = self.decide(outcome, now);
+        #[cfg(feature = "tracing")]
+        if let (Some(span), Step::Send { wait, .. }) = (&attempt_span, &step) {
+            span.record("next_wait_ms", u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+        }
+        step
+    }
+
+    fn decide(&mut self, outcome: Result<Response<Vec<u8>>, Error>, now: SystemTime) -> Step<O::Output> {
         let server_wait = outcome
             .as_ref()
             .ok()
@@ -153,6 +199,19 @@ impl<'c, O: Operation> Call<'c, O> {
         match request {
             Ok(request) => {
                 self.attempt += 1;
+                #[cfg(feature = "tracing")]
+                {
+                    let settling = matches!(self.phase, Phase::Settling { .. });
+                    self.spans.attempt = Some(tracing::info_span!(
+                        parent: &self.spans.call,
+                        "sendkit.attempt",
+                        attempt = self.attempt,
+                        settling,
+                        status = tracing::field::Empty,
+                        error = tracing::field::Empty,
+                        next_wait_ms = tracing::field::Empty,
+                    ));
+                }
                 Step::Send { request, wait }
             }
             Err(error) => Step::Done(Err(error)),

@@ -46,6 +46,14 @@ impl CancelJob {
 impl Operation for CancelJob {
     type Output = Job;
 
+    fn name(&self) -> &'static str {
+        "cancel_job"
+    }
+
+    fn job_id(&self) -> Option<&str> {
+        Some(&self.job_id)
+    }
+
     fn idempotency(&self) -> Idempotency {
         Idempotency::Idempotent
     }

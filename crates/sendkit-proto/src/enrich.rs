@@ -63,6 +63,10 @@ impl Enrich {
 impl Operation for Enrich {
     type Output = EnrichResponse;
 
+    fn name(&self) -> &'static str {
+        "enrich"
+    }
+
     fn idempotency(&self) -> Idempotency {
         Idempotency::NonIdempotent
     }

@@ -2,7 +2,7 @@ use std::fmt;
 use std::time::Duration;
 
 use http::StatusCode;
-use sendkit_model::{ErrorCode, JobStatus};
+use sendkit_model::{ErrorCode, Job, JobStatus};
 
 /// Everything that can go wrong in a call. One type, for every operation and both adapters.
 ///
@@ -96,6 +96,16 @@ pub enum Error {
         /// The limit, in bytes.
         limit: u64,
     },
+    /// A wait for a job ended at its timeout before the job reached a terminal status.
+    #[error("job {job_id:?} did not finish within {waited:?}{}", last_status_text(.last_job))]
+    WaitTimedOut {
+        /// The job waited for.
+        job_id: String,
+        /// How long the wait lasted.
+        waited: Duration,
+        /// The last job a poll returned, if any did.
+        last_job: Option<Box<Job>>,
+    },
     /// The call was refused before any I/O: a bad job ID, key, base URL or request.
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
@@ -109,6 +119,10 @@ pub const SNIPPET_LEN: usize = 256;
 
 fn retry_after_text(retry_after: &Option<Duration>) -> String {
     retry_after.map(|d| format!(" (retry after {}s)", d.as_secs_f64())).unwrap_or_default()
+}
+
+fn last_status_text(job: &Option<Box<Job>>) -> String {
+    job.as_ref().map(|job| format!(" (last seen {})", job.status)).unwrap_or_default()
 }
 
 fn content_type_text(content_type: &Option<String>) -> String {
@@ -128,7 +142,7 @@ impl Error {
             | Self::Redirect { status, .. }
             | Self::Decode { status, .. }
             | Self::BodyTooLarge { status, .. } => Some(*status),
-            Self::InvalidInput(_) | Self::Transport(_) => None,
+            Self::InvalidInput(_) | Self::Transport(_) | Self::WaitTimedOut { .. } => None,
         }
     }
 

@@ -46,6 +46,14 @@ pub(crate) fn job_path(job_id: &str, suffix: &str) -> Result<String, Error> {
 impl Operation for GetJob {
     type Output = Job;
 
+    fn name(&self) -> &'static str {
+        "get_job"
+    }
+
+    fn job_id(&self) -> Option<&str> {
+        Some(&self.job_id)
+    }
+
     fn idempotency(&self) -> Idempotency {
         Idempotency::Idempotent
     }

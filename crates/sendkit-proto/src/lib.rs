@@ -7,6 +7,7 @@
 //! - A [`Call`] carries an operation out: it hands out requests and, given each outcome and the time, answers
 //!   with the result or another attempt after a wait. Retries, `Retry-After` and the settling of a cancel whose
 //!   answer was lost are decided here, once, for every adapter.
+//! - [`WaitForJob`] says when to poll a job until it finishes, and reads each poll.
 //! - [`Config`] holds the base URL, the [`ApiKey`] (redacted in `Debug`), auth style, timeouts and body limit.
 //!
 //! The layers: `sendkit-model` (serde types) → `sendkit-proto` (this crate) → `sendkit-ureq` (blocking) and
@@ -24,6 +25,7 @@ mod path;
 mod response;
 mod retry;
 mod secret;
+mod wait;
 
 pub use call::{Call, Step};
 pub use cancel_job::CancelJob;
@@ -38,6 +40,7 @@ pub use operation::{Idempotency, Operation, Settle};
 pub use response::parse_response;
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use secret::{ApiKey, KeyKind};
+pub use wait::{WaitForJob, WaitPolicy, WaitStep};
 
 pub use http;
 pub use sendkit_model as model;

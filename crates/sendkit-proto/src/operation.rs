@@ -39,6 +39,14 @@ pub trait Operation {
     /// What a successful call returns.
     type Output;
 
+    /// The operation's name, as traces show it: `cancel_job`, `get_job`, `enrich`.
+    fn name(&self) -> &'static str;
+
+    /// The job the operation is about, if it is about one.
+    fn job_id(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether the operation may be sent twice.
     fn idempotency(&self) -> Idempotency;
 

@@ -35,9 +35,11 @@ use std::time::SystemTime;
 
 use sendkit_proto::http::{Request, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind};
+use sendkit_proto::{
+    causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind, WaitForJob, WaitStep,
+};
 
-pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy};
+pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy, WaitPolicy};
 pub use ureq;
 
 /// A blocking SendKit client. Cheap to clone; clones share the connection pool.
@@ -90,6 +92,61 @@ impl Client {
     /// reached the server.
     pub fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
         self.run(Enrich::new(request))
+    }
+
+    /// Waits until the job reaches a terminal status (`completed`, `failed`, `cancelled`) and returns it, polling as
+    /// `policy` says and calling `on_progress` with each job a poll returns. Past the policy's timeout, the error is
+    /// [`Error::WaitTimedOut`] with the last job seen.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::new(sendkit_ureq::Config::builder("sk_x").build().unwrap());
+    /// use sendkit_ureq::WaitPolicy;
+    ///
+    /// let job = client.wait_for_job("job_1", WaitPolicy::default(), |job| {
+    ///     if let Some(m) = &job.metadata {
+    ///         println!("{}: {}/{}", job.status, m.processed_items, m.total_items);
+    ///     }
+    /// })?;
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
+    pub fn wait_for_job(
+        &self,
+        job_id: &str,
+        policy: WaitPolicy,
+        mut on_progress: impl FnMut(&Job),
+    ) -> Result<Job, Error> {
+        let mut wait = WaitForJob::new(job_id, policy);
+        let mut step = wait.start(SystemTime::now());
+        loop {
+            match step {
+                WaitStep::Poll { get, wait: pause } => {
+                    std::thread::sleep(pause);
+                    let polled = self.run(get);
+                    if let Ok(job) = &polled {
+                        on_progress(job);
+                    }
+                    step = wait.observe(polled, SystemTime::now());
+                }
+                WaitStep::Done(result) => return result,
+            }
+        }
+    }
+
+    /// Cancels each job in turn, and returns each one's result in the order given: one failure does not stop the
+    /// rest.
+    pub fn cancel_jobs<I>(&self, job_ids: I) -> Vec<(String, Result<Job, Error>)>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        job_ids
+            .into_iter()
+            .map(|id| {
+                let id = id.into();
+                let result = self.cancel_job(&id);
+                (id, result)
+            })
+            .collect()
     }
 
     /// Carries out any operation, with retries as proto decides.

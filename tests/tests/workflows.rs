@@ -1,0 +1,190 @@
+//! The workflow around cancel: wait for a job with progress, cancel many, and the spans a call leaves.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sendkit_mock::{Fault, MockServer, Progress, Route};
+use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus, JobType};
+use sendkit_proto::{Error, WaitPolicy};
+use sendkit_tests::{client, settings, Connect};
+
+/// An emulator on real time whose jobs finish in a fraction of a second.
+fn quick_jobs() -> MockServer {
+    MockServer::builder().system_clock().progress(Progress::new(Duration::from_millis(40), 400)).start().unwrap()
+}
+
+fn quick_polls() -> WaitPolicy {
+    WaitPolicy::default()
+        .timeout(Duration::from_secs(20))
+        .poll_interval(Duration::from_millis(10), Duration::from_millis(40))
+}
+
+fn wait_sees_progress_until_completed(connect: Connect) {
+    let server = quick_jobs();
+    let client = client(connect, &server);
+    let created =
+        client.enrich(EnrichRequest::new(vec!["507f1f77bcf86cd799439011"; 100], [EnrichmentType::Email])).unwrap();
+    let id = &created.jobs[0].job_id;
+    let (result, seen) = client.wait_for_job(id, quick_polls());
+    let job = result.unwrap();
+    assert_eq!(job.status, JobStatus::Completed);
+    assert_eq!(job.metadata.unwrap().processed_items, 100);
+    assert_eq!(seen.last(), Some(&job), "the callback saw the terminal job");
+    assert!(seen.len() >= 2, "the callback saw progress: {seen:?}");
+    let processed: Vec<u64> = seen.iter().map(|job| job.metadata.unwrap().processed_items).collect();
+    assert!(processed.windows(2).all(|pair| pair[0] <= pair[1]), "progress never goes back: {processed:?}");
+}
+
+fn wait_rides_out_a_passing_failure(connect: Connect) {
+    let server = quick_jobs();
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Processing));
+    // Three 503s exhaust one poll's own retries; the wait goes on regardless.
+    server.inject(Fault::status(503).on(Route::Get).times(3));
+    let client = client(connect, &server);
+    let cancel_soon = std::thread::spawn({
+        let base = server.base_url();
+        let key = server.api_key().to_owned();
+        move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let config = sendkit_proto::Config::builder(key).base_url(base).build().unwrap();
+            sendkit_ureq::Client::new(config).cancel_job("job_1").unwrap()
+        }
+    });
+    let (result, _) = client.wait_for_job("job_1", quick_polls());
+    assert_eq!(result.unwrap().status, JobStatus::Cancelled);
+    assert_eq!(cancel_soon.join().unwrap().status, JobStatus::Cancelled);
+}
+
+fn wait_times_out_with_the_last_job(connect: Connect) {
+    let server = MockServer::start();
+    server.insert_job(Job::new("stuck", JobType::EmailVerification, JobStatus::Processing));
+    let policy = WaitPolicy::default()
+        .timeout(Duration::from_millis(150))
+        .poll_interval(Duration::from_millis(20), Duration::from_millis(50));
+    let (result, seen) = client(connect, &server).wait_for_job("stuck", policy);
+    let error = result.unwrap_err();
+    let Error::WaitTimedOut { job_id, last_job: Some(last), .. } = &error else { panic!("{error:?}") };
+    assert_eq!((job_id.as_str(), &last.status), ("stuck", &JobStatus::Processing));
+    assert!(seen.len() >= 2);
+    assert!(error.to_string().contains("last seen processing"), "{error}");
+}
+
+fn wait_stops_on_a_lasting_error(connect: Connect) {
+    let server = MockServer::start();
+    let (result, seen) = client(connect, &server).wait_for_job("missing", quick_polls());
+    assert!(matches!(result, Err(Error::NotFound { .. })), "{result:?}");
+    assert!(seen.is_empty());
+    assert_eq!(server.ledger().requests, 1);
+}
+
+fn cancel_many_reports_each_job(connect: Connect) {
+    let server = MockServer::start();
+    for (id, status) in [
+        ("a", JobStatus::Pending),
+        ("b", JobStatus::Processing),
+        ("c", JobStatus::Completed),
+        ("d", JobStatus::Pending),
+    ] {
+        server.insert_job(Job::new(id, JobType::EmailVerification, status));
+    }
+    let results = client(connect, &server).cancel_jobs(&["a", "b", "c", "missing", "d"]);
+    let ids: Vec<&str> = results.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "c", "missing", "d"], "results keep the order given");
+    assert!(matches!(&results[0].1, Ok(job) if job.status == JobStatus::Cancelled));
+    assert!(matches!(&results[1].1, Ok(job) if job.status == JobStatus::Cancelled));
+    assert!(matches!(&results[2].1, Err(Error::NotCancellable { job_status: Some(JobStatus::Completed), .. })));
+    assert!(matches!(&results[3].1, Err(Error::NotFound { .. })));
+    assert!(matches!(&results[4].1, Ok(job) if job.status == JobStatus::Cancelled), "an error did not stop the rest");
+    let ledger = server.ledger();
+    assert_eq!(ledger.cancels.len(), 3);
+}
+
+/// A span as a subscriber sees it: its ID, name and every field recorded.
+type SeenSpan = (u64, String, Vec<String>);
+
+/// Spans in order of creation.
+#[derive(Default, Clone)]
+struct Spans(Arc<Mutex<Vec<SeenSpan>>>);
+
+struct Recorder(Spans);
+
+struct Fields<'a>(&'a mut Vec<String>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push(format!("{}={value:?}", field.name()));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Recorder
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Vec::new();
+        attrs.record(&mut Fields(&mut fields));
+        self.0 .0.lock().unwrap().push((id.into_u64(), attrs.metadata().name().to_owned(), fields));
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut spans = self.0 .0.lock().unwrap();
+        if let Some((_, _, fields)) = spans.iter_mut().rev().find(|(span, _, _)| *span == id.into_u64()) {
+            values.record(&mut Fields(fields));
+        }
+    }
+}
+
+fn spans_per_call_and_attempt_without_secrets(connect: Connect) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry().with(Recorder(spans.clone()));
+    let server = MockServer::start();
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
+    server.inject(Fault::status(503).on(Route::Cancel).times(1));
+    let key = server.api_key().to_owned();
+    tracing::subscriber::with_default(subscriber, || {
+        let client = connect(settings(&server).build().unwrap());
+        client.cancel_job("job_1").unwrap();
+    });
+    let spans = spans.0.lock().unwrap().clone();
+    let shown: Vec<String> = spans.iter().map(|(_, name, fields)| format!("{name} {}", fields.join(" "))).collect();
+    assert_eq!(
+        shown,
+        [
+            "sendkit.call operation=\"cancel_job\" job_id=\"job_1\"",
+            "sendkit.attempt attempt=1 settling=false status=503 next_wait_ms=1",
+            "sendkit.attempt attempt=2 settling=false status=200",
+        ],
+    );
+    assert!(shown.iter().all(|line| !line.contains(&key)));
+}
+
+macro_rules! through_both_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod ureq {
+            $(#[test] fn $scenario() { super::$scenario(sendkit_tests::ureq) })*
+        }
+        mod hyper {
+            $(#[test] fn $scenario() { super::$scenario(sendkit_tests::hyper) })*
+        }
+    };
+}
+
+through_both_adapters!(
+    wait_sees_progress_until_completed,
+    wait_rides_out_a_passing_failure,
+    wait_times_out_with_the_last_job,
+    wait_stops_on_a_lasting_error,
+    cancel_many_reports_each_job,
+    spans_per_call_and_attempt_without_secrets,
+);
