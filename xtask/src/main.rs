@@ -77,6 +77,18 @@ fn check_examples() -> Result<(), String> {
         let output = run(Command::new(example).env_remove("SENDKIT_API_KEY").env_remove("SENDKIT_BASE_URL"))?;
         expect(&name, &output, true, &["\"status\": \"cancelled\"", "second cancel: HTTP 400", "NotCancellable"])?;
     }
+    // The workflow examples run against the emulator they start themselves, and must succeed.
+    for (example, needle) in [
+        ("enrich_wait_report", "completed"),
+        ("bring_your_own_agent", "job_1 is cancelled"),
+        ("tcp_stream", "job_1 is cancelled"),
+        ("cancel_many", "6 of 13 cancelled"),
+        ("bring_your_own_client", "job_1 is cancelled"),
+    ] {
+        eprintln!("xtask: == {example}");
+        let output = run(Command::new(target.join("examples").join(example)).env_remove("SENDKIT_API_KEY"))?;
+        expect(example, &output, true, &[needle])?;
+    }
     let key = "sk_test_xtask_secret_1234";
     let mut emulator = Emulator::start(&target.join("sendkit-mock"), key, &[])?;
     for example in &examples {

@@ -1,0 +1,74 @@
+//! The sans-IO core on its own: cancel a job over a plain `std::net::TcpStream`, with no HTTP library at all.
+//! `Call` decides; these few lines only write bytes and read them back.
+//!
+//! ```text
+//! cargo run -p sendkit-proto --example tcp_stream
+//! ```
+//! It starts the emulator for itself, so it needs nothing else.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::SystemTime;
+
+use sendkit_mock::MockServer;
+use sendkit_proto::http::{Request, Response};
+use sendkit_proto::model::{Job, JobStatus, JobType};
+use sendkit_proto::{Call, CancelJob, Config, Error, Step, TransportError, TransportErrorKind};
+
+/// HTTP/1.1 by hand, enough for the emulator: one request per connection, `Content-Length` framing.
+fn send(request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+    let io = |err: std::io::Error| Error::Transport(TransportError::new(TransportErrorKind::Io, true, err.to_string()));
+    let authority = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    let mut stream = TcpStream::connect(&authority)
+        .map_err(|err| Error::Transport(TransportError::new(TransportErrorKind::Connect, false, err.to_string())))?;
+    let mut head =
+        format!("{} {} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n", request.method(), request.uri().path());
+    for (name, value) in request.headers() {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap_or_default()));
+    }
+    head.push_str(&format!("content-length: {}\r\n\r\n", request.body().len()));
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(request.body())).map_err(io)?;
+
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(io)?;
+    let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut response = Response::builder().status(status);
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).map_err(io)?;
+        let Some((name, value)) = line.trim_end().split_once(':') else { break };
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        response = response.header(name.trim(), value.trim());
+    }
+    let mut body = vec![0; length.min(1 << 20)];
+    reader.read_exact(&mut body).map_err(io)?;
+    response
+        .body(body)
+        .map_err(|err| Error::Transport(TransportError::new(TransportErrorKind::Protocol, true, err.to_string())))
+}
+
+fn main() {
+    let server = MockServer::start();
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
+    let config = Config::builder(server.api_key()).base_url(server.base_url()).build().expect("valid settings");
+
+    let mut call = Call::new(CancelJob::new("job_1"), &config);
+    let mut step = call.start();
+    let result = loop {
+        match step {
+            Step::Send { request, wait } => {
+                std::thread::sleep(wait);
+                step = call.receive(send(request), SystemTime::now());
+            }
+            Step::Done(result) => break result,
+        }
+    };
+    match result {
+        Ok(job) => println!("{} is {} (over a bare TcpStream, {} attempt)", job.id, job.status, call.attempt()),
+        Err(error) => eprintln!("{error}"),
+    }
+}
