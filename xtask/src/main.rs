@@ -58,6 +58,20 @@ fn ci() -> Result<(), String> {
     step("clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     step("tests", cargo().args(["test", "--workspace"]))?;
     step("docs", cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    // Each TLS and tracing choice of the adapters builds on its own, warnings denied.
+    for package in ["sendkit-ureq", "sendkit-hyper"] {
+        for features in [
+            &["--no-default-features"][..],
+            &["--no-default-features", "--features", "platform-roots"],
+            &["--features", "tracing"],
+            &["--all-features"],
+        ] {
+            step(
+                &format!("{package} {}", features.join(" ")),
+                cargo().args(["clippy", "-p", package, "--lib"]).args(features).args(["--", "-D", "warnings"]),
+            )?;
+        }
+    }
     check_examples()
 }
 

@@ -46,12 +46,11 @@ pub struct Client<C = HttpsConnector<HttpConnector>> {
 }
 
 impl Client {
-    /// A client with its own pooled hyper client: rustls with the ring provider and the webpki roots, and
-    /// `config`'s connect timeout.
+    /// A client with its own pooled hyper client: rustls with the ring provider, and `config`'s connect timeout.
+    /// It trusts the webpki roots (feature `webpki-roots`, the default) or the operating system's store (feature
+    /// `platform-roots`, which wins when both are on); with neither, pass roots to [`Client::with_roots`].
     pub fn new(config: Config) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Self::with_roots(config, roots)
+        Self::with_roots(config, default_roots())
     }
 
     /// Like [`Client::new`], trusting `roots` instead of the webpki roots (a private CA, a test certificate).
@@ -238,6 +237,26 @@ where
         };
         Ok(Response::from_parts(parts, bytes.to_vec()))
     }
+}
+
+#[cfg(feature = "platform-roots")]
+fn default_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    // Certificates the platform lists but rustls cannot parse are skipped, as browsers do.
+    let (_added, _skipped) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    roots
+}
+
+#[cfg(all(feature = "webpki-roots", not(feature = "platform-roots")))]
+fn default_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots
+}
+
+#[cfg(not(any(feature = "webpki-roots", feature = "platform-roots")))]
+fn default_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore::empty()
 }
 
 /// Maps a failed request onto proto's errors, saying whether it may have reached the server.

@@ -36,7 +36,7 @@ use std::time::SystemTime;
 use sendkit_proto::http::{Request, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{
-    causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind, WaitForJob, WaitStep,
+    Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind, WaitForJob, WaitStep,
 };
 
 pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy, WaitPolicy};
@@ -52,7 +52,12 @@ pub struct Client {
 impl Client {
     /// A client with its own `ureq::Agent`, whose connect and per-attempt timeouts come from `config`.
     pub fn new(config: Config) -> Self {
-        let agent = ureq::Agent::config_builder()
+        let builder = ureq::Agent::config_builder();
+        // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
+        #[cfg(feature = "platform-roots")]
+        let builder = builder
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build());
+        let agent = builder
             .timeout_connect(Some(config.connect_timeout()))
             .timeout_global(Some(config.attempt_timeout()))
             .http_status_as_error(false)
@@ -189,22 +194,35 @@ impl Client {
 /// Maps ureq's failures onto proto's, saying whether the request may have reached the server.
 fn transport_error(err: ureq::Error) -> Error {
     use ureq::Timeout;
-    // ureq reports a failed handshake as an I/O error wrapping rustls' error (and its own error has no `source`).
-    let tls = matches!(&err, ureq::Error::Io(io) if causes(io).any(|cause| cause.is::<rustls::Error>()));
     let (kind, reached_server) = match &err {
-        _ if tls => (TransportErrorKind::Tls, false),
+        _ if is_tls(&err) => (TransportErrorKind::Tls, false),
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (TransportErrorKind::Connect, false),
         ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => (TransportErrorKind::Timeout, false),
         ureq::Error::Timeout(_) => (TransportErrorKind::Timeout, true),
         ureq::Error::Io(io_err) => io_kind(io_err),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) | ureq::Error::TlsRequired => {
-            (TransportErrorKind::Tls, false)
-        }
+        ureq::Error::Tls(_) | ureq::Error::TlsRequired => (TransportErrorKind::Tls, false),
         ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (TransportErrorKind::Protocol, true),
         ureq::Error::BadUri(_) | ureq::Error::Http(_) => (TransportErrorKind::Protocol, false),
         _ => (TransportErrorKind::Io, true),
     };
     Error::Transport(TransportError::from_source(kind, reached_server, &err))
+}
+
+/// Whether the handshake failed. ureq reports most TLS failures as I/O errors wrapping rustls' error (and its own
+/// error has no `source`), the rest as its own TLS variants.
+#[cfg(any(feature = "webpki-roots", feature = "platform-roots"))]
+fn is_tls(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::Rustls(_) | ureq::Error::Pem(_) => true,
+        ureq::Error::Io(io) => sendkit_proto::causes(io).any(|cause| cause.is::<rustls::Error>()),
+        _ => false,
+    }
+}
+
+/// Without a TLS feature there is no handshake to fail: `https` base URLs end in `TlsRequired`.
+#[cfg(not(any(feature = "webpki-roots", feature = "platform-roots")))]
+fn is_tls(_: &ureq::Error) -> bool {
+    false
 }
 
 fn io_kind(err: &io::Error) -> (TransportErrorKind, bool) {
