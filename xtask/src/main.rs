@@ -72,7 +72,11 @@ fn ci() -> Result<(), String> {
             )?;
         }
     }
-    check_examples()
+    check_examples()?;
+    step(
+        "package the library crates",
+        cargo().args(["package", "--workspace", "--exclude", "sendkit-tests", "--exclude", "xtask", "--allow-dirty"]),
+    )
 }
 
 /// The examples are a contract other programs rely on:
