@@ -72,12 +72,26 @@ macro_rules! string_enum {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                // Borrow where the input allows it; fall back to an owned string for escaped input.
-                let value = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
-                Ok(match value {
-                    std::borrow::Cow::Borrowed(s) => Self::from(s),
-                    std::borrow::Cow::Owned(s) => Self::from(s),
-                })
+                // A visitor rather than `Cow<str>`, whose serde impl always allocates: known values cost nothing.
+                struct Visitor;
+
+                impl serde::de::Visitor<'_> for Visitor {
+                    type Value = $name;
+
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+
+                    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<$name, E> {
+                        Ok($name::from(value))
+                    }
+
+                    fn visit_string<E: serde::de::Error>(self, value: String) -> Result<$name, E> {
+                        Ok($name::from(value))
+                    }
+                }
+
+                deserializer.deserialize_str(Visitor)
             }
         }
     };

@@ -22,22 +22,12 @@ where
     let status = response.status();
     let body = response.body().as_ref();
     if status.is_success() {
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        let parsed = serde_path_to_error::deserialize::<_, SuccessEnvelope<T>>(&mut deserializer)
-            .map_err(|err| (err.path().to_string(), err.into_inner().to_string()))
-            .and_then(|envelope| {
-                deserializer.end().map(|()| envelope).map_err(|err| (".".to_owned(), err.to_string()))
-            });
-        return match parsed {
+        // The fast path: plain serde_json, no allocation beyond the result's own. Only a body that fails is parsed
+        // again, to say where it failed (tracking the path costs an allocation per key, on every answer).
+        return match serde_json::from_slice::<SuccessEnvelope<T>>(body) {
             Ok(envelope) if envelope.success => Ok(envelope.data),
             Ok(_) => Err(api_error(response).unwrap_or_else(|| decode_error(status, ".", "`success` is false", body))),
-            Err((path, message)) => Err(api_error(response).unwrap_or_else(|| {
-                if serde_json::from_slice::<IgnoredAny>(body).is_err() {
-                    unexpected(response)
-                } else {
-                    decode_error(status, &path, &message, body)
-                }
-            })),
+            Err(_) => Err(api_error(response).unwrap_or_else(|| malformed::<T, B>(response))),
         };
     }
     if status.is_redirection() {
@@ -49,6 +39,20 @@ where
         StatusCode::TOO_MANY_REQUESTS => rate_limited(response, String::new()),
         _ => unexpected(response),
     }))
+}
+
+/// Why a success answer's body is not the `T` expected: not JSON at all, or JSON that fails at a path.
+fn malformed<T: DeserializeOwned, B: AsRef<[u8]>>(response: &Response<B>) -> Error {
+    let body = response.body().as_ref();
+    if serde_json::from_slice::<IgnoredAny>(body).is_err() {
+        return unexpected(response);
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, SuccessEnvelope<T>>(&mut deserializer) {
+        Err(err) => decode_error(response.status(), &err.path().to_string(), &err.into_inner().to_string(), body),
+        // Reached only if the two parsers disagreed; the body is still not what was expected.
+        Ok(_) => decode_error(response.status(), ".", "the body does not match the expected shape", body),
+    }
 }
 
 /// The error an API error body stands for, or `None` when the body is not one.
