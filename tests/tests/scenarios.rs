@@ -313,6 +313,20 @@ fn emulator_created_timestamps_are_now(connect: Connect) {
     assert_eq!(job.updated_at, Some(now));
 }
 
+fn sequential_calls_reuse_one_connection(connect: Connect) {
+    let server = MockServer::start();
+    for n in 0..20 {
+        insert(&server, &format!("job_{n}"), JobStatus::Pending);
+    }
+    let client = client(connect, &server);
+    for n in 0..20 {
+        client.get_job(&format!("job_{n}")).unwrap();
+        client.cancel_job(&format!("job_{n}")).unwrap();
+    }
+    let ledger = server.ledger();
+    assert_eq!((ledger.requests, ledger.connections), (40, 1), "40 calls, one TCP connection");
+}
+
 macro_rules! through_both_adapters {
     ($($scenario:ident),* $(,)?) => {
         mod ureq {
@@ -348,6 +362,7 @@ through_both_adapters!(
     html_502_keeps_its_status,
     cancel_on_the_wire,
     emulator_created_timestamps_are_now,
+    sequential_calls_reuse_one_connection,
 );
 
 /// The emulator binary's way to take faults: JSON on its admin route, on the same listener.

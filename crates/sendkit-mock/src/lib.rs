@@ -197,6 +197,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAccept
         };
         // A failed accept (out of file descriptors, say) drops that connection; the server goes on.
         let Ok((stream, _)) = accepted else { continue };
+        shared.lock().ledger.connections += 1;
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
         let _ = stream.set_nodelay(true);

@@ -15,6 +15,8 @@ pub(crate) const JOB_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Ledger {
+    /// TCP connections accepted: with keep-alive, far fewer than requests.
+    pub connections: u64,
     /// Requests received, faulted or not.
     pub requests: u64,
     /// Requests answered by an injected fault.
