@@ -1,12 +1,11 @@
-//! The workflow around cancel: wait for a job with progress, cancel many, and the spans a call leaves.
+//! The workflow around cancel: wait for a job with progress, and cancel many.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sendkit_mock::{Fault, MockServer, Progress, Route};
 use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus, JobType};
 use sendkit_proto::{Error, WaitPolicy};
-use sendkit_tests::{client, settings, Connect};
+use sendkit_tests::{client, Connect};
 
 /// An emulator on real time whose jobs finish in a fraction of a second.
 fn quick_jobs() -> MockServer {
@@ -99,76 +98,6 @@ fn cancel_many_reports_each_job(connect: Connect) {
     assert_eq!(ledger.cancels.len(), 3);
 }
 
-/// A span as a subscriber sees it: its ID, name and every field recorded.
-type SeenSpan = (u64, String, Vec<String>);
-
-/// Spans in order of creation.
-#[derive(Default, Clone)]
-struct Spans(Arc<Mutex<Vec<SeenSpan>>>);
-
-struct Recorder(Spans);
-
-struct Fields<'a>(&'a mut Vec<String>);
-
-impl tracing::field::Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push(format!("{}={value:?}", field.name()));
-    }
-}
-
-impl<S> tracing_subscriber::Layer<S> for Recorder
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(
-        &self,
-        attrs: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        _: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut fields = Vec::new();
-        attrs.record(&mut Fields(&mut fields));
-        self.0 .0.lock().unwrap().push((id.into_u64(), attrs.metadata().name().to_owned(), fields));
-    }
-
-    fn on_record(
-        &self,
-        id: &tracing::span::Id,
-        values: &tracing::span::Record<'_>,
-        _: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        let mut spans = self.0 .0.lock().unwrap();
-        if let Some((_, _, fields)) = spans.iter_mut().rev().find(|(span, _, _)| *span == id.into_u64()) {
-            values.record(&mut Fields(fields));
-        }
-    }
-}
-
-fn spans_per_call_and_attempt_without_secrets(connect: Connect) {
-    use tracing_subscriber::layer::SubscriberExt;
-    let spans = Spans::default();
-    let subscriber = tracing_subscriber::registry().with(Recorder(spans.clone()));
-    let server = MockServer::start();
-    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
-    server.inject(Fault::status(503).on(Route::Cancel).times(1));
-    let key = server.api_key().to_owned();
-    tracing::subscriber::with_default(subscriber, || {
-        let client = connect(settings(&server).build().unwrap());
-        client.cancel_job("job_1").unwrap();
-    });
-    let spans = spans.0.lock().unwrap().clone();
-    let shown: Vec<String> = spans.iter().map(|(_, name, fields)| format!("{name} {}", fields.join(" "))).collect();
-    assert_eq!(
-        shown,
-        [
-            "sendkit.call operation=\"cancel_job\" job_id=\"job_1\"",
-            "sendkit.attempt attempt=1 settling=false status=503 next_wait_ms=1",
-            "sendkit.attempt attempt=2 settling=false status=200",
-        ],
-    );
-    assert!(shown.iter().all(|line| !line.contains(&key)));
-}
-
 macro_rules! through_both_adapters {
     ($($scenario:ident),* $(,)?) => {
         mod ureq {
@@ -186,5 +115,4 @@ through_both_adapters!(
     wait_times_out_with_the_last_job,
     wait_stops_on_a_lasting_error,
     cancel_many_reports_each_job,
-    spans_per_call_and_attempt_without_secrets,
 );
