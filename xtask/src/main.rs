@@ -6,6 +6,11 @@
 //! - `soak`: 100,000 mixed operations through both adapters against the emulator binary with 1% random faults,
 //!   checked against the emulator's ledger (see `tests/src/bin/soak.rs`).
 //! - `fuzz --seconds N`: each cargo-fuzz target for N seconds (installs cargo-fuzz when missing).
+//! - `bench`: proto's micro benchmarks, then the end-to-end table (sendkit against raw ureq and hyper, Python
+//!   requests and curl), then the dependency weight of each crate. Timing is for people to read: CI never
+//!   depends on it.
+//! - `weight [--clean-builds]`: crates in each library crate's dependency tree (and, with the flag, its clean
+//!   release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Output, Stdio};
@@ -21,6 +26,8 @@ fn main() -> ExitCode {
         Some("examples") => check_examples(),
         Some("soak") => soak(std::env::args().skip(2).collect()),
         Some("fuzz") => fuzz(std::env::args().skip(2).collect()),
+        Some("bench") => bench(std::env::args().skip(2).collect()),
+        Some("weight") => weight(std::env::args().skip(2).any(|a| a == "--clean-builds")),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -58,6 +65,7 @@ fn ci() -> Result<(), String> {
     step("clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     step("tests", cargo().args(["test", "--workspace"]))?;
     step("docs", cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    weight(false)?;
     // Each TLS and tracing choice of the adapters builds on its own, warnings denied.
     for package in ["sendkit-ureq", "sendkit-hyper"] {
         for features in [
@@ -282,6 +290,57 @@ fn fuzz(args: Vec<String>) -> Result<(), String> {
                 .arg(format!("-max_total_time={seconds}"))
                 .arg("-print_final_stats=1"),
         )?;
+    }
+    Ok(())
+}
+
+fn bench(args: Vec<String>) -> Result<(), String> {
+    step(
+        "micro benchmarks (sendkit-proto, divan)",
+        cargo().args(["bench", "-p", "sendkit-proto", "--bench", "proto"]),
+    )?;
+    step("build the end-to-end bench (release)", cargo().args(["build", "--release", "-p", "sendkit-bench"]))?;
+    let binary = root().join("target").join("release").join("sendkit-bench");
+    step("end to end", Command::new(binary).args(&args))?;
+    weight(false)
+}
+
+/// The library crates, lightest first.
+const LIBRARIES: [&str; 4] = ["sendkit-model", "sendkit-proto", "sendkit-ureq", "sendkit-hyper"];
+
+/// Crates no sans-IO layer may pull in.
+const IO_CRATES: [&str; 6] = ["tokio", "hyper", "hyper-util", "ureq", "rustls", "ring"];
+
+fn weight(clean_builds: bool) -> Result<(), String> {
+    eprintln!("xtask: == weight");
+    println!("| crate | crates in its dependency tree (itself included) | clean release build |");
+    println!("| --- | ---: | ---: |");
+    for package in LIBRARIES {
+        let output = run(cargo().args(["tree", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}"]))?;
+        if !output.status.success() {
+            return Err(format!("cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        let tree = String::from_utf8_lossy(&output.stdout);
+        let crates: std::collections::BTreeSet<&str> =
+            tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+        if matches!(package, "sendkit-model" | "sendkit-proto") {
+            if let Some(io) = IO_CRATES.iter().find(|io| crates.contains(**io)) {
+                return Err(format!("{package} depends on {io}: the sans-IO layers must not"));
+            }
+        }
+        let build = if clean_builds {
+            let target = root().join("target").join("weight").join(package);
+            let _ = std::fs::remove_dir_all(&target);
+            let started = Instant::now();
+            step(
+                &format!("clean build of {package}"),
+                cargo().args(["build", "--release", "-p", package]).arg("--target-dir").arg(&target),
+            )?;
+            format!("{:.1} s", started.elapsed().as_secs_f64())
+        } else {
+            "(--clean-builds)".to_owned()
+        };
+        println!("| {package} | {} | {build} |", crates.len());
     }
     Ok(())
 }

@@ -1,0 +1,473 @@
+//! End-to-end benchmarks, run by `cargo xtask bench`: sendkit against the raw transports sending the same bytes,
+//! and against what users would otherwise paste from the API's page (Python `requests.post`, `curl`), each against
+//! a minimal fixed-answer server and against the emulator. Contenders alternate within every round so that drift of
+//! this noisy machine hits all alike; figures are medians over the rounds.
+//!
+//! ```text
+//! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200]
+//! ```
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sendkit_mock::MockServer;
+use sendkit_model::{Job, JobStatus, JobType, SuccessEnvelope};
+use sendkit_proto::{Config, RetryPolicy, USER_AGENT_VALUE};
+
+const KEY: &str = "sk_test_bench_0123456789";
+
+/// How many turns each contender takes per round.
+const SLICES: usize = 10;
+
+/// The seed's success answer, as the fixed server sends it for every request.
+const SEED_SUCCESS: &str = r#"{"success":true,"data":{"id":"bulk_email_verification_1710000000000_abc1234","type":"email_verification","status":"cancelled","metadata":{"totalItems":100,"processedItems":0,"successCount":0,"failedCount":0,"creditsUsed":100},"updatedAt":"2025-03-19T10:01:00.000Z","completedAt":"2025-03-19T10:01:00.000Z"}}"#;
+
+/// What a contender cancels jobs at.
+struct Target {
+    name: &'static str,
+    base_url: String,
+    emulator: Option<MockServer>,
+    serial: std::sync::atomic::AtomicU64,
+}
+
+impl Target {
+    /// `n` job IDs that can each be cancelled once: fresh pending jobs in the emulator, any IDs for the fixed server.
+    fn jobs(&self, n: usize) -> Vec<String> {
+        let start = self.serial.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        let ids: Vec<String> = (start..start + n as u64).map(|i| format!("bench_job_{i}")).collect();
+        if let Some(emulator) = &self.emulator {
+            for id in &ids {
+                emulator.insert_job(Job::new(id.clone(), JobType::EmailVerification, JobStatus::Pending));
+            }
+        }
+        ids
+    }
+}
+
+/// One round's figures for one contender.
+struct Round {
+    ops_per_sec: f64,
+    latencies: Vec<Duration>,
+}
+
+trait Contender {
+    fn name(&self) -> String;
+    /// Cancels every job in `ids`, checking each answer, and returns the round's figures.
+    fn run(&self, target: &Target, ids: Vec<String>) -> Round;
+    /// Whether this contender cancels few jobs per round (the peers, one process or connection per call).
+    fn is_peer(&self) -> bool {
+        false
+    }
+}
+
+fn config(base_url: &str) -> Config {
+    Config::builder(KEY).base_url(base_url).retry(RetryPolicy::none()).build().expect("valid bench settings")
+}
+
+fn timed(ids: &[String], mut call: impl FnMut(&str)) -> Round {
+    let mut latencies = Vec::with_capacity(ids.len());
+    let started = Instant::now();
+    for id in ids {
+        let t = Instant::now();
+        call(id);
+        latencies.push(t.elapsed());
+    }
+    Round { ops_per_sec: ids.len() as f64 / started.elapsed().as_secs_f64(), latencies }
+}
+
+struct SdkUreq(sendkit_ureq::Client);
+
+impl Contender for SdkUreq {
+    fn name(&self) -> String {
+        "sendkit-ureq".into()
+    }
+    fn run(&self, _: &Target, ids: Vec<String>) -> Round {
+        timed(&ids, |id| assert_eq!(self.0.cancel_job(id).expect("cancel").status, JobStatus::Cancelled))
+    }
+}
+
+/// ureq sending the same bytes by hand, parsing into the same model type.
+struct RawUreq(ureq::Agent);
+
+impl Contender for RawUreq {
+    fn name(&self) -> String {
+        "raw ureq".into()
+    }
+    fn run(&self, target: &Target, ids: Vec<String>) -> Round {
+        let bearer = format!("Bearer {KEY}");
+        timed(&ids, |id| {
+            let mut response = self
+                .0
+                .post(format!("{}/v1/enrichment/jobs/{id}/cancel", target.base_url))
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("user-agent", USER_AGENT_VALUE)
+                .header("x-api-key", KEY)
+                .header("authorization", &bearer)
+                .send_empty()
+                .expect("cancel");
+            let body = response.body_mut().with_config().limit(1 << 20).read_to_vec().expect("body");
+            let job: SuccessEnvelope<Job> = serde_json::from_slice(&body).expect("a job");
+            assert_eq!(job.data.status, JobStatus::Cancelled);
+        })
+    }
+}
+
+/// Runs `ids` through `concurrency` tasks, each timing its own calls.
+fn concurrent<F, Fut>(runtime: &tokio::runtime::Runtime, ids: Vec<String>, concurrency: usize, call: F) -> Round
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let call = Arc::new(call);
+    let total = ids.len();
+    let mut lanes: Vec<Vec<String>> = (0..concurrency).map(|_| Vec::new()).collect();
+    for (n, id) in ids.into_iter().enumerate() {
+        lanes[n % concurrency].push(id);
+    }
+    runtime.block_on(async move {
+        let started = Instant::now();
+        let tasks: Vec<_> = lanes
+            .into_iter()
+            .map(|lane| {
+                let call = Arc::clone(&call);
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(lane.len());
+                    for id in lane {
+                        let t = Instant::now();
+                        call(id).await;
+                        latencies.push(t.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies = Vec::with_capacity(total);
+        for task in tasks {
+            latencies.extend(task.await.expect("a bench task"));
+        }
+        Round { ops_per_sec: total as f64 / started.elapsed().as_secs_f64(), latencies }
+    })
+}
+
+struct SdkHyper {
+    runtime: tokio::runtime::Runtime,
+    client: sendkit_hyper::Client,
+    concurrency: usize,
+}
+
+impl Contender for SdkHyper {
+    fn name(&self) -> String {
+        format!("sendkit-hyper c={}", self.concurrency)
+    }
+    fn run(&self, _: &Target, ids: Vec<String>) -> Round {
+        let client = self.client.clone();
+        concurrent(&self.runtime, ids, self.concurrency, move |id| {
+            let client = client.clone();
+            async move { assert_eq!(client.cancel_job(&id).await.expect("cancel").status, JobStatus::Cancelled) }
+        })
+    }
+}
+
+/// hyper-util's pooled client sending the same bytes by hand, parsing into the same model type; with
+/// `timeout`, bounding each call as the SDK bounds each attempt.
+struct RawHyper {
+    runtime: tokio::runtime::Runtime,
+    client: hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
+    concurrency: usize,
+    timeout: Option<Duration>,
+}
+
+impl Contender for RawHyper {
+    fn name(&self) -> String {
+        match self.timeout {
+            None => format!("raw hyper c={}", self.concurrency),
+            Some(_) => format!("raw hyper + timeout c={}", self.concurrency),
+        }
+    }
+    fn run(&self, target: &Target, ids: Vec<String>) -> Round {
+        let client = self.client.clone();
+        let base = target.base_url.clone();
+        let bearer = format!("Bearer {KEY}");
+        let timeout = self.timeout;
+        concurrent(&self.runtime, ids, self.concurrency, move |id| {
+            let request = hyper::Request::post(format!("{base}/v1/enrichment/jobs/{id}/cancel"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("user-agent", USER_AGENT_VALUE)
+                .header("x-api-key", KEY)
+                .header("authorization", &bearer)
+                .body(Full::new(Bytes::new()))
+                .expect("a request");
+            let client = client.clone();
+            let call = async move {
+                let response = client.request(request).await.expect("cancel");
+                let body = response.into_body().collect().await.expect("body").to_bytes();
+                let job: SuccessEnvelope<Job> = serde_json::from_slice(&body).expect("a job");
+                assert_eq!(job.data.status, JobStatus::Cancelled);
+            };
+            async move {
+                match timeout {
+                    None => call.await,
+                    Some(limit) => tokio::time::timeout(limit, call).await.expect("within the timeout"),
+                }
+            }
+        })
+    }
+}
+
+/// The seed's Python snippet: `requests.post` per call (a new connection each time), in one interpreter.
+struct PythonRequests;
+
+const PYTHON: &str = r#"
+import json, sys, time, requests
+base, key = sys.argv[1], sys.argv[2]
+ids = sys.stdin.read().split()
+headers = {"Content-Type": "application/json", "X-Api-Key": key, "Authorization": "Bearer " + key}
+latencies = []
+started = time.perf_counter()
+for job_id in ids:
+    t = time.perf_counter()
+    response = requests.post(base + "/v1/enrichment/jobs/" + job_id + "/cancel", headers=headers)
+    assert response.json()["data"]["status"] == "cancelled"
+    latencies.append(time.perf_counter() - t)
+print(json.dumps({"seconds": time.perf_counter() - started, "latencies": latencies}))
+"#;
+
+impl Contender for PythonRequests {
+    fn name(&self) -> String {
+        "python requests.post".into()
+    }
+    fn is_peer(&self) -> bool {
+        true
+    }
+    fn run(&self, target: &Target, ids: Vec<String>) -> Round {
+        use std::io::Write;
+        let mut child = Command::new("python3")
+            .args(["-c", PYTHON, &target.base_url, KEY])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        child.stdin.take().expect("stdin").write_all(ids.join("\n").as_bytes()).expect("ids");
+        let output = child.wait_with_output().expect("python3 finishes");
+        assert!(output.status.success(), "python3 failed");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the script's report");
+        let latencies: Vec<Duration> = report["latencies"]
+            .as_array()
+            .expect("latencies")
+            .iter()
+            .map(|s| Duration::from_secs_f64(s.as_f64().unwrap_or(0.0)))
+            .collect();
+        Round { ops_per_sec: ids.len() as f64 / report["seconds"].as_f64().unwrap_or(f64::NAN), latencies }
+    }
+}
+
+/// The seed's curl line, one process per call.
+struct Curl;
+
+impl Contender for Curl {
+    fn name(&self) -> String {
+        "curl per call".into()
+    }
+    fn is_peer(&self) -> bool {
+        true
+    }
+    fn run(&self, target: &Target, ids: Vec<String>) -> Round {
+        let bearer = format!("Authorization: Bearer {KEY}");
+        let api_key = format!("X-Api-Key: {KEY}");
+        timed(&ids, |id| {
+            let output = Command::new("curl")
+                .args(["-s", "-X", "POST", &format!("{}/v1/enrichment/jobs/{id}/cancel", target.base_url)])
+                .args(["-H", "Content-Type: application/json", "-H", &api_key, "-H", &bearer])
+                .output()
+                .expect("curl runs");
+            assert!(String::from_utf8_lossy(&output.stdout).contains(r#""status":"cancelled""#));
+        })
+    }
+}
+
+/// A server that answers every request with the seed's success body: as cheap as a server can be, so that the
+/// clients are what is measured.
+fn fixed_server() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let addr = listener.local_addr().expect("an address");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let service = service_fn(|_request| async {
+                        let mut response = hyper::Response::new(Full::new(Bytes::from_static(SEED_SUCCESS.as_bytes())));
+                        response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                        Ok::<_, Infallible>(response)
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+    });
+    addr
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
+}
+
+fn available(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn percentile(latencies: &mut [Duration], p: f64) -> Duration {
+    latencies.sort();
+    latencies[((latencies.len() - 1) as f64 * p).round() as usize]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn main() {
+    let mut rounds = 5usize;
+    let mut ops = 4000usize;
+    let mut peer_ops = 200usize;
+    let mut only: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--only" {
+            only = args.next();
+            continue;
+        }
+        let value: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
+        match flag.as_str() {
+            "--rounds" => rounds = value.max(1),
+            "--ops" => ops = value.max(1),
+            "--peer-ops" => peer_ops = value.max(1),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    let python = available("python3", &["-c", "import requests"]);
+    let curl = available("curl", &["--version"]);
+    if !python {
+        println!("note: python3 with requests is missing: its row is skipped");
+    }
+    if !curl {
+        println!("note: curl is missing: its row is skipped");
+    }
+
+    let fixed = fixed_server();
+    let emulator = MockServer::builder().api_key(KEY).worker_threads(2).start().expect("the emulator starts");
+    let targets = [
+        Target { name: "fixed-answer server", base_url: format!("http://{fixed}"), emulator: None, serial: 0.into() },
+        Target { name: "emulator", base_url: emulator.base_url(), emulator: Some(emulator), serial: 0.into() },
+    ];
+    println!(
+        "sendkit end-to-end: cancel a job over loopback; {rounds} rounds, {ops} calls per round ({peer_ops} for the peers), contenders alternating"
+    );
+    for target in &targets {
+        let mut contenders: Vec<Box<dyn Contender>> = vec![
+            Box::new(SdkUreq(sendkit_ureq::Client::new(config(&target.base_url)))),
+            Box::new(RawUreq(
+                ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().new_agent(),
+            )),
+        ];
+        for concurrency in [1, 16, 64] {
+            contenders.push(Box::new(SdkHyper {
+                runtime: runtime(),
+                client: sendkit_hyper::Client::new(config(&target.base_url)),
+                concurrency,
+            }));
+            for timeout in [None, Some(sendkit_proto::DEFAULT_ATTEMPT_TIMEOUT)] {
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                contenders.push(Box::new(RawHyper {
+                    runtime: runtime(),
+                    client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector),
+                    concurrency,
+                    timeout,
+                }));
+            }
+        }
+        if python {
+            contenders.push(Box::new(PythonRequests));
+        }
+        if curl {
+            contenders.push(Box::new(Curl));
+        }
+        // `--only WORD` keeps the contenders whose name holds it, in pairs, for profiling one of them.
+        if let Some(word) = &only {
+            contenders.retain(|contender| contender.name().contains(word.as_str()));
+        }
+        // One untimed warm-up call each: connections and pools are set up before any round counts.
+        for contender in &contenders {
+            contender.run(target, target.jobs(if contender.is_peer() { 1 } else { 64 }));
+        }
+        let mut results: Vec<(Vec<f64>, Vec<Duration>)> = contenders.iter().map(|_| (Vec::new(), Vec::new())).collect();
+        for round in 0..rounds {
+            // Within a round, contenders take turns in small slices, so that whatever state the machine is in
+            // (a core asleep or awake, a noisy neighbour) falls on all of them alike; who goes first rotates.
+            let mut spent = vec![Duration::ZERO; contenders.len()];
+            let mut done = vec![0usize; contenders.len()];
+            for _slice in 0..SLICES {
+                for offset in 0..contenders.len() {
+                    let index = (round + offset) % contenders.len();
+                    let contender = &contenders[index];
+                    let per_slice = (if contender.is_peer() { peer_ops } else { ops } / SLICES).max(1);
+                    let figures = contender.run(target, target.jobs(per_slice));
+                    spent[index] += Duration::from_secs_f64(per_slice as f64 / figures.ops_per_sec);
+                    done[index] += per_slice;
+                    results[index].1.extend(figures.latencies);
+                }
+            }
+            for index in 0..contenders.len() {
+                results[index].0.push(done[index] as f64 / spent[index].as_secs_f64());
+            }
+        }
+        println!("\n{} ({})", target.name, target.base_url);
+        println!("| contender | ops/s (median) | p50 | p99 | SDK / raw | SDK / raw + timeout |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+        let medians: Vec<f64> = results.iter_mut().map(|(rates, _)| median(rates)).collect();
+        let names: Vec<String> = contenders.iter().map(|contender| contender.name()).collect();
+        let rate_of = |name: &str| names.iter().position(|n| n == name).map(|i| medians[i]);
+        for (index, name) in names.iter().enumerate() {
+            let latencies = &mut results[index].1;
+            let (p50, p99) = (percentile(latencies, 0.50), percentile(latencies, 0.99));
+            // Each sendkit row is compared with the raw transport doing the same (and, for hyper, with the raw
+            // transport bounded by the same per-call timeout); the peers with sendkit-ureq.
+            let (vs_raw, vs_timeout) = if let Some(rest) = name.strip_prefix("sendkit-") {
+                let ratio = |raw: Option<f64>| raw.map(|r| format!("{:.3}", medians[index] / r)).unwrap_or_default();
+                let with_timeout = rest.replace(" c=", " + timeout c=");
+                (ratio(rate_of(&format!("raw {rest}"))), ratio(rate_of(&format!("raw {with_timeout}"))))
+            } else if contenders[index].is_peer() {
+                let ureq = rate_of("sendkit-ureq").unwrap_or(f64::NAN);
+                (format!("sendkit-ureq is {:.0}× faster", ureq / medians[index]), String::new())
+            } else {
+                (String::new(), String::new())
+            };
+            println!(
+                "| {name} | {:.0} | {} | {} | {vs_raw} | {vs_timeout} |",
+                medians[index],
+                micros(p50),
+                micros(p99)
+            );
+        }
+    }
+}
