@@ -323,6 +323,19 @@ fn fixed_server() -> SocketAddr {
     addr
 }
 
+/// Fisher–Yates with a splitmix64 stream from `seed`.
+fn shuffle(order: &mut [usize], seed: u64) {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    for i in (1..order.len()).rev() {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        order.swap(i, (z % (i as u64 + 1)) as usize);
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
 }
@@ -423,12 +436,15 @@ fn main() {
         let mut results: Vec<(Vec<f64>, Vec<Duration>)> = contenders.iter().map(|_| (Vec::new(), Vec::new())).collect();
         for round in 0..rounds {
             // Within a round, contenders take turns in small slices, so that whatever state the machine is in
-            // (a core asleep or awake, a noisy neighbour) falls on all of them alike; who goes first rotates.
+            // (a core asleep or awake, a noisy neighbour) falls on all of them alike.
             let mut spent = vec![Duration::ZERO; contenders.len()];
             let mut done = vec![0usize; contenders.len()];
-            for _slice in 0..SLICES {
-                for offset in 0..contenders.len() {
-                    let index = (round + offset) % contenders.len();
+            let mut order: Vec<usize> = (0..contenders.len()).collect();
+            for slice in 0..SLICES {
+                // A fresh order every slice (seeded, so runs are comparable): no contender always follows the
+                // same one, whose leftovers (a runtime's threads spinning down, a cold cache) would bias it.
+                shuffle(&mut order, (round * SLICES + slice) as u64);
+                for &index in &order {
                     let contender = &contenders[index];
                     let per_slice = (if contender.is_peer() { peer_ops } else { ops } / SLICES).max(1);
                     let figures = contender.run(target, target.jobs(per_slice));
