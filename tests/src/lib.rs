@@ -22,6 +22,19 @@ pub trait Adapter {
     fn cancel_jobs(&self, job_ids: &[&str]) -> Vec<(String, Result<Job, Error>)>;
 }
 
+/// Turns each named scenario, a `fn(Connect)`, into two tests: one through ureq, one through hyper.
+#[macro_export]
+macro_rules! through_both_adapters {
+    ($($scenario:ident),* $(,)?) => {
+        mod ureq {
+            $(#[test] fn $scenario() { super::$scenario($crate::ureq) })*
+        }
+        mod hyper {
+            $(#[test] fn $scenario() { super::$scenario($crate::hyper) })*
+        }
+    };
+}
+
 /// Builds a client of one adapter from a config.
 pub type Connect = fn(Config) -> Box<dyn Adapter>;
 

@@ -327,18 +327,7 @@ fn sequential_calls_reuse_one_connection(connect: Connect) {
     assert_eq!((ledger.requests, ledger.connections), (40, 1), "40 calls, one TCP connection");
 }
 
-macro_rules! through_both_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod ureq {
-            $(#[test] fn $scenario() { super::$scenario(sendkit_tests::ureq) })*
-        }
-        mod hyper {
-            $(#[test] fn $scenario() { super::$scenario(sendkit_tests::hyper) })*
-        }
-    };
-}
-
-through_both_adapters!(
+sendkit_tests::through_both_adapters!(
     cancel_pending,
     cancel_processing,
     cancel_finished_jobs_names_their_status,

@@ -98,21 +98,28 @@ fn cancel_many_reports_each_job(connect: Connect) {
     assert_eq!(ledger.cancels.len(), 3);
 }
 
-macro_rules! through_both_adapters {
-    ($($scenario:ident),* $(,)?) => {
-        mod ureq {
-            $(#[test] fn $scenario() { super::$scenario(sendkit_tests::ureq) })*
-        }
-        mod hyper {
-            $(#[test] fn $scenario() { super::$scenario(sendkit_tests::hyper) })*
-        }
-    };
-}
-
-through_both_adapters!(
+sendkit_tests::through_both_adapters!(
     wait_sees_progress_until_completed,
     wait_rides_out_a_passing_failure,
     wait_times_out_with_the_last_job,
     wait_stops_on_a_lasting_error,
     cancel_many_reports_each_job,
 );
+
+/// Dropping the async wait stops the polling: no request reaches the server after the future is gone.
+#[test]
+fn dropping_the_async_wait_stops_polling() {
+    let server = MockServer::start();
+    server.insert_job(Job::new("stuck", JobType::EmailVerification, JobStatus::Processing));
+    let config = sendkit_tests::settings(&server).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = sendkit_hyper::Client::new(config);
+        let wait = client.wait_for_job("stuck", quick_polls(), |_| {});
+        assert!(tokio::time::timeout(Duration::from_millis(120), wait).await.is_err(), "the job never finishes");
+        let polls = server.ledger().requests;
+        assert!(polls >= 3, "it was polling: {polls}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(server.ledger().requests, polls, "no poll after the future was dropped");
+    });
+}
