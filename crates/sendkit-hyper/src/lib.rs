@@ -1,6 +1,11 @@
 //! Async client for the SendKit enrichment jobs API, on [hyper](https://docs.rs/hyper) 1, hyper-util's pooled
 //! client and rustls (ring provider, webpki roots).
 //!
+//! ## Which crate
+//! `sendkit-model` (types only) → `sendkit-proto` (sans-IO: requests, responses, retries, waits) →
+//! `sendkit-ureq` (blocking) or `sendkit-hyper` (async), the only crates that do I/O; `sendkit-mock` is the
+//! emulator for tests. Pick one adapter; use proto alone to bring your own HTTP client.
+//!
 //! A thin loop over [`sendkit_proto::Call`]: proto builds each request and decides each retry; this crate sends,
 //! sleeps and reads. Redirects are never followed (the key never leaves the base URL's origin), each attempt is
 //! bounded by the configured timeouts, and no body is read past the configured limit. Futures are `Send`;

@@ -1,6 +1,11 @@
 //! A local emulator of the SendKit enrichment jobs API, for tests: a real HTTP server on loopback that keeps jobs
 //! in memory, moves them on a clock the test controls, checks the key like the API, and misbehaves on demand.
 //!
+//! ## Which crate
+//! `sendkit-model` (types only) → `sendkit-proto` (sans-IO: requests, responses, retries, waits) →
+//! `sendkit-ureq` (blocking) or `sendkit-hyper` (async), the only crates that do I/O; `sendkit-mock` is the
+//! emulator for tests. Pick one adapter; use proto alone to bring your own HTTP client.
+//!
 //! ```
 //! use sendkit_mock::MockServer;
 //! use sendkit_model::{Job, JobStatus, JobType};

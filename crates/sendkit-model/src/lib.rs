@@ -1,5 +1,10 @@
 //! Serde types of the SendKit enrichment jobs API (`https://api.sendkit.ai/v1/enrichment/...`).
 //!
+//! ## Which crate
+//! `sendkit-model` (types only) → `sendkit-proto` (sans-IO: requests, responses, retries, waits) →
+//! `sendkit-ureq` (blocking) or `sendkit-hyper` (async), the only crates that do I/O; `sendkit-mock` is the
+//! emulator for tests. Pick one adapter; use proto alone to bring your own HTTP client.
+//!
 //! This crate has no HTTP in it: it is the vocabulary that [`sendkit-proto`](https://docs.rs/sendkit-proto)
 //! builds requests from and parses responses into, and that other crates can share without pulling in a
 //! transport.

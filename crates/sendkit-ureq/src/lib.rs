@@ -1,5 +1,10 @@
 //! Blocking client for the SendKit enrichment jobs API, on [ureq](https://docs.rs/ureq) 3.
 //!
+//! ## Which crate
+//! `sendkit-model` (types only) → `sendkit-proto` (sans-IO: requests, responses, retries, waits) →
+//! `sendkit-ureq` (blocking) or `sendkit-hyper` (async), the only crates that do I/O; `sendkit-mock` is the
+//! emulator for tests. Pick one adapter; use proto alone to bring your own HTTP client.
+//!
 //! A thin loop over [`sendkit_proto::Call`]: proto builds each request and decides each retry; this crate sends,
 //! sleeps and reads. Redirects are never followed (the key never leaves the base URL's origin), status codes are
 //! answers rather than ureq errors, each attempt is bounded by the configured timeouts, and no body is read past
