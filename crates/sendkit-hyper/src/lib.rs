@@ -240,7 +240,8 @@ where
             Err(err) if err.is::<LengthLimitError>() => return Err(too_large()),
             Err(err) => return Err(io_error(err.as_ref())),
         };
-        Ok(Response::from_parts(parts, bytes.to_vec()))
+        // Without a copy when the collected body is one unshared buffer, as it is for a whole small answer.
+        Ok(Response::from_parts(parts, Vec::from(bytes)))
     }
 }
 
