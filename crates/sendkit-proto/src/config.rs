@@ -351,7 +351,7 @@ mod tests {
         let config = Config::from_lookup(vars).unwrap().build().unwrap();
         assert_eq!(config.base_url(), "http://localhost:9");
         assert_eq!(config.workspace_id.as_ref().unwrap(), "ws_1");
-        assert_eq!(Config::from_lookup(|_| None).unwrap_err(), InvalidInput::MissingEnv(ENV_API_KEY));
+        assert!(matches!(Config::from_lookup(|_| None), Err(InvalidInput::MissingEnv(ENV_API_KEY))));
     }
 
     #[test]
@@ -361,7 +361,7 @@ mod tests {
         }
         for id in ["", "ws\n1", "ws 1"] {
             let built = Config::builder("sk_1").workspace_id(id).build();
-            assert_eq!(built.unwrap_err(), InvalidInput::WorkspaceId, "{id:?}");
+            assert!(matches!(built, Err(InvalidInput::WorkspaceId)), "{id:?}");
         }
     }
 }

@@ -153,8 +153,8 @@ impl Error {
     }
 }
 
-/// Why a call was refused before any I/O.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a call was refused before any I/O. Match on it; errors are not compared for equality.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidInput {
     /// The job ID is empty.
@@ -211,7 +211,7 @@ impl fmt::Display for TransportErrorKind {
 }
 
 /// No answer came. Adapters build these from their HTTP library's errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TransportError {
     kind: TransportErrorKind,
     reached_server: bool,
