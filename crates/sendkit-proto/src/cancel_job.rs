@@ -59,7 +59,7 @@ impl Operation for CancelJob {
     }
 
     fn build_request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
-        Ok(config.request(Method::POST, &job_path(&self.job_id, "/cancel")?, true, Vec::new())?)
+        Ok(config.request(Method::POST, &job_path(&self.job_id, "/cancel")?, Some(Vec::new()))?)
     }
 
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {

@@ -143,15 +143,39 @@ impl Config {
         self.body_limit
     }
 
-    /// A request to `path` (which starts with `/`) with every header the API needs. A request with a body is
-    /// sent as JSON; the cancel call sends `Content-Type: application/json` with no body, as the API's page does.
-    pub(crate) fn request(
-        &self,
-        method: Method,
-        path: &str,
-        json: bool,
-        body: Vec<u8>,
-    ) -> Result<Request<Vec<u8>>, InvalidInput> {
+    /// A request to `path` (which starts with `/`, and whose segments the caller has encoded) with every header the
+    /// API needs: auth as configured, `Accept`, `User-Agent`, and `X-Workspace-Id` when set. With `Some(body)` it is
+    /// a JSON request (`Content-Type: application/json`), even when the body is empty, as the API's cancel page
+    /// sends it. This is what the built-in operations use; an [`Operation`](crate::Operation) of your own for a
+    /// call the SDK does not cover yet can use it too, with [`parse_response`](crate::parse_response):
+    ///
+    /// ```
+    /// use sendkit_proto::http::{Method, Request, Response};
+    /// use sendkit_proto::{Config, Error, Idempotency, Operation};
+    ///
+    /// /// `GET /v1/enrichment/jobs`: a call this SDK does not have, as a user would add it.
+    /// struct ListJobs;
+    ///
+    /// impl Operation for ListJobs {
+    ///     type Output = serde_json::Value;
+    ///     fn name(&self) -> &'static str { "list_jobs" }
+    ///     fn idempotency(&self) -> Idempotency { Idempotency::Idempotent }
+    ///     fn build_request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
+    ///         Ok(config.request(Method::GET, "/v1/enrichment/jobs", None)?)
+    ///     }
+    ///     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Self::Output, Error> {
+    ///         sendkit_proto::parse_response(response)
+    ///     }
+    /// }
+    ///
+    /// let config = Config::builder("sk_live_0123456789").build().unwrap();
+    /// let request = ListJobs.build_request(&config).unwrap();
+    /// assert_eq!(request.uri(), "https://api.sendkit.ai/v1/enrichment/jobs");
+    /// assert!(request.headers()["x-api-key"].is_sensitive());
+    /// ```
+    pub fn request(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Request<Vec<u8>>, InvalidInput> {
+        let json = body.is_some();
+        let body = body.unwrap_or_default();
         let mut uri = String::with_capacity(self.base_url.len() + path.len());
         uri.push_str(&self.base_url);
         uri.push_str(path);

@@ -75,7 +75,7 @@ impl Operation for Enrich {
         self.check()?;
         // Serializing these plain types cannot fail; should it ever, it is reported as invalid input, not a panic.
         let body = serde_json::to_vec(&self.body).map_err(|err| InvalidInput::EnrichRequest(err.to_string()))?;
-        Ok(config.request(Method::POST, "/v1/enrichment/enrich", true, body)?)
+        Ok(config.request(Method::POST, "/v1/enrichment/enrich", Some(body))?)
     }
 
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<EnrichResponse, Error> {

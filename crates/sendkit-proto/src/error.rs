@@ -286,3 +286,31 @@ pub fn causes<'a>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid peer certificate")]
+    struct Handshake;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Wrapper(#[source] std::io::Error);
+
+    #[test]
+    fn causes_look_inside_io_errors_and_messages_say_each_thing_once() {
+        let error = Wrapper(std::io::Error::new(std::io::ErrorKind::InvalidData, Handshake));
+        assert!(causes(&error).any(|cause| cause.is::<Handshake>()), "the wrapped cause is found");
+        assert!(
+            std::error::Error::source(&error).and_then(std::error::Error::source).is_none(),
+            "source() alone skips it"
+        );
+        let transport = TransportError::from_source(TransportErrorKind::Tls, false, &error);
+        assert_eq!(transport.message(), "client error (Connect): invalid peer certificate");
+        assert_eq!(transport.to_string(), "TLS error: client error (Connect): invalid peer certificate");
+        let lost = TransportError::new(TransportErrorKind::Io, true, "connection reset");
+        assert!(lost.to_string().ends_with("its outcome is unknown)"));
+    }
+}

@@ -59,7 +59,7 @@ impl Operation for GetJob {
     }
 
     fn build_request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
-        Ok(config.request(Method::GET, &job_path(&self.job_id, "")?, false, Vec::new())?)
+        Ok(config.request(Method::GET, &job_path(&self.job_id, "")?, None)?)
     }
 
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
