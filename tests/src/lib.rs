@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sendkit_mock::MockServer;
 use sendkit_model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{Config, ConfigBuilder, Error, RetryPolicy, WaitPolicy};
+use sendkit_proto::{Config, ConfigBuilder, Error, Proxy, RetryPolicy, WaitPolicy};
 
 /// What a scenario needs of a client; implemented by both adapters.
 pub trait Adapter {
@@ -19,7 +19,7 @@ pub trait Adapter {
     /// Waits for a job to finish; also returns every job the polls showed, in order.
     fn wait_for_job(&self, job_id: &str, policy: WaitPolicy) -> (Result<Job, Error>, Vec<Job>);
     /// Cancels many jobs.
-    fn cancel_jobs(&self, job_ids: &[&str]) -> Vec<(String, Result<Job, Error>)>;
+    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)>;
 }
 
 /// Turns each named scenario, a `fn(Connect)`, into two tests: one through ureq, one through hyper.
@@ -68,8 +68,8 @@ impl Adapter for sendkit_ureq::Client {
         (result, seen)
     }
 
-    fn cancel_jobs(&self, job_ids: &[&str]) -> Vec<(String, Result<Job, Error>)> {
-        sendkit_ureq::Client::cancel_jobs(self, job_ids.iter().copied())
+    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)> {
+        sendkit_ureq::Client::cancel_jobs(self, job_ids.iter().copied(), concurrency)
     }
 }
 
@@ -110,16 +110,17 @@ impl Adapter for Hyper {
         })
     }
 
-    fn cancel_jobs(&self, job_ids: &[&str]) -> Vec<(String, Result<Job, Error>)> {
+    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)> {
         let client = self.client.clone();
         let ids: Vec<String> = job_ids.iter().map(|id| id.to_string()).collect();
-        self.block_on(async move { client.cancel_jobs(ids, 2).await })
+        self.block_on(async move { client.cancel_jobs(ids, concurrency).await })
     }
 }
 
-/// Settings for a client of `server`, with retries quick and exact so tests do not wait on backoff.
+/// Settings for a client of `server`, with retries quick and exact so tests do not wait on backoff, and no
+/// proxy whatever the environment says.
 pub fn settings(server: &MockServer) -> ConfigBuilder {
-    Config::builder(server.api_key()).base_url(server.base_url()).retry(quick_retries())
+    Config::builder(server.api_key()).base_url(server.base_url()).retry(quick_retries()).proxy(Proxy::Off)
 }
 
 /// 3 attempts, 1 ms then 2 ms apart, no jitter.
@@ -165,6 +166,19 @@ impl Capture {
             stream.write_all(answer.as_bytes()).expect("the client reads");
             String::from_utf8_lossy(&received).into_owned()
         })
+    }
+}
+
+impl Capture {
+    /// Sends `raw` bytes to `addr` and returns everything the server answered before closing: for requests the
+    /// SDK would never send.
+    pub fn send_raw(addr: std::net::SocketAddr, raw: &str) -> String {
+        let mut stream = std::net::TcpStream::connect(addr).expect("the server listens");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("a socket option");
+        stream.write_all(raw.as_bytes()).expect("the server reads");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
     }
 }
 

@@ -88,18 +88,16 @@ fn check(connect: Connect, fault: fn(Route) -> Fault, expect: fn(Call) -> Expect
     }
 }
 
-fn transport(kind: TransportErrorKind, reached_server: bool) -> impl Fn(&Error) -> bool {
-    move |error| matches!(error, Error::Transport(t) if t.kind() == kind && t.may_have_reached_server() == reached_server)
-}
-
 fn is_timeout(error: &Error) -> bool {
-    transport(TransportErrorKind::Timeout, true)(error)
+    matches!(error, Error::Transport { source, .. } if source.kind() == TransportErrorKind::Timeout)
+        && error.may_have_taken_effect()
 }
 
 fn is_lost(error: &Error) -> bool {
-    matches!(error, Error::Transport(t) if t.may_have_reached_server()
-        && matches!(t.kind(), TransportErrorKind::Io | TransportErrorKind::Protocol))
-        && error.to_string().contains("outcome is unknown")
+    matches!(error, Error::Transport { source, .. }
+        if matches!(source.kind(), TransportErrorKind::ConnectionLost | TransportErrorKind::Protocol))
+        && error.may_have_taken_effect()
+        && error.to_string().contains("may have taken effect")
 }
 
 fn is_too_large(error: &Error) -> bool {
@@ -194,7 +192,7 @@ mod expect {
     }
     pub fn reset(call: Call) -> Expect {
         if call == Call::Enrich {
-            Expect::Fails(|e| matches!(e, Error::Transport(t) if t.may_have_reached_server()), 0)
+            Expect::Fails(|e| matches!(e, Error::Transport { .. }) && e.may_have_taken_effect(), 0)
         } else {
             Expect::Success
         }
@@ -208,7 +206,7 @@ mod expect {
         }
     }
     pub fn redirect(_: Call) -> Expect {
-        Expect::Fails(|e| matches!(e, Error::Redirect { status, location: Some(_) } if status.as_u16() == 307), 0)
+        Expect::Fails(|e| matches!(e, Error::Redirect { status, location: Some(_), .. } if status.as_u16() == 307), 0)
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sendkit_mock::{Fault, MockServer, Route};
 use sendkit_model::{EnrichRequest, EnrichmentType, ErrorCode, Job, JobStatus, JobType, Timestamp};
-use sendkit_proto::{AuthStyle, Config, Error, InvalidInput, RetryPolicy, TransportErrorKind};
+use sendkit_proto::{AuthStyle, Config, Delivery, Error, InvalidInput, RetryPolicy, TransportErrorKind};
 use sendkit_tests::{client, settings, Capture, Connect};
 
 const LEAD: &str = "507f1f77bcf86cd799439011";
@@ -41,7 +41,7 @@ fn cancel_finished_jobs_names_their_status(connect: Connect) {
         let id = format!("job_{status}");
         insert(&server, &id, status.clone());
         let error = client(connect, &server).cancel_job(&id).unwrap_err();
-        let Error::NotCancellable { status: http, job_status, message } = &error else { panic!("{error:?}") };
+        let Error::NotCancellable { status: http, job_status, message, .. } = &error else { panic!("{error:?}") };
         assert_eq!(http.as_u16(), 400);
         assert_eq!(job_status.as_ref(), Some(&status));
         assert_eq!(message, &format!("Job cannot be cancelled in status \"{status}\""));
@@ -88,11 +88,15 @@ fn either_auth_header_alone_authenticates(connect: Connect) {
 fn platform_key_needs_a_workspace(connect: Connect) {
     let server = MockServer::builder().api_key("sk_user_platform_1").workspace_id("ws_1").start().unwrap();
     insert(&server, "job_1", JobStatus::Pending);
-    let error = client(connect, &server).cancel_job("job_1").unwrap_err();
-    assert!(
-        matches!(&error, Error::Api { code: ErrorCode::ValidationError, message, .. } if message.contains("X-Workspace-Id")),
-        "{error:?}"
+    // The client says it first: a platform key with no workspace is refused before any request.
+    let refused = settings(&server).build().unwrap_err();
+    assert!(matches!(refused, InvalidInput::WorkspaceId { .. }), "{refused:?}");
+    // The emulator agrees, for clients that do not check: a bare request without X-Workspace-Id is a 400.
+    let bare = Capture::send_raw(
+        server.addr(),
+        "POST /v1/enrichment/jobs/job_1/cancel HTTP/1.1\r\nhost: x\r\nx-api-key: sk_user_platform_1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
     );
+    assert!(bare.starts_with("HTTP/1.1 400") && bare.contains("X-Workspace-Id"), "{bare}");
     let error = connect(settings(&server).workspace_id("ws_2").build().unwrap()).cancel_job("job_1").unwrap_err();
     assert!(matches!(error, Error::Api { code: ErrorCode::Forbidden, .. }), "{error:?}");
     let job = connect(settings(&server).workspace_id("ws_1").build().unwrap()).cancel_job("job_1").unwrap();
@@ -185,7 +189,7 @@ fn enrich_is_not_repeated_after_a_503(connect: Connect) {
         Fault::status(503).header("content-type", "text/html").body("<html>down</html>").on(Route::Enrich).times(1),
     );
     let error = client(connect, &server).enrich(EnrichRequest::new([LEAD], [EnrichmentType::Email])).unwrap_err();
-    let Error::UnexpectedResponse { status, content_type, snippet } = &error else { panic!("{error:?}") };
+    let Error::UnexpectedResponse { status, content_type, snippet, .. } = &error else { panic!("{error:?}") };
     assert_eq!(
         (status.as_u16(), content_type.as_deref(), snippet.as_str()),
         (503, Some("text/html"), "<html>down</html>")
@@ -202,13 +206,16 @@ fn job_ids_are_sent_as_one_segment(connect: Connect) {
     assert_eq!(client.get_job(id).unwrap().id, id);
     assert_eq!(client.cancel_job(id).unwrap().id, id);
     assert_eq!(server.ledger().cancels[id], 1);
-    assert!(matches!(client.get_job(".."), Err(Error::NotFound { .. })));
+    assert!(matches!(client.get_job(".."), Err(Error::InvalidInput(InvalidInput::JobId { .. }))));
+    assert!(matches!(client.cancel_job("."), Err(Error::InvalidInput(InvalidInput::JobId { .. }))));
 }
 
-fn empty_job_id_fails_before_any_request(connect: Connect) {
+fn empty_and_dot_job_ids_fail_before_any_request(connect: Connect) {
     let server = MockServer::start();
-    let error = client(connect, &server).cancel_job("").unwrap_err();
-    assert!(matches!(error, Error::InvalidInput(InvalidInput::EmptyJobId)), "{error:?}");
+    for id in ["", ".", ".."] {
+        let error = client(connect, &server).cancel_job(id).unwrap_err();
+        assert!(matches!(error, Error::InvalidInput(InvalidInput::JobId { .. })), "{error:?}");
+    }
     assert_eq!(server.ledger().requests, 0);
 }
 
@@ -217,7 +224,7 @@ fn oversized_body_is_cut_at_the_limit(connect: Connect) {
     server.inject(Fault::status(200).body(vec![b' '; 64 * 1024]).on(Route::Get));
     let client = connect(settings(&server).body_limit(1024).build().unwrap());
     let error = client.get_job("job_1").unwrap_err();
-    assert!(matches!(error, Error::BodyTooLarge { limit: 1024, status } if status.as_u16() == 200), "{error:?}");
+    assert!(matches!(error, Error::BodyTooLarge { limit: 1024, status, .. } if status.as_u16() == 200), "{error:?}");
 }
 
 fn redirects_are_not_followed(connect: Connect) {
@@ -237,7 +244,15 @@ fn slow_server_is_cut_off_at_the_timeout(connect: Connect) {
     let config =
         settings(&server).attempt_timeout(Duration::from_millis(200)).retry(RetryPolicy::none()).build().unwrap();
     let error = connect(config).get_job("job_1").unwrap_err();
-    assert!(matches!(&error, Error::Transport(t) if t.kind() == TransportErrorKind::Timeout), "{error:?}");
+    assert!(
+        matches!(&error, Error::Transport { source, .. } if source.kind() == TransportErrorKind::Timeout),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with("get_job job_1: timed out: no complete answer within 200ms (127.0.0.1:"),
+        "{error}"
+    );
+    assert!(!error.may_have_taken_effect(), "a get has no effect: {error}");
 }
 
 fn refused_connection_is_a_connect_error(connect: Connect) {
@@ -251,9 +266,15 @@ fn refused_connection_is_a_connect_error(connect: Connect) {
         .build()
         .unwrap();
     let error = connect(config).enrich(EnrichRequest::new([LEAD], [EnrichmentType::Email])).unwrap_err();
-    let Error::Transport(transport) = &error else { panic!("{error:?}") };
-    assert_eq!(transport.kind(), TransportErrorKind::Connect);
-    assert!(!transport.may_have_reached_server());
+    let Error::Transport { source, attempts, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(source.kind(), TransportErrorKind::Connect);
+    assert_eq!(source.delivery(), Delivery::NotSent);
+    assert_eq!(*attempts, 3, "never sent, so retried even for enrich");
+    assert!(!error.may_have_taken_effect());
+    let text = error.to_string();
+    assert!(text.starts_with("enrich: could not connect: "), "{text}");
+    assert!(text.contains(&format!("(127.0.0.1:{port}, 3 attempts in ")), "{text}");
+    assert!(text.ends_with("; the request was never sent)"), "{text}");
 }
 
 fn html_502_keeps_its_status(connect: Connect) {
@@ -287,7 +308,7 @@ fn cancel_on_the_wire(connect: Connect) {
         "accept: application/json".to_owned(),
         "authorization: bearer sk_live_wire".to_owned(),
         "content-type: application/json".to_owned(),
-        format!("user-agent: {}", sendkit_proto::USER_AGENT_VALUE.to_ascii_lowercase()),
+        format!("user-agent: {}", sendkit_proto::Config::USER_AGENT.to_ascii_lowercase()),
         "x-api-key: sk_live_wire".to_owned(),
     ];
     for header in &expected {
@@ -343,7 +364,7 @@ sendkit_tests::through_both_adapters!(
     unavailable_then_success,
     enrich_is_not_repeated_after_a_503,
     job_ids_are_sent_as_one_segment,
-    empty_job_id_fails_before_any_request,
+    empty_and_dot_job_ids_fail_before_any_request,
     oversized_body_is_cut_at_the_limit,
     redirects_are_not_followed,
     slow_server_is_cut_off_at_the_timeout,
@@ -374,7 +395,7 @@ fn admin_route_arms_and_clears_faults() {
     let error = sendkit_tests::ureq(config).cancel_job("job_1").unwrap_err();
     assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
     agent.post(&admin).send(r#"{"kind": "reset", "route": "get"}"#).unwrap();
-    assert!(matches!(client.get_job("job_1"), Err(Error::Transport(_))));
+    assert!(matches!(client.get_job("job_1"), Err(Error::Transport { .. })));
     assert_eq!(agent.delete(&admin).call().unwrap().status(), 200);
     assert_eq!(client.get_job("job_1").unwrap().status, JobStatus::Pending);
     let mut ledger = agent.get(format!("{}/__sendkit_mock/ledger", server.base_url())).call().unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sendkit_mock::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sendkit_mock::{Fault, MockServer, Route};
 use sendkit_model::{Job, JobStatus, JobType};
-use sendkit_proto::{Config, Error, RetryPolicy, TransportErrorKind};
+use sendkit_proto::{Config, Delivery, Error, RetryPolicy, TransportErrorKind};
 use sendkit_tests::Connect;
 
 const KEY: &str = "sk_live_S3CRET_never_printed_4242";
@@ -169,7 +169,7 @@ fn tls_emulator() -> (MockServer, CertificateDer<'static>) {
 }
 
 fn is_tls_error(result: &Result<Job, Error>) -> bool {
-    matches!(result, Err(Error::Transport(t)) if t.kind() == TransportErrorKind::Tls && !t.may_have_reached_server())
+    matches!(result, Err(Error::Transport { source, .. }) if source.kind() == TransportErrorKind::Tls && source.delivery() == Delivery::NotSent)
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn cancel_many_reports_each_job(connect: Connect) {
     ] {
         server.insert_job(Job::new(id, JobType::EmailVerification, status));
     }
-    let results = client(connect, &server).cancel_jobs(&["a", "b", "c", "missing", "d"]);
+    let results = client(connect, &server).cancel_jobs(&["a", "b", "c", "missing", "d"], 2);
     let ids: Vec<&str> = results.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids, ["a", "b", "c", "missing", "d"], "results keep the order given");
     assert!(matches!(&results[0].1, Ok(job) if job.status == JobStatus::Cancelled));

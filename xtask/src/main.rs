@@ -43,6 +43,28 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
+/// Where cargo puts what it builds: `target/`, or wherever `CARGO_TARGET_DIR` (or a cargo config) says.
+fn target_dir() -> Result<PathBuf, String> {
+    let output = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| format!("cargo metadata: {err}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    // The one field needed, without a JSON parser in xtask: paths are JSON strings, so `"` and `\` are escaped.
+    let start = text.find("\"target_directory\":\"").ok_or("cargo metadata: no target_directory")? + 20;
+    let mut path = String::new();
+    let mut chars = text[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Ok(PathBuf::from(path)),
+            '\\' => path.extend(chars.next()),
+            c => path.push(c),
+        }
+    }
+    Err("cargo metadata: unterminated target_directory".into())
+}
+
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root());
@@ -95,13 +117,23 @@ fn ci() -> Result<(), String> {
 fn check_examples() -> Result<(), String> {
     // The whole workspace, so that features unify as for the tests and nothing is built twice.
     step("build examples and emulator", cargo().args(["build", "--workspace", "--examples", "--bins"]))?;
-    let target = root().join("target").join("debug");
+    let target = target_dir()?.join("debug");
     let examples = [target.join("examples").join("cancel_job"), target.join("examples").join("cancel_job_async")];
     for example in &examples {
         let name = example.file_name().and_then(|n| n.to_str()).unwrap_or("example").to_owned();
         eprintln!("xtask: == {name} against the embedded emulator");
         let output = run(Command::new(example).env_remove("SENDKIT_API_KEY").env_remove("SENDKIT_BASE_URL"))?;
-        expect(&name, &output, true, &["\"status\": \"cancelled\"", "second cancel: HTTP 400", "NotCancellable"])?;
+        expect(
+            &name,
+            &output,
+            true,
+            &[
+                "cancelled job: {",
+                "\"status\": \"cancelled\"",
+                "second cancel, refused as it should be: cancel_job ",
+                ": HTTP 400 VALIDATION_ERROR: Job cannot be cancelled in status \"cancelled\"",
+            ],
+        )?;
     }
     // The workflow examples run against the emulator they start themselves, and must succeed.
     for (example, needle) in [
@@ -128,7 +160,7 @@ fn check_examples() -> Result<(), String> {
         expect(&name, &output, true, &[&format!("\"id\": \"{job}\""), "\"status\": \"cancelled\""])?;
         one_json_object(&name, &output.stdout)?;
         let output = with_key(&job)?;
-        expect(&name, &output, false, &["job cannot be cancelled", "\"cancelled\""])?;
+        expect(&name, &output, false, &["HTTP 400 VALIDATION_ERROR", "\"cancelled\""])?;
         for out in [&output.stdout, &output.stderr] {
             if String::from_utf8_lossy(out).contains(key) {
                 return Err(format!("{name} printed the API key"));
@@ -248,7 +280,7 @@ fn soak(args: Vec<String>) -> Result<(), String> {
         "build the emulator and the soak (release)",
         cargo().args(["build", "--release", "-p", "sendkit-mock", "-p", "sendkit-tests", "--bins"]),
     )?;
-    let target = root().join("target").join("release");
+    let target = target_dir()?.join("release");
     let key = "sk_test_soak";
     let emulator = Emulator::start(&target.join("sendkit-mock"), key, &["--fault-seed", "20261128"])?;
     for fault in SOAK_FAULTS {
@@ -276,7 +308,7 @@ fn fuzz(args: Vec<String>) -> Result<(), String> {
     let fuzz_dir = root().join("fuzz");
     for target in ["parse_response", "retry_after", "job_id"] {
         // New inputs go to a scratch corpus; the committed seeds stay small and are only read.
-        let scratch = root().join("target").join("fuzz-corpus").join(target);
+        let scratch = target_dir()?.join("fuzz-corpus").join(target);
         std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
         let seeds = fuzz_dir.join("corpus").join(target);
         step(
@@ -300,7 +332,7 @@ fn bench(args: Vec<String>) -> Result<(), String> {
         cargo().args(["bench", "-p", "sendkit-proto", "--bench", "proto"]),
     )?;
     step("build the end-to-end bench (release)", cargo().args(["build", "--release", "-p", "sendkit-bench"]))?;
-    let binary = root().join("target").join("release").join("sendkit-bench");
+    let binary = target_dir()?.join("release").join("sendkit-bench");
     step("end to end", Command::new(binary).args(&args))?;
     weight(false)
 }
@@ -329,7 +361,7 @@ fn weight(clean_builds: bool) -> Result<(), String> {
             }
         }
         let build = if clean_builds {
-            let target = root().join("target").join("weight").join(package);
+            let target = target_dir()?.join("weight").join(package);
             let _ = std::fs::remove_dir_all(&target);
             let started = Instant::now();
             step(

@@ -21,7 +21,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sendkit_mock::MockServer;
 use sendkit_model::{Job, JobStatus, JobType, SuccessEnvelope};
-use sendkit_proto::{Config, RetryPolicy, USER_AGENT_VALUE};
+use sendkit_proto::{Config, RetryPolicy};
+
+const USER_AGENT_VALUE: &str = Config::USER_AGENT;
 
 const KEY: &str = "sk_test_bench_0123456789";
 
@@ -408,7 +410,7 @@ fn main() {
                 client: sendkit_hyper::Client::new(config(&target.base_url)),
                 concurrency,
             }));
-            for timeout in [None, Some(sendkit_proto::DEFAULT_ATTEMPT_TIMEOUT)] {
+            for timeout in [None, Some(Config::DEFAULT_ATTEMPT_TIMEOUT)] {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
                 contenders.push(Box::new(RawHyper {

@@ -1,82 +1,121 @@
 //! Async client for the SendKit enrichment jobs API, on [hyper](https://docs.rs/hyper) 1, hyper-util's pooled
-//! client and rustls (ring provider, webpki roots).
+//! client and rustls (ring provider), on a tokio runtime.
 //!
 //! ## Which crate
 //! `sendkit-model` (types only) → `sendkit-proto` (sans-IO: requests, responses, retries, waits) →
 //! `sendkit-ureq` (blocking) or `sendkit-hyper` (async), the only crates that do I/O; `sendkit-mock` is the
-//! emulator for tests. Pick one adapter; use proto alone to bring your own HTTP client.
+//! emulator for tests. Pick one client; to bring your own async HTTP client (reqwest with middleware, a test
+//! double), implement [`AsyncTransport`] and use [`Client::with_transport`].
 //!
-//! A thin loop over [`sendkit_proto::Call`]: proto builds each request and decides each retry; this crate sends,
-//! sleeps and reads. Redirects are never followed (the key never leaves the base URL's origin), each attempt is
-//! bounded by the configured timeouts, and no body is read past the configured limit. Futures are `Send`;
-//! dropping one stops the call.
+//! [`Client`] is one driver over proto's flows: proto builds each request and decides each retry, wait and
+//! deadline; the client sends, sleeps and reads through its [`AsyncTransport`] — hyper by default
+//! ([`HyperTransport`]). Redirects are never followed (the key never leaves the base URL's origin), each attempt is
+//! bounded by its timeout and the call by its deadline, no body is read past the configured limit, and proxies come
+//! from [`Config`] alone (`HTTPS_PROXY` / `ALL_PROXY` / `NO_PROXY` for https, as a `CONNECT` tunnel; never for a
+//! plain-http base URL).
+//!
+//! ## The runtime
+//! It needs a tokio runtime with the time and I/O drivers (`#[tokio::main]`, or a runtime built with
+//! `enable_all()`); multi-threaded or current-thread. Futures are `Send` (spawn them freely) as long as the
+//! progress callback you pass to [`Client::wait_for_job`] is; dropping a future stops the call.
 //!
 //! ```no_run
-//! use sendkit_hyper::Client;
+//! use std::time::Duration;
+//! use sendkit_hyper::{Client, Error, WaitPolicy};
 //!
-//! # async fn cancel() -> Result<(), sendkit_hyper::Error> {
-//! let client = Client::from_env()?; // SENDKIT_API_KEY, and optionally SENDKIT_BASE_URL, SENDKIT_WORKSPACE_ID
-//! let job = client.cancel_job("bulk_email_verification_1710000000000_abc1234").await?;
-//! println!("{} is {}", job.id, job.status);
-//! # Ok(())
-//! # }
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     let client = Client::from_env()?; // SENDKIT_API_KEY, and optionally SENDKIT_BASE_URL, SENDKIT_WORKSPACE_ID
+//!     let job_id = "bulk_email_verification_1710000000000_abc1234";
+//!     let policy = WaitPolicy::default().timeout(Duration::from_secs(300));
+//!     match client.wait_for_job(job_id, policy, |job| println!("{} ...", job.status)).await {
+//!         Ok(job) => println!("{} finished: {}", job.id, job.status),
+//!         Err(Error::NotFound { .. }) => println!("no such job, or it expired"),
+//!         Err(Error::WaitTimedOut { last_job, .. }) => println!("still running: {:?}", last_job.map(|j| j.status)),
+//!         Err(other) => return Err(other),
+//!     }
+//!     match client.cancel_job(job_id).await {
+//!         Ok(job) => println!("cancelled {}", job.id),
+//!         Err(Error::NotCancellable { job_status: Some(status), .. }) => println!("already {status}"),
+//!         Err(other) if other.may_have_taken_effect() => println!("unknown, read the job: {other}"),
+//!         Err(other) => return Err(other),
+//!     }
+//!     Ok(())
+//! }
 //! ```
+//!
+//! Feature flags: `webpki-roots` (default) trusts the Mozilla roots bundled; `platform-roots` the operating
+//! system's store; `tracing` adds a span per call and per attempt.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
-use hyper_util::rt::TokioExecutor;
-use sendkit_proto::http::{header::CONTENT_LENGTH, Request, Response};
+use hyper_util::client::legacy::ResponseFuture;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sendkit_proto::http::header::CONTENT_LENGTH;
+use sendkit_proto::http::{Request, Response, Uri};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{
-    causes, Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind, WaitForJob, WaitStep,
+    causes, Attempt, Call, CancelJob, Delivery, Enrich, Flow, GetJob, Now, Operation, Step, TransportErrorKind,
+    WaitForJob,
 };
 
-pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy, WaitPolicy};
-pub use {hyper, hyper_util, rustls};
+pub use sendkit_proto::{
+    model, AsyncTransport, AuthStyle, Config, ConfigBuilder, Error, Proxy, RetryPolicy, TransportError, WaitPolicy,
+};
+pub use {hyper_util, rustls};
 
-/// The HTTP client this crate builds by default: pooled, HTTPS through rustls, plain HTTP allowed where the
-/// config allows it.
-pub type HyperClient<C = HttpsConnector<HttpConnector>> = hyper_util::client::legacy::Client<C, Full<Bytes>>;
+/// sendkit's `proto` crate, for [`AsyncTransport`] implementations and operations of your own.
+pub use sendkit_proto as proto;
 
-/// An async SendKit client. Cheap to clone; clones share the connection pool.
-#[derive(Debug, Clone)]
-pub struct Client<C = HttpsConnector<HttpConnector>> {
-    http: HyperClient<C>,
+/// An async SendKit client over an [`AsyncTransport`] (hyper by default). Cheap to clone; clones share the
+/// connection pool.
+#[derive(Debug)]
+pub struct Client<T: ?Sized = HyperTransport> {
     config: Arc<Config>,
+    transport: Arc<T>,
+}
+
+impl<T: ?Sized> Clone for Client<T> {
+    fn clone(&self) -> Self {
+        Self { config: Arc::clone(&self.config), transport: Arc::clone(&self.transport) }
+    }
 }
 
 impl Client {
-    /// A client with its own pooled hyper client: rustls with the ring provider, and `config`'s connect timeout.
-    /// It trusts the webpki roots (feature `webpki-roots`, the default) or the operating system's store (feature
-    /// `platform-roots`, which wins when both are on); with neither, pass roots to [`Client::with_roots`].
+    /// A client with its own pooled hyper client, built from `config`: its connect timeout and proxy, rustls with
+    /// the ring provider. It trusts the webpki roots (feature `webpki-roots`, the default) or the operating
+    /// system's store (feature `platform-roots`, which wins when both are on); with neither, pass roots to
+    /// [`Client::with_roots`].
     pub fn new(config: Config) -> Self {
         Self::with_roots(config, default_roots())
     }
 
-    /// Like [`Client::new`], trusting `roots` instead of the webpki roots (a private CA, a test certificate).
+    /// Like [`Client::new`], trusting `roots` instead (a private CA, a test certificate).
     pub fn with_roots(config: Config, roots: rustls::RootCertStore) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports rustls' default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut connector = HttpConnector::new();
-        connector.enforce_http(false);
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout()));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
-        Self { http, config: Arc::new(config) }
+        let transport = HyperTransport::new(&config, roots);
+        Self { config: Arc::new(config), transport: Arc::new(transport) }
+    }
+
+    /// A client over a hyper-util client you built (for its connector or pool settings). The connect timeout and
+    /// any proxy are then yours to set on the connector; each attempt is still bounded by its timeout, and
+    /// redirects are never followed.
+    pub fn with_client<C>(config: Config, http: hyper_util::client::legacy::Client<C, Full<Bytes>>) -> Self
+    where
+        C: Connect + Clone + Send + Sync + 'static,
+    {
+        let transport = HyperTransport { request: Arc::new(move |request| http.request(request)) };
+        Self { config: Arc::new(config), transport: Arc::new(transport) }
     }
 
     /// A client configured from `SENDKIT_API_KEY`, `SENDKIT_BASE_URL` and `SENDKIT_WORKSPACE_ID`.
@@ -85,15 +124,37 @@ impl Client {
     }
 }
 
-impl<C> Client<C>
-where
-    C: Connect + Clone + Send + Sync + 'static,
-{
-    /// A client over a hyper client you built (for its connector, proxy or pool settings). The connect timeout
-    /// is then yours to set on the connector; each attempt is still bounded by `config`'s attempt timeout, and
-    /// redirects are never followed.
-    pub fn with_client(config: Config, http: HyperClient<C>) -> Self {
-        Self { http, config: Arc::new(config) }
+impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
+    /// A client over any async HTTP client: implement [`AsyncTransport`] (send one request, sleep) and get
+    /// retries, settling, deadlines, waiting and cancel-many. `Arc<dyn AsyncTransport>` works too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sendkit_hyper::{AsyncTransport, Client, Config, TransportError};
+    /// use sendkit_hyper::proto::{http, Attempt};
+    ///
+    /// /// A transport that answers every request itself: a test double, or a client of your own.
+    /// struct Canned;
+    ///
+    /// #[async_trait::async_trait]
+    /// impl AsyncTransport for Canned {
+    ///     async fn send(&self, attempt: Attempt) -> Result<http::Response<Vec<u8>>, TransportError> {
+    ///         let body = br#"{"success":true,"data":{"id":"job_1","type":"email_verification","status":"cancelled"}}"#;
+    ///         Ok(http::Response::new(body.to_vec()))
+    ///     }
+    ///     async fn sleep(&self, duration: Duration) {
+    ///         tokio::time::sleep(duration).await
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let client = Client::with_transport(Config::builder("sk_live_0123456789").build()?, Canned);
+    /// assert_eq!(client.cancel_job("job_1").await?.status.to_string(), "cancelled");
+    /// # Ok::<(), sendkit_hyper::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_transport(config: Config, transport: impl Into<Arc<T>>) -> Self {
+        Self { config: Arc::new(config), transport: transport.into() }
     }
 
     /// The settings this client runs with.
@@ -101,57 +162,91 @@ where
         &self.config
     }
 
+    /// The transport requests go through.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
     /// Cancels a `pending` or `processing` job and returns it, now `cancelled`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) -> Result<(), sendkit_hyper::Error> {
+    /// let job = client.cancel_job("bulk_email_verification_1710000000000_abc1234").await?;
+    /// assert_eq!(job.status, sendkit_hyper::model::JobStatus::Cancelled);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
         self.run(CancelJob::new(job_id)).await
     }
 
     /// Gets a job's current status and progress.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) -> Result<(), sendkit_hyper::Error> {
+    /// let job = client.get_job("bulk_email_verification_1710000000000_abc1234").await?;
+    /// println!("{}: {:?}", job.status, job.metadata);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_job(&self, job_id: &str) -> Result<Job, Error> {
         self.run(GetJob::new(job_id)).await
     }
 
     /// Runs enrichments over leads, creating one job per enrichment type. Never sent twice once it may have
     /// reached the server.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) -> Result<(), sendkit_hyper::Error> {
+    /// use sendkit_hyper::model::{EnrichRequest, EnrichmentType};
+    ///
+    /// let created = client.enrich(EnrichRequest::new(["507f1f77bcf86cd799439011"], [EnrichmentType::Email])).await?;
+    /// println!("{} credits for {} jobs", created.total_credits_charged, created.jobs.len());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
         self.run(Enrich::new(request)).await
     }
 
     /// Waits until the job reaches a terminal status (`completed`, `failed`, `cancelled`) and returns it, polling as
-    /// `policy` says and calling `on_progress` with each job a poll returns. Past the policy's timeout, the error is
-    /// [`Error::WaitTimedOut`] with the last job seen. Dropping the future stops the polling.
+    /// `policy` says and calling `on_progress` with each job a poll returns. Failures that polling cannot fix end
+    /// the wait at once; past the policy's timeout, the error is [`Error::WaitTimedOut`] with the last job seen.
+    /// Dropping the future stops the polling.
+    ///
+    /// The future is `Send` when `on_progress` is, so that it can be spawned on a multi-threaded runtime. A callback
+    /// that holds an `Rc` or a `RefCell` works too: await the wait where you are (on a current-thread runtime, or
+    /// inside a `tokio::task::LocalSet`), without spawning it.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) -> Result<(), sendkit_hyper::Error> {
+    /// use sendkit_hyper::WaitPolicy;
+    ///
+    /// let job = client
+    ///     .wait_for_job("job_1", WaitPolicy::default(), |job| {
+    ///         if let Some(m) = &job.metadata {
+    ///             println!("{}: {}/{}", job.status, m.processed_items, m.total_items);
+    ///         }
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for_job(
         &self,
         job_id: &str,
         policy: WaitPolicy,
-        mut on_progress: impl FnMut(&Job) + Send,
+        on_progress: impl FnMut(&Job),
     ) -> Result<Job, Error> {
-        let mut wait = WaitForJob::new(job_id, policy);
-        let mut step = wait.start(SystemTime::now());
-        loop {
-            match step {
-                WaitStep::Poll { get, wait: pause } => {
-                    if !pause.is_zero() {
-                        tokio::time::sleep(pause).await;
-                    }
-                    let polled = self.run(get).await;
-                    if let Ok(job) = &polled {
-                        on_progress(job);
-                    }
-                    step = wait.observe(polled, SystemTime::now());
-                }
-                WaitStep::Done(result) => return result,
-            }
-        }
+        self.drive(WaitForJob::new(job_id, policy, &self.config), on_progress).await
     }
 
-    /// Cancels every job, at most `concurrency` at a time, and returns each one's result in the order given: one
-    /// failure does not stop the rest.
+    /// Cancels every job, at most `concurrency` at a time (as tasks on the runtime), and returns each one's result
+    /// in the order given: one failure does not stop the rest. Dropping the future stops the cancels not yet sent.
     ///
     /// ```no_run
     /// # async fn run(client: sendkit_hyper::Client) {
-    /// let results = client.cancel_jobs(["job_1", "job_2", "job_3"], 8).await;
-    /// for (job_id, result) in results {
+    /// for (job_id, result) in client.cancel_jobs(["job_1", "job_2", "job_3"], 8).await {
     ///     match result {
     ///         Ok(job) => println!("{job_id}: {}", job.status),
     ///         Err(error) => println!("{job_id}: {error}"),
@@ -167,81 +262,183 @@ where
         let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
         let mut results: Vec<Option<Result<Job, Error>>> = (0..ids.len()).map(|_| None).collect();
         let mut running = tokio::task::JoinSet::new();
+        let mut record = |joined: Result<(usize, Result<Job, Error>), tokio::task::JoinError>| match joined {
+            Ok((index, result)) => results[index] = Some(result),
+            // A panic in a transport is the caller's to see, not ours to hide.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => {}
+        };
         for (index, id) in ids.iter().enumerate() {
             if running.len() >= concurrency.max(1) {
-                if let Some(Ok((index, result))) = running.join_next().await {
-                    results[index] = Some(result);
+                if let Some(joined) = running.join_next().await {
+                    record(joined);
                 }
             }
             let (client, id) = (self.clone(), id.clone());
             running.spawn(async move { (index, client.cancel_job(&id).await) });
         }
         while let Some(joined) = running.join_next().await {
-            if let Ok((index, result)) = joined {
-                results[index] = Some(result);
-            }
+            record(joined);
         }
         ids.into_iter()
             .zip(results)
-            .map(|(id, result)| {
-                // A task can only be missing if it panicked, which the SDK's code does not do; say so rather than
-                // drop the job from the answer.
-                let result = result.unwrap_or_else(|| {
-                    Err(Error::Transport(TransportError::new(TransportErrorKind::Io, true, "the cancel task panicked")))
-                });
-                (id, result)
-            })
+            .map(|(id, result)| (id, result.unwrap_or(Err(Error::Internal { message: "a cancel was not run" }))))
             .collect()
     }
 
-    /// Carries out any operation, with retries as proto decides.
+    /// Carries out any operation, with retries, deadline and settling as proto decides.
     pub async fn run<O>(&self, operation: O) -> Result<O::Output, Error>
     where
         O: Operation + Send,
         O::Output: Send,
     {
-        let mut call = Call::new(operation, &self.config);
-        let mut step = call.start();
+        self.drive(Call::new(operation, &self.config), |_| {}).await
+    }
+
+    /// Runs a flow to the end: the one loop of the async client.
+    async fn drive<F: Flow>(&self, mut flow: F, mut on_progress: impl FnMut(&Job)) -> Result<F::Output, Error> {
+        let now = || Now::new(Instant::now(), SystemTime::now());
+        let mut step = flow.next(now());
         loop {
-            match step {
-                Step::Send { request, wait } => {
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    let outcome = match tokio::time::timeout(self.config.attempt_timeout(), self.send(request)).await {
-                        Ok(outcome) => outcome,
-                        Err(_) => Err(Error::Transport(TransportError::new(
-                            TransportErrorKind::Timeout,
-                            true,
-                            format!("no complete answer within {:?}", self.config.attempt_timeout()),
-                        ))),
-                    };
-                    step = call.receive(outcome, SystemTime::now());
+            step = match step {
+                Step::Send(attempt) => {
+                    let outcome = self.transport.send(attempt).await;
+                    flow.receive(outcome, now())
+                }
+                Step::Sleep(pause) => {
+                    self.transport.sleep(pause).await;
+                    flow.next(now())
+                }
+                Step::Progress(job) => {
+                    on_progress(&job);
+                    flow.next(now())
                 }
                 Step::Done(result) => return result,
+                _ => return Err(Error::Internal { message: "a step this client does not know" }),
+            };
+        }
+    }
+}
+
+/// The built-in [`AsyncTransport`]: a pooled hyper-util client, on tokio.
+#[derive(Clone)]
+pub struct HyperTransport {
+    request: Arc<dyn Fn(Request<Full<Bytes>>) -> ResponseFuture + Send + Sync>,
+}
+
+impl std::fmt::Debug for HyperTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperTransport").finish_non_exhaustive()
+    }
+}
+
+impl HyperTransport {
+    fn new(config: &Config, roots: rustls::RootCertStore) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The ring provider supports rustls' default protocol versions; should that ever change, the builder's
+        // error would surface at the first handshake rather than as a panic here.
+        let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
+            Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
+            Err(_) => rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        };
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(config.connect_timeout()));
+        let connector = match config.proxy() {
+            None => Connector::Direct(tcp),
+            Some(proxy) => {
+                // The proxy's address was checked when the config was built.
+                let proxy_uri: Uri = proxy.uri().parse().unwrap_or_default();
+                let mut tunnel = Tunnel::new(proxy_uri, tcp);
+                if let Some(authorization) = proxy.authorization() {
+                    tunnel = tunnel.with_auth(authorization.clone());
+                }
+                Connector::Tunnel(tunnel)
+            }
+        };
+        let https: HttpsConnector<Connector> = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
+        Self { request: Arc::new(move |request| http.request(request)) }
+    }
+
+    /// One attempt, without its timeout.
+    async fn attempt(&self, request: Request<Vec<u8>>, body_limit: u64) -> Result<Response<Vec<u8>>, TransportError> {
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+        let response = (self.request)(request).await.map_err(request_error)?;
+        let (parts, body) = response.into_parts();
+        let too_large =
+            || TransportError::new(TransportErrorKind::BodyTooLarge, Delivery::MaybeSent).with_status(parts.status);
+        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > body_limit) {
+            return Err(too_large());
+        }
+        let cap = usize::try_from(body_limit).unwrap_or(usize::MAX);
+        let bytes = match Limited::new(body, cap).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.is::<LengthLimitError>() => return Err(too_large()),
+            Err(err) => return Err(after_connect(err).with_status(parts.status)),
+        };
+        // Without a copy when the collected body is one unshared buffer, as it is for a whole small answer.
+        Ok(Response::from_parts(parts, Vec::from(bytes)))
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncTransport for HyperTransport {
+    async fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
+        match tokio::time::timeout(attempt.timeout, self.attempt(attempt.request, attempt.body_limit)).await {
+            Ok(outcome) => outcome,
+            Err(elapsed) => {
+                Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent).with_source(elapsed))
             }
         }
     }
 
-    /// One attempt: the response with its body read up to the limit, or what went wrong.
-    async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let request = request.map(|body| Full::new(Bytes::from(body)));
-        let response = self.http.request(request).await.map_err(|err| request_error(&err))?;
-        let (parts, body) = response.into_parts();
-        let limit = self.config.body_limit();
-        let too_large = || Error::BodyTooLarge { status: parts.status, limit };
-        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit) {
-            return Err(too_large());
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
+}
+
+/// A direct connection, or a `CONNECT` tunnel through the configured proxy.
+#[derive(Clone)]
+enum Connector {
+    Direct(HttpConnector),
+    Tunnel(Tunnel<HttpConnector>),
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<TokioIo<tokio::net::TcpStream>, BoxError>> + Send>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = BoxError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self {
+            Self::Direct(tcp) => tcp.poll_ready(cx).map_err(Into::into),
+            Self::Tunnel(tunnel) => tunnel.poll_ready(cx).map_err(Into::into),
         }
-        let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-        let bytes = match Limited::new(body, cap).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) if err.is::<LengthLimitError>() => return Err(too_large()),
-            Err(err) => return Err(io_error(err.as_ref())),
-        };
-        // Without a copy when the collected body is one unshared buffer, as it is for a whole small answer.
-        Ok(Response::from_parts(parts, Vec::from(bytes)))
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        match self {
+            Self::Direct(tcp) => {
+                let connecting = tcp.call(dst);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+            Self::Tunnel(tunnel) => {
+                let connecting = tunnel.call(dst);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+        }
     }
 }
 
@@ -265,22 +462,30 @@ fn default_roots() -> rustls::RootCertStore {
     rustls::RootCertStore::empty()
 }
 
-/// Maps a failed request onto proto's errors, saying whether it may have reached the server.
-fn request_error(err: &hyper_util::client::legacy::Error) -> Error {
-    let tls = causes(err).any(|cause| cause.is::<rustls::Error>());
-    let (kind, reached_server) = if tls {
-        (TransportErrorKind::Tls, false)
-    } else if err.is_connect() {
-        (TransportErrorKind::Connect, false)
+/// Maps a failed request onto the facts proto decides with.
+fn request_error(err: hyper_util::client::legacy::Error) -> TransportError {
+    if !err.is_connect() {
+        return after_connect(err);
+    }
+    let kind = if causes(&err).any(|cause| cause.is::<rustls::Error>()) {
+        TransportErrorKind::Tls
+    } else if causes(&err).any(|cause| cause.to_string() == "dns error") {
+        // hyper-util's connector says so in words only: "dns error", over the resolver's own error.
+        TransportErrorKind::Resolve
+    } else if causes(&err)
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut))
+    {
+        TransportErrorKind::Timeout
     } else {
-        return io_error(err);
+        TransportErrorKind::Connect
     };
-    Error::Transport(TransportError::from_source(kind, reached_server, err))
+    TransportError::new(kind, Delivery::NotSent).with_source(err)
 }
 
 /// A failure after the connection was made: the request may have been acted on.
-fn io_error(err: &(dyn std::error::Error + 'static)) -> Error {
-    let parse = causes(err).any(|cause| cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse));
-    let kind = if parse { TransportErrorKind::Protocol } else { TransportErrorKind::Io };
-    Error::Transport(TransportError::from_source(kind, true, err))
+fn after_connect(err: impl Into<BoxError>) -> TransportError {
+    let err: BoxError = err.into();
+    let parse = causes(&*err).any(|cause| cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse));
+    let kind = if parse { TransportErrorKind::Protocol } else { TransportErrorKind::ConnectionLost };
+    TransportError::new(kind, Delivery::MaybeSent).with_source(err)
 }

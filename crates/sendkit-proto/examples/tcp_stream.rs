@@ -8,19 +8,21 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use sendkit_mock::MockServer;
 use sendkit_proto::http::{Request, Response};
 use sendkit_proto::model::{Job, JobStatus, JobType};
-use sendkit_proto::{Call, CancelJob, Config, Error, Step, TransportError, TransportErrorKind};
+use sendkit_proto::{Call, CancelJob, Config, Delivery, Flow, Now, Step, TransportError, TransportErrorKind};
 
 /// HTTP/1.1 by hand, enough for the emulator: one request per connection, `Content-Length` framing.
-fn send(request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-    let io = |err: std::io::Error| Error::Transport(TransportError::new(TransportErrorKind::Io, true, err.to_string()));
+fn send(request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, TransportError> {
+    let io = |err: std::io::Error| {
+        TransportError::new(TransportErrorKind::ConnectionLost, Delivery::MaybeSent).with_source(err)
+    };
     let authority = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
     let mut stream = TcpStream::connect(&authority)
-        .map_err(|err| Error::Transport(TransportError::new(TransportErrorKind::Connect, false, err.to_string())))?;
+        .map_err(|err| TransportError::new(TransportErrorKind::Connect, Delivery::NotSent).with_source(err))?;
     let mut head =
         format!("{} {} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n", request.method(), request.uri().path());
     for (name, value) in request.headers() {
@@ -48,7 +50,7 @@ fn send(request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
     reader.read_exact(&mut body).map_err(io)?;
     response
         .body(body)
-        .map_err(|err| Error::Transport(TransportError::new(TransportErrorKind::Protocol, true, err.to_string())))
+        .map_err(|err| TransportError::new(TransportErrorKind::Protocol, Delivery::MaybeSent).with_source(err))
 }
 
 fn main() {
@@ -57,18 +59,21 @@ fn main() {
     let config = Config::builder(server.api_key()).base_url(server.base_url()).build().expect("valid settings");
 
     let mut call = Call::new(CancelJob::new("job_1"), &config);
-    let mut step = call.start();
+    let now = || Now::new(Instant::now(), SystemTime::now());
+    let mut step = call.next(now());
     let result = loop {
-        match step {
-            Step::Send { request, wait } => {
-                std::thread::sleep(wait);
-                step = call.receive(send(request), SystemTime::now());
+        step = match step {
+            Step::Send(attempt) => call.receive(send(attempt.request), now()),
+            Step::Sleep(pause) => {
+                std::thread::sleep(pause);
+                call.next(now())
             }
             Step::Done(result) => break result,
-        }
+            _ => call.next(now()),
+        };
     };
     match result {
-        Ok(job) => println!("{} is {} (over a bare TcpStream, {} attempt)", job.id, job.status, call.attempt()),
+        Ok(job) => println!("{} is {} (over a bare TcpStream, {} attempt)", job.id, job.status, call.attempts()),
         Err(error) => eprintln!("{error}"),
     }
 }

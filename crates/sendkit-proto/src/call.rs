@@ -1,88 +1,96 @@
+//! One operation carried out to the end: attempts, retries, the call's deadline, and the settling read.
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
-use http::header::RETRY_AFTER;
-use http::{Request, Response, StatusCode};
+use http::header::{DATE, RETRY_AFTER};
+use http::{Response, StatusCode};
+use sendkit_model::ErrorCode;
 
 use crate::config::Config;
-use crate::error::{Error, TransportErrorKind};
-use crate::operation::{Idempotency, Operation, Settle};
-use crate::retry::parse_retry_after;
+use crate::error::{is_gateway_failure, CallInfo, Error};
+use crate::flow::{Flow, Now, Step};
+use crate::get_job::GetJob;
+use crate::operation::{sealed::Sealed, Idempotency, Operation};
+use crate::retry_after::parse_retry_after;
+use crate::trace::Trace;
+use crate::transport::{Attempt, TransportError, TransportErrorKind};
 
-/// What an adapter does next.
-#[derive(Debug)]
-#[must_use]
-pub enum Step<T> {
-    /// Wait `wait` (zero for a first attempt), then send `request` and hand its outcome to [`Call::receive`].
-    Send {
-        /// The request to send.
-        request: Request<Vec<u8>>,
-        /// How long to wait before sending it.
-        wait: Duration,
-    },
-    /// The call is over.
-    Done(Result<T, Error>),
-}
-
-/// An operation being carried out: the sans-IO loop that every adapter runs.
+/// An operation being carried out: the sans-IO loop every driver runs, as a [`Flow`].
 ///
 /// It hands out requests, takes their outcomes and decides what comes next: the result, or another attempt after
-/// a wait. Time comes in as an argument, so the decisions are deterministic under test. What is retried:
+/// a wait. Time comes in as an argument, so the decisions are deterministic under test.
 ///
-/// - a 429, for any operation, after its `Retry-After` (either form) or the backoff;
-/// - a refused connection (the request never left), for any operation;
-/// - a 502, 503 or 504, a timeout, or a connection lost mid-call, only for [idempotent](Idempotency) operations:
-///   an enrich that may have reached the server is never sent again.
+/// - **Retries.** A 429, for any operation, after its `Retry-After` (any of the three HTTP forms) or the backoff;
+///   a request that was never sent (the host did not resolve, the connection was refused), for any operation; a
+///   502, 503 or 504, a timeout, or a connection lost mid-call, only for operations that may be sent twice: an
+///   enrich that may have reached the server is never sent again. A TLS failure is never retried.
+/// - **The deadline.** [`Config::deadline`] bounds the whole call: each attempt's timeout and each wait is clamped
+///   to what is left, and a retry that would start past it is not made. [`RetryPolicy`](crate::RetryPolicy)'s
+///   `max_attempts` counts every request sent, the settling read included.
+/// - **Settling.** When a cancel's answer was lost and its retry is refused in a way that can mean "already
+///   cancelled", the job is read: the call succeeds if it is that job, now `cancelled`.
 ///
 /// ```
-/// use std::time::SystemTime;
-/// use sendkit_proto::{Call, CancelJob, Config, Step};
+/// use std::time::{Instant, SystemTime};
+/// use sendkit_proto::{Call, CancelJob, Config, Flow, Now, Step};
 ///
 /// let config = Config::builder("sk_live_0123456789").build().unwrap();
 /// let mut call = Call::new(CancelJob::new("job_1"), &config);
-/// let mut step = call.start();
+/// let now = || Now::new(Instant::now(), SystemTime::now());
+/// let mut step = call.next(now());
 /// let result = loop {
-///     match step {
-///         Step::Send { request, wait } => {
-///             // sleep `wait`, send `request` with any HTTP client; here the server is busy, then answers.
-///             let status = if call.attempt() == 1 { 503 } else { 200 };
+///     step = match step {
+///         Step::Send(attempt) => {
+///             // send `attempt.request` with any HTTP client; here the server is busy, then answers.
+///             let status = if call.attempts() == 1 { 503 } else { 200 };
 ///             let body = br#"{"success":true,"data":{"id":"job_1","type":"email_verification","status":"cancelled"}}"#;
 ///             let response = http::Response::builder().status(status).body(body.to_vec()).unwrap();
-///             step = call.receive(Ok(response), SystemTime::now());
+///             call.receive(Ok(response), now())
 ///         }
+///         Step::Sleep(wait) => { /* sleep `wait` */ call.next(now()) }
 ///         Step::Done(result) => break result,
-///     }
+///         _ => call.next(now()),
+///     };
 /// };
 /// assert_eq!(result.unwrap().id, "job_1");
-/// assert_eq!(call.attempt(), 2);
+/// assert_eq!(call.attempts(), 2);
 /// ```
 #[derive(Debug)]
 pub struct Call<'c, O: Operation> {
     operation: O,
     config: &'c Config,
-    phase: Phase<O::Output>,
-    attempt: u32,
+    info: CallInfo,
+    phase: Phase,
+    attempts: u32,
+    started: Option<Instant>,
+    deadline: Option<Instant>,
+    /// A deadline from outside (a wait's), which the call's own may not pass.
+    outer_deadline: Option<Instant>,
+    /// The timeout the last attempt ran under, to say it when it ran out.
+    last_timeout: Duration,
+    /// How long the last answer asked to wait, from its `Retry-After` (on a 429, or a 503 as RFC 9110 allows).
+    server_wait: Option<Duration>,
+    /// The error that the pending retry follows, returned if the deadline leaves no time for the retry.
+    last_error: Option<Error>,
     maybe_applied: bool,
+    done: bool,
     random: u64,
-    #[cfg(feature = "tracing")]
-    spans: Spans,
+    trace: Trace,
 }
 
-/// The call's span and its current attempt's: fields only, never a header or a body.
-#[cfg(feature = "tracing")]
-#[derive(Debug)]
-struct Spans {
-    call: tracing::Span,
-    attempt: Option<tracing::Span>,
+/// What an answer was read as.
+enum Read<T> {
+    Output(T),
+    Job(Box<sendkit_model::Job>),
 }
 
 #[derive(Debug)]
-enum Phase<T> {
+enum Phase {
     Primary,
-    /// The operation failed in a way that may mean an earlier lost attempt succeeded: reading the job to find out.
+    /// The operation was refused in a way that may mean an earlier lost attempt succeeded: reading the job.
     Settling {
-        settle: Settle<T>,
         original: Error,
     },
 }
@@ -92,21 +100,32 @@ impl<'c, O: Operation> Call<'c, O> {
     pub fn new(operation: O, config: &'c Config) -> Self {
         // Jitter needs randomness, not security; std's per-process random hash keys give it without a clock.
         let random = RandomState::new().build_hasher().finish() | 1;
-        #[cfg(feature = "tracing")]
-        let spans = Spans {
-            call: tracing::info_span!("sendkit.call", operation = operation.name(), job_id = operation.job_id()),
-            attempt: None,
-        };
+        let has_effect = operation.idempotency() != Idempotency::Safe;
+        let info = CallInfo::new(operation.name(), operation.job_id(), config.origin(), has_effect);
+        let trace = Trace::call(operation.name(), operation.job_id());
         Self {
             operation,
             config,
+            info,
             phase: Phase::Primary,
-            attempt: 0,
+            attempts: 0,
+            started: None,
+            deadline: None,
+            outer_deadline: None,
+            last_timeout: Duration::ZERO,
+            server_wait: None,
+            last_error: None,
             maybe_applied: false,
+            done: false,
             random,
-            #[cfg(feature = "tracing")]
-            spans,
+            trace,
         }
+    }
+
+    /// The same call, ending no later than `deadline` whatever the config's own deadline.
+    pub(crate) fn within(mut self, deadline: Option<Instant>) -> Self {
+        self.outer_deadline = deadline;
+        self
     }
 
     /// The operation being carried out.
@@ -115,143 +134,127 @@ impl<'c, O: Operation> Call<'c, O> {
     }
 
     /// How many requests have been handed out so far, the current one included.
-    pub fn attempt(&self) -> u32 {
-        self.attempt
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 
-    /// The first step: the first request, or the error that stops the call before any I/O.
-    pub fn start(&mut self) -> Step<O::Output> {
-        self.send_after(Duration::ZERO)
+    fn finish(&mut self, result: Result<O::Output, Error>) -> Step<O::Output> {
+        self.done = true;
+        Step::Done(result)
     }
 
-    /// Takes the outcome of the last request sent (its response, or the adapter's [`Error::Transport`] or
-    /// [`Error::BodyTooLarge`]) at time `now`, and says what comes next.
-    pub fn receive(&mut self, outcome: Result<Response<Vec<u8>>, Error>, now: SystemTime) -> Step<O::Output> {
-        #[cfg(feature = "tracing")]
-        let attempt_span = self.spans.attempt.take();
-        #[cfg(feature = "tracing")]
-        if let Some(span) = &attempt_span {
-            match &outcome {
-                Ok(response) => span.record("status", response.status().as_u16()),
-                Err(Error::Transport(transport)) => span.record("error", tracing::field::display(transport.kind())),
-                Err(Error::BodyTooLarge { status, .. }) => {
-                    span.record("status", status.as_u16()).record("error", "body too large")
-                }
-                Err(_) => span.record("error", "other"),
-            };
-        }
-        let step = self.decide(outcome, now);
-        #[cfg(feature = "tracing")]
-        if let (Some(span), Step::Send { wait, .. }) = (&attempt_span, &step) {
-            span.record("next_wait_ms", u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
-        }
-        step
+    /// The error to end with when time or attempts ran out before a pending retry.
+    fn give_up(&mut self) -> Step<O::Output> {
+        let error = self.last_error.take().unwrap_or(Error::Internal { message: "a retry with no error before it" });
+        self.finish(Err(error))
     }
 
-    fn decide(&mut self, outcome: Result<Response<Vec<u8>>, Error>, now: SystemTime) -> Step<O::Output> {
-        let server_wait = outcome
-            .as_ref()
-            .ok()
-            .and_then(|response| response.headers().get(RETRY_AFTER))
-            .and_then(|value| parse_retry_after(value, now));
-        let error = match (&self.phase, outcome) {
-            (_, Err(error)) => error,
-            (Phase::Primary, Ok(response)) => match self.operation.parse_response(&response) {
-                Ok(output) => return Step::Done(Ok(output)),
-                Err(error) => error,
-            },
-            (Phase::Settling { settle, .. }, Ok(response)) => match settle.get.parse_response(&response) {
-                Ok(job) => return self.finish_settling((settle.accept)(job)),
-                Err(error) => error,
-            },
+    /// The outcome as this call's result (or, while settling, the job read back) or error.
+    fn read(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Result<Read<O::Output>, Error> {
+        let response = match outcome {
+            Ok(response) => response,
+            Err(transport) => return Err(self.transport_error(transport, now)),
         };
-        let error = match error {
-            Error::RateLimited { status, retry_after, message } => {
-                Error::RateLimited { status, retry_after: server_wait.or(retry_after), message }
+        self.trace.outcome(Some(response.status().as_u16()), None);
+        self.server_wait = server_wait(&response, now);
+        let parsed = match &self.phase {
+            Phase::Primary => self.operation.parse_response(&response).map(Read::Output),
+            Phase::Settling { .. } => self.settle_read().parse_response(&response).map(|job| Read::Job(Box::new(job))),
+        };
+        parsed.map_err(|error| match error.for_call(&self.info) {
+            Error::RateLimited { call, status, code, message, request_id, retry_after } => {
+                let retry_after = self.server_wait.or(retry_after);
+                Error::RateLimited { call, status, code, message, request_id, retry_after }
             }
             other => other,
-        };
-        if matches!(self.phase, Phase::Primary) && outcome_unknown(&error) {
-            self.maybe_applied = true;
-        }
-        if let Some(wait) = self.retry_wait(&error, server_wait) {
-            return self.send_after(wait);
-        }
-        if let Phase::Primary = self.phase {
-            if self.maybe_applied {
-                if let Some(settle) = self.operation.settle(&error) {
-                    self.phase = Phase::Settling { settle, original: error };
-                    self.attempt = 0;
-                    return self.send_after(Duration::ZERO);
-                }
-            }
-            return Step::Done(Err(error));
-        }
-        // The settling read failed too: the operation's own answer is the most accurate one left.
-        self.finish_settling(None)
+        })
     }
 
-    fn send_after(&mut self, wait: Duration) -> Step<O::Output> {
-        let request = match &self.phase {
-            Phase::Primary => self.operation.build_request(self.config),
-            Phase::Settling { settle, .. } => settle.get.build_request(self.config),
-        };
-        match request {
-            Ok(request) => {
-                self.attempt += 1;
-                #[cfg(feature = "tracing")]
-                {
-                    let settling = matches!(self.phase, Phase::Settling { .. });
-                    self.spans.attempt = Some(tracing::info_span!(
-                        parent: &self.spans.call,
-                        "sendkit.attempt",
-                        attempt = self.attempt,
-                        settling,
-                        status = tracing::field::Empty,
-                        error = tracing::field::Empty,
-                        next_wait_ms = tracing::field::Empty,
-                    ));
-                }
-                Step::Send { request, wait }
-            }
-            Err(error) => Step::Done(Err(error)),
-        }
+    fn settle_read(&self) -> GetJob {
+        GetJob::new(self.info.job_id().unwrap_or_default())
     }
 
-    fn finish_settling(&mut self, accepted: Option<O::Output>) -> Step<O::Output> {
-        if let Some(output) = accepted {
-            return Step::Done(Ok(output));
+    /// Ends a settling read: the job read back shows the call took effect, or the refusal stands.
+    fn settled(&mut self, job: Option<sendkit_model::Job>) -> Step<O::Output> {
+        if let Some(output) = job.and_then(|job| self.operation.settle(job, Sealed)) {
+            return self.finish(Ok(output));
         }
         match std::mem::replace(&mut self.phase, Phase::Primary) {
-            Phase::Settling { original, .. } => Step::Done(Err(original)),
-            Phase::Primary => unreachable_settling(),
+            Phase::Settling { original } => self.finish(Err(original)),
+            Phase::Primary => self.finish(Err(Error::Internal { message: "settled a call that was not settling" })),
+        }
+    }
+
+    fn transport_error(&mut self, transport: TransportError, now: Now) -> Error {
+        let error = self.transport_error_of(transport, now);
+        self.trace.outcome(error.status().map(|status| status.as_u16()), Some(&error));
+        error
+    }
+
+    fn transport_error_of(&mut self, transport: TransportError, now: Now) -> Error {
+        self.server_wait = None;
+        let status = transport.status();
+        match (transport.kind(), status) {
+            (TransportErrorKind::BodyTooLarge, Some(status)) => Error::BodyTooLarge {
+                call: self.info.clone(),
+                status,
+                limit: self.config.body_limit(),
+                request_id: None,
+            },
+            // The head said 429 before the body broke: the server refused, and said so.
+            (_, Some(StatusCode::TOO_MANY_REQUESTS)) => Error::RateLimited {
+                call: self.info.clone(),
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: Some(ErrorCode::RateLimited),
+                message: None,
+                request_id: None,
+                retry_after: None,
+            },
+            (kind, _) => {
+                let source = if kind == TransportErrorKind::Timeout {
+                    transport.with_limit(self.last_timeout)
+                } else {
+                    transport
+                };
+                let elapsed = now.monotonic.saturating_duration_since(self.started.unwrap_or(now.monotonic));
+                Error::Transport { call: self.info.clone(), attempts: self.attempts, elapsed, source }
+            }
         }
     }
 
     /// How long to wait before the next attempt, or `None` to stop.
-    fn retry_wait(&mut self, error: &Error, server_wait: Option<Duration>) -> Option<Duration> {
+    fn retry_wait(&mut self, error: &Error) -> Option<Duration> {
         let policy = self.config.retry();
-        if self.attempt >= policy.get_max_attempts() {
+        if self.attempts >= policy.max_attempts {
             return None;
         }
-        let idempotent = match self.phase {
-            Phase::Primary => self.operation.idempotency() == Idempotency::Idempotent,
+        let repeatable = match self.phase {
+            Phase::Primary => self.operation.idempotency() != Idempotency::NonIdempotent,
             Phase::Settling { .. } => true,
         };
         let retryable = match error {
             Error::RateLimited { .. } => true,
-            Error::Transport(transport) => {
-                transport.kind() != TransportErrorKind::Tls && (idempotent || !transport.may_have_reached_server())
+            Error::Transport { source, .. } => {
+                !matches!(source.kind(), TransportErrorKind::Tls) && (repeatable || !source.may_have_been_processed())
             }
-            other => idempotent && other.status().is_some_and(is_gateway_failure),
+            other => repeatable && other.status().is_some_and(is_gateway_failure),
         };
         if !retryable {
             return None;
         }
-        match server_wait {
+        let asked = match error {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => self.server_wait,
+        };
+        match asked {
             Some(wait) => policy.accept_retry_after(wait),
-            None => Some(policy.backoff_for(self.attempt, self.next_random())),
+            None => Some(policy.backoff_for(self.attempts, self.next_random())),
         }
+    }
+
+    /// Whether the call has time left at `now` for a wait of `wait` and a bit of an attempt after it.
+    fn fits(&self, now: Instant, wait: Duration) -> bool {
+        self.deadline.is_none_or(|deadline| now.checked_add(wait).is_some_and(|at| at < deadline))
     }
 
     /// xorshift64*: plenty for spreading retries apart.
@@ -263,25 +266,92 @@ impl<'c, O: Operation> Call<'c, O> {
     }
 }
 
-/// `finish_settling` runs only in the settling phase; reaching it otherwise would be a bug in this file, and
-/// ends the call with an error rather than a panic.
-#[cold]
-fn unreachable_settling<T>() -> Step<T> {
-    Step::Done(Err(Error::Transport(crate::error::TransportError::new(
-        TransportErrorKind::Protocol,
-        false,
-        "internal: settled a call that was not settling",
-    ))))
-}
+impl<O: Operation> Flow for Call<'_, O> {
+    type Output = O::Output;
 
-fn is_gateway_failure(status: StatusCode) -> bool {
-    matches!(status, StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
-}
-
-/// Whether a failed attempt may nonetheless have been acted on by the API.
-fn outcome_unknown(error: &Error) -> bool {
-    match error {
-        Error::Transport(transport) => transport.may_have_reached_server(),
-        other => other.status().is_some_and(is_gateway_failure),
+    fn next(&mut self, now: Now) -> Step<O::Output> {
+        if self.done {
+            return Step::Done(Err(Error::Internal { message: "a call was driven past its end" }));
+        }
+        let started = *self.started.get_or_insert(now.monotonic);
+        if self.deadline.is_none() {
+            let own = self.config.deadline().and_then(|limit| started.checked_add(limit));
+            self.deadline = match (own, self.outer_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let left = match self.deadline {
+            None => None,
+            Some(deadline) => match deadline.checked_duration_since(now.monotonic).filter(|left| !left.is_zero()) {
+                Some(left) => Some(left),
+                None if self.last_error.is_some() => return self.give_up(),
+                None => Some(Duration::from_millis(1)),
+            },
+        };
+        let request = match &self.phase {
+            Phase::Primary => self.operation.build_request(self.config),
+            Phase::Settling { .. } => self.settle_read().build_request(self.config),
+        };
+        let request = match request {
+            Ok(request) => request,
+            Err(error) => return self.finish(Err(error.for_call(&self.info))),
+        };
+        self.attempts += 1;
+        self.last_error = None;
+        self.trace.attempt(self.attempts, matches!(self.phase, Phase::Settling { .. }));
+        let timeout = left.map_or(self.config.attempt_timeout(), |left| left.min(self.config.attempt_timeout()));
+        self.last_timeout = timeout;
+        Step::Send(Attempt {
+            request,
+            timeout,
+            connect_timeout: self.config.connect_timeout().min(timeout),
+            body_limit: self.config.body_limit(),
+        })
     }
+
+    fn receive(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Step<O::Output> {
+        if self.done {
+            return Step::Done(Err(Error::Internal { message: "a call was driven past its end" }));
+        }
+        let error = match self.read(outcome, now) {
+            Ok(Read::Output(output)) => return self.finish(Ok(output)),
+            Ok(Read::Job(job)) => return self.settled(Some(*job)),
+            Err(error) => error,
+        };
+        if matches!(self.phase, Phase::Primary) && error.may_have_taken_effect() {
+            self.maybe_applied = true;
+        }
+        if let Some(wait) = self.retry_wait(&error) {
+            if self.fits(now.monotonic, wait) {
+                self.trace.retry_after(wait);
+                self.last_error = Some(error);
+                return if wait.is_zero() { self.next(now) } else { Step::Sleep(wait) };
+            }
+        }
+        if let Phase::Primary = self.phase {
+            let settle = self.maybe_applied
+                && self.operation.settles_after(&error, Sealed)
+                && self.info.job_id().is_some()
+                && self.attempts < self.config.retry().max_attempts
+                && self.fits(now.monotonic, Duration::ZERO);
+            if settle {
+                self.phase = Phase::Settling { original: error };
+                return self.next(now);
+            }
+            return self.finish(Err(error));
+        }
+        // The settling read failed: the operation's own answer is the most accurate one there is.
+        self.settled(None)
+    }
+}
+
+/// How long the answer asks to wait, from `Retry-After` in any form; a date is read against the answer's own
+/// `Date` when it has one, so a wrong local clock does not matter.
+fn server_wait(response: &Response<Vec<u8>>, now: Now) -> Option<Duration> {
+    let headers = response.headers();
+    let value = headers.get(RETRY_AFTER)?;
+    let server_now =
+        headers.get(DATE).and_then(|date| httpdate::parse_http_date(date.to_str().ok()?).ok()).unwrap_or(now.wall);
+    parse_retry_after(value, server_now)
 }

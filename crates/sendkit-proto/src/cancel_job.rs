@@ -3,8 +3,8 @@ use sendkit_model::{ErrorCode, Job, JobStatus};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::get_job::{job_path, GetJob};
-use crate::operation::{Idempotency, Operation, Settle};
+use crate::operation::{sealed::Sealed, Idempotency, Operation};
+use crate::path::job_path;
 use crate::response::parse_response;
 
 /// `POST /v1/enrichment/jobs/{jobId}/cancel`: cancel a job that is `pending` or `processing`.
@@ -66,25 +66,32 @@ impl Operation for CancelJob {
         parse_response(response).map_err(not_cancellable)
     }
 
-    fn settle(&self, error: &Error) -> Option<Settle<Job>> {
+    /// A refusal that can mean "already cancelled": the API's refusal of a job that is not cancellable, unless
+    /// it names another terminal status, or any other 400, 409 or 422 (a proxy or a new API version may word it
+    /// differently). Decided by meaning, never by the message's exact words.
+    fn settles_after(&self, error: &Error, _: Sealed) -> bool {
         match error {
-            Error::NotCancellable { job_status: Some(JobStatus::Cancelled), .. } => {
-                Some(Settle::new(GetJob::new(self.job_id.clone()), |job| {
-                    (job.status == JobStatus::Cancelled).then_some(job)
-                }))
+            Error::NotCancellable { job_status, .. } => {
+                !matches!(job_status, Some(JobStatus::Completed | JobStatus::Failed))
             }
-            _ => None,
+            Error::Api { status, .. } => matches!(status.as_u16(), 400 | 409 | 422),
+            _ => false,
         }
+    }
+
+    /// Success only when the job read back is this one, and cancelled.
+    fn settle(&self, job: Job, _: Sealed) -> Option<Job> {
+        (job.id == self.job_id && job.status == JobStatus::Cancelled).then_some(job)
     }
 }
 
-/// The API answers a cancel of a finished job with `VALIDATION_ERROR` and the message
-/// `Job cannot be cancelled in status "completed"`; that is its own error, with the status read from the message.
 fn not_cancellable(error: Error) -> Error {
     match error {
-        Error::Api { status, code: ErrorCode::ValidationError, message } if message.contains("cannot be cancelled") => {
+        Error::Api { call, status, code: code @ ErrorCode::ValidationError, message, request_id }
+            if message.contains("cannot be cancelled") =>
+        {
             let job_status = quoted_status(&message);
-            Error::NotCancellable { status, job_status, message }
+            Error::NotCancellable { call, status, code, message, request_id, job_status }
         }
         other => other,
     }

@@ -1,33 +1,14 @@
+//! The settings of a client, checked once when built.
+
 use std::net::IpAddr;
 use std::time::Duration;
 
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderName, HeaderValue, Method, Request};
+use http::HeaderValue;
 
 use crate::error::InvalidInput;
+use crate::proxy::{Proxy, ProxyEnv, ProxyServer};
 use crate::retry::RetryPolicy;
-use crate::secret::ApiKey;
-
-/// The API's production base URL.
-pub const DEFAULT_BASE_URL: &str = "https://api.sendkit.ai";
-/// The `User-Agent` every request carries: the SDK's name and version.
-pub const USER_AGENT_VALUE: &str = concat!("sendkit-rust/", env!("CARGO_PKG_VERSION"));
-/// How long an adapter waits for a connection, by default.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one attempt (connect, send, whole answer) may take, by default.
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest response body an adapter reads, by default: 1 MiB.
-pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
-
-/// The environment variable holding the API key.
-pub const ENV_API_KEY: &str = "SENDKIT_API_KEY";
-/// The environment variable holding the base URL (optional).
-pub const ENV_BASE_URL: &str = "SENDKIT_BASE_URL";
-/// The environment variable holding the workspace ID (optional).
-pub const ENV_WORKSPACE_ID: &str = "SENDKIT_WORKSPACE_ID";
-
-const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-const X_WORKSPACE_ID: HeaderName = HeaderName::from_static("x-workspace-id");
+use crate::secret::{ApiKey, KeyKind};
 
 /// Which headers carry the key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -43,7 +24,8 @@ pub enum AuthStyle {
 }
 
 /// Everything a call needs to know that is not the call itself: where to send it, how to authenticate, how long
-/// to wait and how often to retry. Built with [`Config::builder`] or [`Config::from_env`]; checked once, when built.
+/// to wait and how often to retry. Built with [`Config::builder`] or [`Config::from_env`]; checked once, when built:
+/// every setting is either honoured or refused there with an error that names it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -55,56 +37,106 @@ pub enum AuthStyle {
 ///     .auth_style(AuthStyle::ApiKeyHeader)
 ///     .retry(RetryPolicy::default().max_attempts(5))
 ///     .attempt_timeout(Duration::from_secs(5))
+///     .deadline(Some(Duration::from_secs(20)))
+///     .application("my-service/1.0")
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(config.base_url(), "http://127.0.0.1:8080");
+/// assert_eq!(config.user_agent(), concat!("my-service/1.0 sendkit-rust/", env!("CARGO_PKG_VERSION")));
 ///
 /// // The key must not cross a network in clear.
-/// assert!(Config::builder("sk_live_0123456789").base_url("http://api.example.com").build().is_err());
+/// let error = Config::builder("sk_live_0123456789").base_url("http://api.example.com").build().unwrap_err();
+/// assert!(error.to_string().contains("danger_allow_insecure_http"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Config {
     base_url: String,
+    origin: String,
     key: ApiKey,
     workspace_id: Option<HeaderValue>,
     auth_style: AuthStyle,
     retry: RetryPolicy,
     connect_timeout: Duration,
     attempt_timeout: Duration,
+    deadline: Option<Duration>,
     body_limit: u64,
+    user_agent: HeaderValue,
+    proxy: Option<ProxyServer>,
 }
 
 impl Config {
+    /// The API's production base URL.
+    pub const DEFAULT_BASE_URL: &'static str = "https://api.sendkit.ai";
+    /// How long connecting may take, by default.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long one attempt (connect, send, whole answer) may take, by default.
+    pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// How long a whole call (every attempt, every wait between them) may take, by default.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+    /// The largest response body read, by default: 1 MiB.
+    pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
+    /// The longest any duration setting may be: one day. Longer ones are refused rather than overflowing.
+    pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+    /// The SDK's part of the `User-Agent`: its name and version.
+    pub const USER_AGENT: &'static str = concat!("sendkit-rust/", env!("CARGO_PKG_VERSION"));
+
+    /// The environment variable holding the API key (surrounding whitespace is trimmed).
+    pub const ENV_API_KEY: &'static str = "SENDKIT_API_KEY";
+    /// The environment variable holding the base URL (optional).
+    pub const ENV_BASE_URL: &'static str = "SENDKIT_BASE_URL";
+    /// The environment variable holding the workspace ID (optional).
+    pub const ENV_WORKSPACE_ID: &'static str = "SENDKIT_WORKSPACE_ID";
+    /// Set to `1` to allow a plain-http base URL to a host that is not loopback (an emulator in a container
+    /// network): the key then crosses that network in clear.
+    pub const ENV_DANGER_ALLOW_INSECURE_HTTP: &'static str = "SENDKIT_DANGER_ALLOW_INSECURE_HTTP";
+
     /// A builder for a client authenticated by `api_key`, with every other setting at its default.
     pub fn builder(api_key: impl Into<String>) -> ConfigBuilder {
         ConfigBuilder {
             api_key: api_key.into(),
-            base_url: DEFAULT_BASE_URL.to_owned(),
+            base_url: Self::DEFAULT_BASE_URL.to_owned(),
             insecure_http: false,
             workspace_id: None,
             auth_style: AuthStyle::default(),
             retry: RetryPolicy::default(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-            body_limit: DEFAULT_BODY_LIMIT,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            attempt_timeout: Self::DEFAULT_ATTEMPT_TIMEOUT,
+            deadline: Some(Self::DEFAULT_DEADLINE),
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            application: None,
+            proxy: Proxy::FromEnvironment,
+            proxy_env: None,
+            from_env: Sources::default(),
         }
     }
 
-    /// A builder from `SENDKIT_API_KEY` (required), `SENDKIT_BASE_URL` and `SENDKIT_WORKSPACE_ID` (optional).
+    /// A builder from `SENDKIT_API_KEY` (required), `SENDKIT_BASE_URL`, `SENDKIT_WORKSPACE_ID` and
+    /// `SENDKIT_DANGER_ALLOW_INSECURE_HTTP` (optional). Surrounding whitespace is trimmed from each value (a key
+    /// read from a file often ends in a newline); an empty value counts as unset, except for the key, where it
+    /// is an error that names the variable.
     pub fn from_env() -> Result<ConfigBuilder, InvalidInput> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Like [`Config::from_env`], reading variables through `lookup`: for tests, or settings kept elsewhere.
+    /// Like [`Config::from_env`], reading variables (the proxy variables too) through `lookup`: for tests, or
+    /// settings kept elsewhere.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<ConfigBuilder, InvalidInput> {
-        let key = lookup(ENV_API_KEY).ok_or(InvalidInput::MissingEnv(ENV_API_KEY))?;
+        let read = |name: &str| lookup(name).map(|value| value.trim().to_owned());
+        let key = read(Self::ENV_API_KEY).ok_or(InvalidInput::MissingEnv(Self::ENV_API_KEY))?;
         let mut builder = Self::builder(key);
-        if let Some(base_url) = lookup(ENV_BASE_URL).filter(|v| !v.is_empty()) {
+        builder.from_env.api_key = true;
+        if let Some(base_url) = read(Self::ENV_BASE_URL).filter(|v| !v.is_empty()) {
             builder = builder.base_url(base_url);
+            builder.from_env.base_url = true;
         }
-        if let Some(workspace_id) = lookup(ENV_WORKSPACE_ID).filter(|v| !v.is_empty()) {
+        if let Some(workspace_id) = read(Self::ENV_WORKSPACE_ID).filter(|v| !v.is_empty()) {
             builder = builder.workspace_id(workspace_id);
+            builder.from_env.workspace_id = true;
         }
+        if read(Self::ENV_DANGER_ALLOW_INSECURE_HTTP).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
+            builder = builder.danger_allow_insecure_http();
+        }
+        builder.proxy_env = Some(ProxyEnv::read(&lookup));
         Ok(builder)
     }
 
@@ -113,9 +145,19 @@ impl Config {
         &self.base_url
     }
 
+    /// The base URL's origin as `host:port`, as errors name it.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// The API key.
     pub fn api_key(&self) -> &ApiKey {
         &self.key
+    }
+
+    /// The workspace ID sent as `X-Workspace-Id`, if any.
+    pub fn workspace_id(&self) -> Option<&str> {
+        self.workspace_id.as_ref().and_then(|id| id.to_str().ok())
     }
 
     /// Which headers carry the key.
@@ -128,7 +170,7 @@ impl Config {
         &self.retry
     }
 
-    /// How long an adapter waits for a connection.
+    /// How long connecting may take.
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
     }
@@ -138,69 +180,41 @@ impl Config {
         self.attempt_timeout
     }
 
-    /// The largest response body an adapter reads, in bytes.
+    /// How long a whole call may take, retries and waits included; `None` for no limit.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// The largest response body read, in bytes.
     pub fn body_limit(&self) -> u64 {
         self.body_limit
     }
 
-    /// A request to `path` (which starts with `/`, and whose segments the caller has encoded) with every header the
-    /// API needs: auth as configured, `Accept`, `User-Agent`, and `X-Workspace-Id` when set. With `Some(body)` it is
-    /// a JSON request (`Content-Type: application/json`), even when the body is empty, as the API's cancel page
-    /// sends it. This is what the built-in operations use; an [`Operation`](crate::Operation) of your own for a
-    /// call the SDK does not cover yet can use it too, with [`parse_response`](crate::parse_response):
-    ///
-    /// ```
-    /// use sendkit_proto::http::{Method, Request, Response};
-    /// use sendkit_proto::{Config, Error, Idempotency, Operation};
-    ///
-    /// /// `GET /v1/enrichment/jobs`: a call this SDK does not have, as a user would add it.
-    /// struct ListJobs;
-    ///
-    /// impl Operation for ListJobs {
-    ///     type Output = serde_json::Value;
-    ///     fn name(&self) -> &'static str { "list_jobs" }
-    ///     fn idempotency(&self) -> Idempotency { Idempotency::Idempotent }
-    ///     fn build_request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {
-    ///         Ok(config.request(Method::GET, "/v1/enrichment/jobs", None)?)
-    ///     }
-    ///     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Self::Output, Error> {
-    ///         sendkit_proto::parse_response(response)
-    ///     }
-    /// }
-    ///
-    /// let config = Config::builder("sk_live_0123456789").build().unwrap();
-    /// let request = ListJobs.build_request(&config).unwrap();
-    /// assert_eq!(request.uri(), "https://api.sendkit.ai/v1/enrichment/jobs");
-    /// assert!(request.headers()["x-api-key"].is_sensitive());
-    /// ```
-    pub fn request(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Request<Vec<u8>>, InvalidInput> {
-        let json = body.is_some();
-        let body = body.unwrap_or_default();
-        let mut uri = String::with_capacity(self.base_url.len() + path.len());
-        uri.push_str(&self.base_url);
-        uri.push_str(path);
-        let mut request = Request::new(body);
-        *request.method_mut() = method;
-        *request.uri_mut() = uri
-            .parse()
-            .map_err(|_| InvalidInput::BaseUrl { url: self.base_url.clone(), reason: "no valid request URI" })?;
-        let headers = request.headers_mut();
-        if json {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        if matches!(self.auth_style, AuthStyle::Both | AuthStyle::ApiKeyHeader) {
-            headers.insert(X_API_KEY, self.key.x_api_key_header().clone());
-        }
-        if matches!(self.auth_style, AuthStyle::Both | AuthStyle::Bearer) {
-            headers.insert(AUTHORIZATION, self.key.bearer_header().clone());
-        }
-        if let Some(workspace_id) = &self.workspace_id {
-            headers.insert(X_WORKSPACE_ID, workspace_id.clone());
-        }
-        Ok(request)
+    /// The `User-Agent` every request carries: the application's part, if set, then `sendkit-rust/VERSION`.
+    pub fn user_agent(&self) -> &str {
+        self.user_agent.to_str().unwrap_or(Self::USER_AGENT)
     }
+
+    pub(crate) fn user_agent_header(&self) -> &HeaderValue {
+        &self.user_agent
+    }
+
+    pub(crate) fn workspace_header(&self) -> Option<&HeaderValue> {
+        self.workspace_id.as_ref()
+    }
+
+    /// The proxy that requests go through: `None` for a direct connection (always, for a plain-http base URL).
+    pub fn proxy(&self) -> Option<&ProxyServer> {
+        self.proxy.as_ref()
+    }
+}
+
+/// Which settings came from environment variables, so that an error can name the variable.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sources {
+    api_key: bool,
+    base_url: bool,
+    workspace_id: bool,
 }
 
 /// Builds a [`Config`]. Setters never fail; [`ConfigBuilder::build`] checks everything at once.
@@ -215,7 +229,12 @@ pub struct ConfigBuilder {
     retry: RetryPolicy,
     connect_timeout: Duration,
     attempt_timeout: Duration,
+    deadline: Option<Duration>,
     body_limit: u64,
+    application: Option<String>,
+    proxy: Proxy,
+    proxy_env: Option<ProxyEnv>,
+    from_env: Sources,
 }
 
 impl std::fmt::Debug for ConfigBuilder {
@@ -229,20 +248,25 @@ impl std::fmt::Debug for ConfigBuilder {
             .field("retry", &self.retry)
             .field("connect_timeout", &self.connect_timeout)
             .field("attempt_timeout", &self.attempt_timeout)
+            .field("deadline", &self.deadline)
             .field("body_limit", &self.body_limit)
+            .field("application", &self.application)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
 
 impl ConfigBuilder {
-    /// Where the API is (default `https://api.sendkit.ai`). `https` always; plain `http` only to a loopback host
-    /// (`localhost`, `127.0.0.0/8`, `[::1]`) unless [`ConfigBuilder::danger_allow_insecure_http`] is set.
+    /// Where the API is (default `https://api.sendkit.ai`), without `/v1`: the API's paths start with it. `https`
+    /// always; plain `http` only to a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`) unless
+    /// [`ConfigBuilder::danger_allow_insecure_http`] is set.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
         self
     }
 
-    /// Allows plain `http://` to any host, which sends the key across the network in clear. For test networks only.
+    /// Allows plain `http://` to any host, which sends the key across the network in clear. For test networks
+    /// only (an emulator in a container network); `SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1` does the same.
     pub fn danger_allow_insecure_http(mut self) -> Self {
         self.insecure_http = true;
         self
@@ -251,6 +275,7 @@ impl ConfigBuilder {
     /// Sends `X-Workspace-Id` on every request: needed with a platform key (`sk_user_...`).
     pub fn workspace_id(mut self, workspace_id: impl Into<String>) -> Self {
         self.workspace_id = Some(workspace_id.into());
+        self.from_env.workspace_id = false;
         self
     }
 
@@ -266,15 +291,22 @@ impl ConfigBuilder {
         self
     }
 
-    /// How long to wait for a connection (default 10 s).
+    /// How long connecting may take (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// How long one attempt may take in all (default 30 s). Each retry gets the same again.
+    /// How long one attempt may take in all (default 30 s). Each retry gets the same again, within the deadline.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = timeout;
+        self
+    }
+
+    /// How long a whole call may take, every attempt and every wait between them included (default 60 s);
+    /// `None` for no limit. Attempts and waits are shortened to fit.
+    pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
         self
     }
 
@@ -285,50 +317,145 @@ impl ConfigBuilder {
         self
     }
 
+    /// Names your application in the `User-Agent`, before sendkit's own part: `my-service/1.0` gives
+    /// `my-service/1.0 sendkit-rust/0.1.0`.
+    pub fn application(mut self, product: impl Into<String>) -> Self {
+        self.application = Some(product.into());
+        self
+    }
+
+    /// Which proxy to use (default [`Proxy::FromEnvironment`]). A plain-http base URL never goes through one.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
     /// Checks the settings and builds the config.
     pub fn build(self) -> Result<Config, InvalidInput> {
-        let key = ApiKey::new(self.api_key)?;
-        let base_url = check_base_url(&self.base_url, self.insecure_http)?;
+        let key_from = self.from_env.api_key.then_some(Config::ENV_API_KEY);
+        let key = ApiKey::new(self.api_key).map_err(|error| match error {
+            InvalidInput::ApiKey { reason, .. } => InvalidInput::ApiKey { reason, from: key_from },
+            other => other,
+        })?;
+        let base_from = self.from_env.base_url.then_some(Config::ENV_BASE_URL);
+        let (base_url, origin) = check_base_url(&self.base_url, self.insecure_http, base_from)?;
+        let workspace_from = self.from_env.workspace_id.then_some(Config::ENV_WORKSPACE_ID);
         let workspace_id = match self.workspace_id {
-            None => None,
-            Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()) => {
-                Some(HeaderValue::from_str(&id).map_err(|_| InvalidInput::WorkspaceId)?)
+            None if key.kind() == KeyKind::Platform => {
+                return Err(InvalidInput::WorkspaceId {
+                    reason: format!(
+                        "is missing: a platform key (sk_user_...) must name its workspace; set {} or call \
+                         .workspace_id(..)",
+                        Config::ENV_WORKSPACE_ID
+                    ),
+                    from: None,
+                })
             }
-            Some(_) => return Err(InvalidInput::WorkspaceId),
+            None => None,
+            Some(id) => Some(
+                header_text(&id, false).map_err(|reason| InvalidInput::WorkspaceId { reason, from: workspace_from })?,
+            ),
+        };
+        check_duration("connect_timeout", self.connect_timeout)?;
+        check_duration("attempt_timeout", self.attempt_timeout)?;
+        if let Some(deadline) = self.deadline {
+            check_duration("deadline", deadline)?;
+        }
+        self.retry.check()?;
+        if self.body_limit == 0 {
+            return Err(setting("body_limit", "must be at least 1 byte".to_owned()));
+        }
+        let user_agent = match &self.application {
+            None => HeaderValue::from_static(Config::USER_AGENT),
+            Some(product) => header_text(&format!("{} {}", product.trim(), Config::USER_AGENT), true)
+                .map_err(|reason| setting("application", reason))?,
+        };
+        let proxy = match base_url.starts_with("https://") {
+            true => self.proxy.resolve(&base_url, self.proxy_env.as_ref())?,
+            // The key would cross to the proxy readable: a plain-http base URL is always reached directly.
+            false => None,
         };
         Ok(Config {
             base_url,
+            origin,
             key,
             workspace_id,
             auth_style: self.auth_style,
             retry: self.retry,
             connect_timeout: self.connect_timeout,
             attempt_timeout: self.attempt_timeout,
+            deadline: self.deadline,
             body_limit: self.body_limit,
+            user_agent,
+            proxy,
         })
     }
 }
 
-fn check_base_url(url: &str, insecure_http: bool) -> Result<String, InvalidInput> {
-    let fail = |reason| InvalidInput::BaseUrl { url: url.to_owned(), reason };
+pub(crate) fn setting(setting: &'static str, reason: String) -> InvalidInput {
+    InvalidInput::Setting { setting, reason }
+}
+
+/// A duration setting must be more than zero and at most [`Config::MAX_DURATION`].
+pub(crate) fn check_duration(name: &'static str, value: Duration) -> Result<(), InvalidInput> {
+    if value.is_zero() {
+        return Err(setting(name, "must be longer than zero".to_owned()));
+    }
+    if value > Config::MAX_DURATION {
+        return Err(setting(name, format!("{value:?} is longer than the most allowed, one day")));
+    }
+    Ok(())
+}
+
+/// A value that can be sent in a header: visible ASCII (and spaces inside, where `spaces`), not empty. The
+/// reason says where the first bad character is.
+pub(crate) fn header_text(text: &str, spaces: bool) -> Result<HeaderValue, String> {
+    if text.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if let Some((at, c)) = text.char_indices().find(|&(_, c)| !(c.is_ascii_graphic() || (spaces && c == ' '))) {
+        let what = match c {
+            ' ' => "a space".to_owned(),
+            c if c.is_control() => format!("a control character ({})", c.escape_default()),
+            _ => "a character that is not ASCII".to_owned(),
+        };
+        return Err(format!("holds {what} at byte {at}: only visible ASCII can be sent in a header"));
+    }
+    HeaderValue::from_str(text).map_err(|_| "cannot be sent in a header".to_owned())
+}
+
+/// Checks the base URL; returns it without a trailing slash, and its origin as `host:port`.
+fn check_base_url(
+    url: &str,
+    insecure_http: bool,
+    from: Option<&'static str>,
+) -> Result<(String, String), InvalidInput> {
+    let fail = |reason| InvalidInput::BaseUrl { url: url.to_owned(), reason, from };
     let uri: http::Uri = url.parse().map_err(|_| fail("not a URL"))?;
-    let authority = uri.authority().ok_or_else(|| fail("no host"))?;
+    let authority = uri.authority().ok_or_else(|| fail("no host: write it as https://host[:port]"))?;
     if authority.as_str().contains('@') {
         return Err(fail("credentials in the URL are not allowed: configure the API key instead"));
     }
     if uri.query().is_some() {
         return Err(fail("a query string is not allowed"));
     }
-    match uri.scheme_str() {
-        Some("https") => {}
-        Some("http") if insecure_http || is_loopback(authority.host()) => {}
+    let port = match uri.scheme_str() {
+        Some("https") => 443,
+        Some("http") if insecure_http || is_loopback(authority.host()) => 80,
         Some("http") => {
-            return Err(fail("plain http would send the key in clear: use https, a loopback host, or opt in"));
+            return Err(fail(
+                "plain http would send the key in clear: use https, a loopback host, or opt in with \
+                 .danger_allow_insecure_http() (SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1)",
+            ));
         }
         _ => return Err(fail("the scheme must be https or http")),
-    }
+    };
     let path = uri.path().trim_end_matches('/');
-    Ok(format!("{}://{}{}", uri.scheme_str().unwrap_or("https"), authority, path))
+    if path.ends_with("/v1") {
+        return Err(fail("leave out /v1: the API's paths already start with it (https://api.sendkit.ai)"));
+    }
+    let origin = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(port));
+    Ok((format!("{}://{}{}", uri.scheme_str().unwrap_or("https"), authority, path), origin))
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -342,13 +469,13 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        let ok = |url: &str| check_base_url(url, false).unwrap();
-        assert_eq!(ok("https://api.sendkit.ai/"), "https://api.sendkit.ai");
-        assert_eq!(ok("https://proxy.example.com/sendkit/"), "https://proxy.example.com/sendkit");
-        assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-        assert_eq!(ok("http://127.9.9.9"), "http://127.9.9.9");
-        assert_eq!(ok("http://localhost:1"), "http://localhost:1");
-        assert_eq!(ok("http://[::1]:99"), "http://[::1]:99");
+        let ok = |url: &str| check_base_url(url, false, None).unwrap();
+        assert_eq!(ok("https://api.sendkit.ai/"), ("https://api.sendkit.ai".into(), "api.sendkit.ai:443".into()));
+        assert_eq!(ok("https://proxy.example.com/sendkit/").0, "https://proxy.example.com/sendkit");
+        assert_eq!(ok("http://127.0.0.1:8080"), ("http://127.0.0.1:8080".into(), "127.0.0.1:8080".into()));
+        assert_eq!(ok("http://127.9.9.9").1, "127.9.9.9:80");
+        assert_eq!(ok("http://localhost:1").0, "http://localhost:1");
+        assert_eq!(ok("http://[::1]:99").1, "[::1]:99");
         for bad in [
             "http://api.sendkit.ai",
             "http://10.0.0.1",
@@ -358,34 +485,68 @@ mod tests {
             "https://u:p@x.com",
             "https://x.com/?a=1",
             "http://localhost.evil.com",
+            "https://api.sendkit.ai/v1",
+            "https://api.sendkit.ai/v1/",
         ] {
-            assert!(check_base_url(bad, false).is_err(), "{bad}");
+            assert!(check_base_url(bad, false, None).is_err(), "{bad}");
         }
-        assert_eq!(check_base_url("http://api.internal", true).unwrap(), "http://api.internal");
+        assert_eq!(check_base_url("http://api.internal", true, None).unwrap().0, "http://api.internal");
     }
 
     #[test]
-    fn env_lookup() {
+    fn env_lookup_trims_and_names_the_variable() {
         let vars = |name: &str| match name {
-            ENV_API_KEY => Some("sk_user_abc".to_owned()),
-            ENV_BASE_URL => Some("http://localhost:9".to_owned()),
-            ENV_WORKSPACE_ID => Some("ws_1".to_owned()),
+            Config::ENV_API_KEY => Some("sk_user_abc\n".to_owned()),
+            Config::ENV_BASE_URL => Some(" http://localhost:9 ".to_owned()),
+            Config::ENV_WORKSPACE_ID => Some("ws_1".to_owned()),
             _ => None,
         };
         let config = Config::from_lookup(vars).unwrap().build().unwrap();
         assert_eq!(config.base_url(), "http://localhost:9");
-        assert_eq!(config.workspace_id.as_ref().unwrap(), "ws_1");
-        assert!(matches!(Config::from_lookup(|_| None), Err(InvalidInput::MissingEnv(ENV_API_KEY))));
+        assert_eq!(config.api_key().expose_secret(), "sk_user_abc");
+        assert_eq!(config.workspace_id(), Some("ws_1"));
+        assert!(matches!(Config::from_lookup(|_| None), Err(InvalidInput::MissingEnv(Config::ENV_API_KEY))));
+        let empty = Config::from_lookup(|name| (name == Config::ENV_API_KEY).then(String::new)).unwrap().build();
+        assert_eq!(empty.unwrap_err().to_string(), "API key (from SENDKIT_API_KEY) is empty");
     }
 
     #[test]
-    fn bad_keys_and_workspace_ids_are_refused() {
-        for key in ["", "sk_live_\r\n", "sk live", "sk_\u{7f}", "sk_é"] {
-            assert!(matches!(Config::builder(key).build(), Err(InvalidInput::ApiKey(_))), "{key:?}");
+    fn bad_keys_and_workspace_ids_say_where() {
+        let error = Config::builder("sk_live_\u{7f}x").build().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "API key holds a control character (\\u{7f}) at byte 8: only visible ASCII can be sent in a header"
+        );
+        for key in ["", "sk_live_\r\n", "sk live", "sk_é"] {
+            assert!(matches!(Config::builder(key).build(), Err(InvalidInput::ApiKey { .. })), "{key:?}");
         }
-        for id in ["", "ws\n1", "ws 1"] {
+        let error = Config::builder("sk_1").workspace_id("ws 1").build().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "workspace ID holds a space at byte 2: only visible ASCII can be sent in a header"
+        );
+        for id in ["", "ws\n1"] {
             let built = Config::builder("sk_1").workspace_id(id).build();
-            assert!(matches!(built, Err(InvalidInput::WorkspaceId)), "{id:?}");
+            assert!(matches!(built, Err(InvalidInput::WorkspaceId { .. })), "{id:?}");
         }
+        let error = Config::builder("sk_user_1").build().unwrap_err();
+        assert!(error.to_string().contains("a platform key (sk_user_...) must name its workspace"), "{error}");
+    }
+
+    #[test]
+    fn every_duration_is_honoured_or_refused() {
+        let build = |builder: ConfigBuilder| builder.build().map(|_| ()).map_err(|e| e.to_string());
+        let base = || Config::builder("sk_1");
+        assert_eq!(
+            build(base().attempt_timeout(Duration::ZERO)).unwrap_err(),
+            "attempt_timeout: must be longer than zero"
+        );
+        assert!(build(base().connect_timeout(Duration::MAX)).unwrap_err().contains("longer than the most allowed"));
+        assert!(build(base().deadline(Some(Duration::MAX))).is_err());
+        assert!(build(base().deadline(None)).is_ok());
+        assert!(build(base().retry(RetryPolicy::default().max_attempts(0))).is_err());
+        assert!(build(base().retry(RetryPolicy::default().backoff(Duration::MAX, Duration::MAX))).is_err());
+        assert!(build(base().body_limit(0)).is_err());
+        assert!(build(base().application("my\u{1}app")).unwrap_err().contains("control character"));
     }
 }

@@ -1,103 +1,174 @@
+//! The one error type users match on, and the facts every message is made of.
+
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 use sendkit_model::{ErrorCode, Job, JobStatus};
 
+use crate::transport::TransportError;
+
 /// Everything that can go wrong in a call. One type, for every operation and both adapters.
 ///
-/// Whenever the server answered, the variant keeps the HTTP status ([`Error::status`]). `Display` reads well in a
-/// terminal: status, code, message. Nothing here ever holds the API key.
+/// Whenever the server answered, the variant keeps the HTTP status ([`Error::status`]), the request ID the server
+/// sent ([`Error::request_id`]) and, for the API's own errors, its code and message. `Display` says what was
+/// attempted, what happened, and whether the call may have taken effect, each once:
+/// `cancel_job job_1: HTTP 400 VALIDATION_ERROR: Job cannot be cancelled in status "completed" (request req_123)`.
+/// Server text is shown with control characters escaped. Nothing here ever holds the API key.
+///
+/// ```
+/// use sendkit_proto::{Error, TransportErrorKind};
+///
+/// fn explain(error: &Error) -> String {
+///     match error {
+///         Error::NotCancellable { job_status: Some(status), .. } => format!("already {status}"),
+///         Error::NotFound { .. } => "no such job, or it expired".to_owned(),
+///         Error::RateLimited { retry_after: Some(wait), .. } => format!("try again in {wait:?}"),
+///         Error::Transport { source, .. } if source.kind() == TransportErrorKind::Resolve => {
+///             "check SENDKIT_BASE_URL: its host does not resolve".to_owned()
+///         }
+///         other if other.may_have_taken_effect() => format!("{other} (read the job to find out)"),
+///         other => other.to_string(),
+///     }
+/// }
+/// # let _ = explain;
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The API answered with an error envelope that no more specific variant covers.
-    #[error("HTTP {status}: {code}: {message}")]
+    /// The API answered with an error envelope that no more specific variant covers (403, a 400 other than a
+    /// refused cancel, a 5xx with the API's envelope).
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
     Api {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status.
         status: StatusCode,
         /// The envelope's code; unknown codes are kept as their string.
         code: ErrorCode,
-        /// The envelope's message.
+        /// The envelope's message, as the server wrote it.
         message: String,
+        /// The server's request ID (`X-Request-Id` or `Request-Id`), to quote to support.
+        request_id: Option<String>,
     },
     /// The job is not in a status that can be cancelled (`completed`, `failed` or `cancelled`).
-    #[error("HTTP {status}: job cannot be cancelled: {message}")]
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
     NotCancellable {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status (400 from the API).
         status: StatusCode,
+        /// The envelope's code (`VALIDATION_ERROR` from the API).
+        code: ErrorCode,
+        /// The server's message.
+        message: String,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
         /// The job's current status, when the server's message names it.
         job_status: Option<JobStatus>,
-        /// The server's message.
-        message: String,
     },
     /// No such job, or it expired (jobs expire after 7 days).
-    #[error("HTTP {status}: not found: {message}")]
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
     NotFound {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status (404).
         status: StatusCode,
+        /// The envelope's code (`NOT_FOUND` from the API).
+        code: ErrorCode,
         /// The server's message.
         message: String,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
     },
     /// The API key was refused.
-    #[error("HTTP {status}: unauthorized: {message}")]
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
     Unauthorized {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status (401).
         status: StatusCode,
+        /// The envelope's code (`UNAUTHORIZED` from the API).
+        code: ErrorCode,
         /// The server's message.
         message: String,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
     },
     /// Too many requests; retries, if any, did not get through.
-    #[error("HTTP {status}: rate limited{}: {message}", retry_after_text(.retry_after))]
+    #[error("{call}HTTP {} {}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), MessageText(.message), RetryAfterText(.retry_after), RequestIdText(.request_id))]
     RateLimited {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status (429).
         status: StatusCode,
+        /// The envelope's code, if the body was an API error (a proxy's 429 may have no body).
+        code: Option<ErrorCode>,
+        /// The server's message, if its body had one.
+        message: Option<String>,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
         /// How long the server asked to wait, from `Retry-After`.
         retry_after: Option<Duration>,
-        /// The server's message, if its body had one.
-        message: String,
     },
     /// The server answered a status that is not success with a body that is not an API error (an HTML page from
     /// a proxy, an empty body).
-    #[error("HTTP {status}: unexpected answer{}: {snippet:?}", content_type_text(.content_type))]
+    #[error("{call}HTTP {}: not an API answer{}{}{}", .status, ContentTypeText(.content_type), SnippetText(.snippet), RequestIdText(.request_id))]
     UnexpectedResponse {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status.
         status: StatusCode,
         /// The `Content-Type` the server sent, if any.
         content_type: Option<String>,
-        /// The start of the body, lossily decoded, at most [`SNIPPET_LEN`] bytes.
+        /// The start of the body, lossily decoded, at most [`Error::SNIPPET_LEN`] bytes.
         snippet: String,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
     },
     /// The server answered a redirect. Redirects are never followed, so the key never leaves the base URL's origin.
-    #[error("HTTP {status}: redirect to {location:?} not followed")]
+    #[error("{call}HTTP {}: redirect{} not followed{}", .status, LocationText(.location), RequestIdText(.request_id))]
     Redirect {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status (3xx).
         status: StatusCode,
         /// The `Location` the server named, if any.
         location: Option<String>,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
     },
     /// A success status whose body is not the JSON expected.
-    #[error("HTTP {status}: malformed body at `{path}`: {message}; body starts {snippet:?}")]
+    #[error("{call}HTTP {}: malformed body at `{path}`: {}{}{}", .status, Escaped(.message), SnippetText(.snippet), RequestIdText(.request_id))]
     Decode {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status.
         status: StatusCode,
         /// Where in the JSON parsing failed, e.g. `data.metadata.totalItems` (`.` for the top level).
         path: String,
         /// What was wrong there.
         message: String,
-        /// The start of the body, lossily decoded, at most [`SNIPPET_LEN`] bytes.
+        /// The start of the body, lossily decoded, at most [`Error::SNIPPET_LEN`] bytes.
         snippet: String,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
     },
     /// The body was larger than the client's limit; reading stopped there.
-    #[error("HTTP {status}: body larger than the limit of {limit} bytes")]
+    #[error("{call}HTTP {}: body larger than the limit of {limit} bytes{}", .status, RequestIdText(.request_id))]
     BodyTooLarge {
+        /// The call that failed.
+        call: CallInfo,
         /// The HTTP status.
         status: StatusCode,
         /// The limit, in bytes.
         limit: u64,
+        /// The server's request ID, if it sent one.
+        request_id: Option<String>,
     },
     /// A wait for a job ended at its timeout before the job reached a terminal status.
-    #[error("job {job_id:?} did not finish within {waited:?}{}", last_status_text(.last_job))]
+    #[error("wait_for_job {}: not finished within {}{}{}", JobIdText(.job_id), Seconds(*.waited), LastStatusText(.last_job), LastErrorText(.last_error))]
     WaitTimedOut {
         /// The job waited for.
         job_id: String,
@@ -105,32 +176,37 @@ pub enum Error {
         waited: Duration,
         /// The last job a poll returned, if any did.
         last_job: Option<Box<Job>>,
+        /// The error of the last poll, when it failed (a passing failure that did not end the wait).
+        last_error: Option<Box<Error>>,
     },
-    /// The call was refused before any I/O: a bad job ID, key, base URL or request.
+    /// The call was refused before any I/O: a bad job ID, key, base URL, setting or request.
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
-    /// No answer came: connect, TLS, timeout or I/O failure.
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-}
-
-/// How many bytes of a body an error keeps.
-pub const SNIPPET_LEN: usize = 256;
-
-fn retry_after_text(retry_after: &Option<Duration>) -> String {
-    retry_after.map(|d| format!(" (retry after {}s)", d.as_secs_f64())).unwrap_or_default()
-}
-
-fn last_status_text(job: &Option<Box<Job>>) -> String {
-    job.as_ref().map(|job| format!(" (last seen {})", job.status)).unwrap_or_default()
-}
-
-fn content_type_text(content_type: &Option<String>) -> String {
-    content_type.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+    /// No answer came: the host did not resolve, no connection, a TLS failure, a timeout, a connection lost.
+    #[error("{call}{source} ({}, {} in {}{})", .call.origin(), Attempts(*.attempts), Seconds(*.elapsed), EffectText(self))]
+    Transport {
+        /// The call that failed.
+        call: CallInfo,
+        /// How many requests were sent (or tried) in all.
+        attempts: u32,
+        /// How long the call lasted.
+        elapsed: Duration,
+        /// What the transport reported of the last attempt; its own error is that error's `source()`.
+        source: TransportError,
+    },
+    /// A bug in sendkit itself, reported rather than panicking. Please report it.
+    #[error("internal error in sendkit: {message} (please report this)")]
+    Internal {
+        /// What went wrong.
+        message: &'static str,
+    },
 }
 
 impl Error {
-    /// The HTTP status of the answer this error came from, or `None` when there was no answer.
+    /// How many bytes of a body an error keeps.
+    pub const SNIPPET_LEN: usize = 256;
+
+    /// The HTTP status of the answer this error came from, or `None` when no status line arrived.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Api { status, .. }
@@ -142,14 +218,156 @@ impl Error {
             | Self::Redirect { status, .. }
             | Self::Decode { status, .. }
             | Self::BodyTooLarge { status, .. } => Some(*status),
-            Self::InvalidInput(_) | Self::Transport(_) | Self::WaitTimedOut { .. } => None,
+            Self::Transport { source, .. } => source.status(),
+            Self::InvalidInput(_) | Self::WaitTimedOut { .. } | Self::Internal { .. } => None,
         }
     }
 
-    /// The start of `body` as an error keeps it: lossy UTF-8, at most [`SNIPPET_LEN`] bytes, trimmed.
+    /// The request ID the server sent with its answer (`X-Request-Id` or `Request-Id`), to quote to support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Api { request_id, .. }
+            | Self::NotCancellable { request_id, .. }
+            | Self::NotFound { request_id, .. }
+            | Self::Unauthorized { request_id, .. }
+            | Self::RateLimited { request_id, .. }
+            | Self::UnexpectedResponse { request_id, .. }
+            | Self::Redirect { request_id, .. }
+            | Self::Decode { request_id, .. }
+            | Self::BodyTooLarge { request_id, .. } => request_id.as_deref(),
+            Self::WaitTimedOut { last_error, .. } => last_error.as_deref().and_then(Error::request_id),
+            Self::Transport { .. } | Self::InvalidInput(_) | Self::Internal { .. } => None,
+        }
+    }
+
+    /// The API's error code, when the server answered with its error envelope.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Self::Api { code, .. }
+            | Self::NotCancellable { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Unauthorized { code, .. } => Some(code),
+            Self::RateLimited { code, .. } => code.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The call that failed, when the error came from one.
+    pub fn call(&self) -> Option<&CallInfo> {
+        match self {
+            Self::Api { call, .. }
+            | Self::NotCancellable { call, .. }
+            | Self::NotFound { call, .. }
+            | Self::Unauthorized { call, .. }
+            | Self::RateLimited { call, .. }
+            | Self::UnexpectedResponse { call, .. }
+            | Self::Redirect { call, .. }
+            | Self::Decode { call, .. }
+            | Self::BodyTooLarge { call, .. }
+            | Self::Transport { call, .. } => Some(call),
+            Self::WaitTimedOut { .. } | Self::InvalidInput(_) | Self::Internal { .. } => None,
+        }
+    }
+
+    /// Whether the call may have taken effect although it failed: a cancel or an enrich whose request may have
+    /// reached the server when the connection broke, or that a gateway answered 502/503/504 to. Read the job (or
+    /// list the jobs) to find out. Always `false` for a get, which has no effect.
+    pub fn may_have_taken_effect(&self) -> bool {
+        let Some(call) = self.call() else { return false };
+        if !call.has_effect() {
+            return false;
+        }
+        match self {
+            Self::Transport { source, .. } => source.may_have_been_processed(),
+            other => other.status().is_some_and(is_gateway_failure),
+        }
+    }
+
+    /// The start of `body` as an error keeps it: lossy UTF-8, at most [`Error::SNIPPET_LEN`] bytes, trimmed.
     pub(crate) fn snippet(body: &[u8]) -> String {
-        let cut = &body[..body.len().min(SNIPPET_LEN)];
+        let cut = &body[..body.len().min(Self::SNIPPET_LEN)];
         String::from_utf8_lossy(cut).trim().to_owned()
+    }
+
+    /// The same error, said of `call`.
+    pub(crate) fn for_call(mut self, info: &CallInfo) -> Self {
+        match &mut self {
+            Self::Api { call, .. }
+            | Self::NotCancellable { call, .. }
+            | Self::NotFound { call, .. }
+            | Self::Unauthorized { call, .. }
+            | Self::RateLimited { call, .. }
+            | Self::UnexpectedResponse { call, .. }
+            | Self::Redirect { call, .. }
+            | Self::Decode { call, .. }
+            | Self::BodyTooLarge { call, .. }
+            | Self::Transport { call, .. } => call.clone_from(info),
+            Self::WaitTimedOut { .. } | Self::InvalidInput(_) | Self::Internal { .. } => {}
+        }
+        self
+    }
+}
+
+/// 502, 503 and 504: a gateway that could not get an answer, so the request may or may not have been acted on.
+pub(crate) fn is_gateway_failure(status: StatusCode) -> bool {
+    matches!(status, StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
+}
+
+/// What was attempted: the SDK method, the job it was about, the origin it was sent to.
+///
+/// Errors from [`parse_response`](crate::parse_response) alone carry an empty one; a [`Call`](crate::Call) fills
+/// it in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallInfo(Option<Arc<Called>>);
+
+/// Shared by every error of one call, so that keeping it costs a pointer.
+#[derive(Debug, PartialEq, Eq)]
+struct Called {
+    operation: &'static str,
+    job_id: Option<String>,
+    origin: String,
+    has_effect: bool,
+}
+
+impl CallInfo {
+    pub(crate) fn new(operation: &'static str, job_id: Option<&str>, origin: &str, has_effect: bool) -> Self {
+        let job_id = job_id.map(str::to_owned);
+        Self(Some(Arc::new(Called { operation, job_id, origin: origin.to_owned(), has_effect })))
+    }
+
+    /// The operation's name, as the client method that runs it: `cancel_job`, `get_job`, `enrich` (empty for an
+    /// error that did not come from a call).
+    pub fn operation(&self) -> &'static str {
+        self.0.as_ref().map_or("", |called| called.operation)
+    }
+
+    /// The job the call was about, if any.
+    pub fn job_id(&self) -> Option<&str> {
+        self.0.as_ref().and_then(|called| called.job_id.as_deref())
+    }
+
+    /// Where the call was sent, as `host:port`.
+    pub fn origin(&self) -> &str {
+        self.0.as_ref().map_or("", |called| called.origin.as_str())
+    }
+
+    /// Whether the operation changes anything (a cancel, an enrich).
+    fn has_effect(&self) -> bool {
+        self.0.as_ref().is_some_and(|called| called.has_effect)
+    }
+}
+
+impl fmt::Display for CallInfo {
+    /// `cancel_job job_1: ` (with the separator, so that an error without a call reads without one).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.operation().is_empty() {
+            return Ok(());
+        }
+        f.write_str(self.operation())?;
+        if let Some(job_id) = self.job_id() {
+            write!(f, " {}", JobIdText(job_id))?;
+        }
+        f.write_str(": ")
     }
 }
 
@@ -157,160 +375,288 @@ impl Error {
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidInput {
-    /// The job ID is empty.
-    #[error("job ID is empty")]
-    EmptyJobId,
+    /// The job ID cannot name a job: empty, or `.` / `..`, which proxies and URL libraries read as path steps.
+    #[error("job ID {} {reason}", JobIdText(.job_id))]
+    JobId {
+        /// The job ID as given.
+        job_id: String,
+        /// Why it cannot be sent.
+        reason: &'static str,
+    },
     /// The API key is empty or holds a character that cannot be sent in an HTTP header.
-    #[error("API key is not a valid header value: {0}")]
-    ApiKey(&'static str),
+    #[error("API key{} {reason}", FromText(.from))]
+    ApiKey {
+        /// Why it cannot be sent.
+        reason: String,
+        /// Where it came from, when from an environment variable.
+        from: Option<&'static str>,
+    },
     /// The workspace ID is empty or cannot be sent in an HTTP header.
-    #[error("workspace ID is not a valid header value")]
-    WorkspaceId,
+    #[error("workspace ID{} {reason}", FromText(.from))]
+    WorkspaceId {
+        /// Why it cannot be sent.
+        reason: String,
+        /// Where it came from, when from an environment variable.
+        from: Option<&'static str>,
+    },
     /// The base URL cannot be used.
-    #[error("base URL {url:?}: {reason}")]
+    #[error("base URL {url:?}{}: {reason}", FromText(.from))]
     BaseUrl {
         /// The URL as given.
         url: String,
+        /// Why it cannot be used, and what to do.
+        reason: &'static str,
+        /// Where it came from, when from an environment variable.
+        from: Option<&'static str>,
+    },
+    /// The proxy cannot be used.
+    #[error("proxy {url:?}{}: {reason}", FromText(.from))]
+    Proxy {
+        /// The proxy URL as given, its credentials left out.
+        url: String,
         /// Why it cannot be used.
         reason: &'static str,
+        /// Where it came from, when from an environment variable.
+        from: Option<&'static str>,
+    },
+    /// A duration, count or interval that cannot be honoured.
+    #[error("{setting}: {reason}")]
+    Setting {
+        /// The setting, as its builder method names it.
+        setting: &'static str,
+        /// Why it cannot be honoured.
+        reason: String,
     },
     /// An enrich request that the API would reject.
     #[error("enrich request: {0}")]
     EnrichRequest(String),
+    /// A request path that is not a path on the base URL's origin.
+    #[error("request path {path:?}: {reason}")]
+    Path {
+        /// The path as given.
+        path: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
     /// An environment variable the configuration needs is missing or not Unicode.
     #[error("environment variable {0} is not set")]
     MissingEnv(&'static str),
 }
 
-/// What kind of transport failure happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TransportErrorKind {
-    /// No connection could be made (refused, unreachable, DNS). The request never reached the server.
-    Connect,
-    /// The TLS handshake failed (for example an untrusted certificate).
-    Tls,
-    /// The attempt took longer than the configured timeout.
-    Timeout,
-    /// The connection failed while the request or response was under way (reset, closed early, truncated body).
-    Io,
-    /// The server's answer was not valid HTTP.
-    Protocol,
-}
+/// Server and user text with control characters escaped, so that a message cannot rewrite the terminal.
+pub(crate) struct Escaped<'a>(pub(crate) &'a str);
 
-impl fmt::Display for TransportErrorKind {
+impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Connect => "connect",
-            Self::Tls => "TLS",
-            Self::Timeout => "timeout",
-            Self::Io => "I/O",
-            Self::Protocol => "protocol",
-        })
-    }
-}
-
-/// No answer came. Adapters build these from their HTTP library's errors.
-#[derive(Debug, Clone)]
-pub struct TransportError {
-    kind: TransportErrorKind,
-    reached_server: bool,
-    message: String,
-}
-
-impl TransportError {
-    /// A failure of `kind`. `reached_server` says whether the request may have reached the server (and so may have
-    /// been acted on): `false` only when the adapter knows it was never sent, as for a refused connection.
-    pub fn new(kind: TransportErrorKind, reached_server: bool, message: impl Into<String>) -> Self {
-        Self { kind, reached_server, message: message.into() }
-    }
-
-    /// Like [`TransportError::new`], the message being `source` and its [`causes`], each said once.
-    pub fn from_source(
-        kind: TransportErrorKind,
-        reached_server: bool,
-        source: &(dyn std::error::Error + 'static),
-    ) -> Self {
-        let mut message = String::new();
-        for cause in causes(source) {
-            let text = cause.to_string();
-            // Wrappers often repeat their cause's text; say each thing once.
-            if !message.ends_with(&text) {
-                if !message.is_empty() {
-                    message.push_str(": ");
-                }
-                message.push_str(&text);
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
             }
-        }
-        Self::new(kind, reached_server, message)
-    }
-
-    /// What kind of failure it was.
-    pub fn kind(&self) -> TransportErrorKind {
-        self.kind
-    }
-
-    /// Whether the request may have reached the server, so that its outcome is unknown.
-    pub fn may_have_reached_server(&self) -> bool {
-        self.reached_server
-    }
-
-    /// The transport's description of the failure.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} error: {}", self.kind, self.message)?;
-        if self.reached_server {
-            f.write_str(" (the request may have reached the server: its outcome is unknown)")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for TransportError {}
+/// A job ID as written in messages: bare when it is plain, quoted and escaped otherwise.
+struct JobIdText<'a>(&'a str);
 
-/// `error` and the chain of its causes, including the error an `io::Error` wraps (which `source()` skips): what an
-/// adapter searches to tell, say, a TLS failure inside an I/O error.
-pub fn causes<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(error), |error: &&'a (dyn std::error::Error + 'static)| {
-        let wrapped = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-        match wrapped {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
+impl fmt::Display for JobIdText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_graphic() && b != b'"');
+        if plain {
+            f.write_str(self.0)
+        } else {
+            write!(f, "{:?}", self.0)
         }
-    })
+    }
+}
+
+struct RequestIdText<'a>(&'a Option<String>);
+
+impl fmt::Display for RequestIdText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, " (request {})", Escaped(id)),
+            None => Ok(()),
+        }
+    }
+}
+
+struct CodeOr<'a>(&'a Option<ErrorCode>, &'static str);
+
+impl fmt::Display for CodeOr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(code) => write!(f, "{code}"),
+            None => f.write_str(self.1),
+        }
+    }
+}
+
+struct MessageText<'a>(&'a Option<String>);
+
+impl fmt::Display for MessageText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_deref().filter(|m| !m.is_empty()) {
+            Some(message) => write!(f, ": {}", Escaped(message)),
+            None => Ok(()),
+        }
+    }
+}
+
+struct RetryAfterText<'a>(&'a Option<Duration>);
+
+impl fmt::Display for RetryAfterText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(wait) => write!(f, " (retry after {})", Seconds(*wait)),
+            None => Ok(()),
+        }
+    }
+}
+
+struct ContentTypeText<'a>(&'a Option<String>);
+
+impl fmt::Display for ContentTypeText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(content_type) => write!(f, " ({})", Escaped(content_type)),
+            None => Ok(()),
+        }
+    }
+}
+
+struct SnippetText<'a>(&'a str);
+
+impl fmt::Display for SnippetText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str(", empty body")
+        } else {
+            write!(f, ", body starts {:?}", self.0)
+        }
+    }
+}
+
+struct LocationText<'a>(&'a Option<String>);
+
+impl fmt::Display for LocationText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(location) => write!(f, " to {location:?}"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct LastStatusText<'a>(&'a Option<Box<Job>>);
+
+impl fmt::Display for LastStatusText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(job) => write!(f, " (last seen {})", job.status),
+            None => Ok(()),
+        }
+    }
+}
+
+struct LastErrorText<'a>(&'a Option<Box<Error>>);
+
+impl fmt::Display for LastErrorText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(error) => write!(f, "; the last poll failed: {error}"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct FromText<'a>(&'a Option<&'static str>);
+
+impl fmt::Display for FromText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(variable) => write!(f, " (from {variable})"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Attempts(u32);
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 attempt"),
+            n => write!(f, "{n} attempts"),
+        }
+    }
+}
+
+/// A duration as a person reads it: `250ms`, `1.5s`, `90s`.
+pub(crate) struct Seconds(pub(crate) Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 {
+            write!(f, "{millis}ms")
+        } else if millis % 1000 == 0 {
+            write!(f, "{}s", millis / 1000)
+        } else {
+            write!(f, "{:.1}s", self.0.as_secs_f64())
+        }
+    }
+}
+
+/// What a transport error means for the call: never sent, or may have taken effect (said only for a call that
+/// has an effect).
+struct EffectText<'a>(&'a Error);
+
+impl fmt::Display for EffectText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Error::Transport { call, source, .. } = self.0 else { return Ok(()) };
+        if !source.may_have_been_processed() {
+            if source.delivery() == crate::transport::Delivery::NotSent {
+                f.write_str("; the request was never sent")?;
+            }
+            return Ok(());
+        }
+        if call.has_effect() {
+            match call.job_id() {
+                Some(job_id) => write!(
+                    f,
+                    "; the request may have reached the server, so it may have taken effect: get job {} to see",
+                    JobIdText(job_id)
+                )?,
+                None => f.write_str(
+                    "; the request may have reached the server, so it may have taken effect: look for the jobs it \
+                     would have created before sending it again",
+                )?,
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("invalid peer certificate")]
-    struct Handshake;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("client error (Connect)")]
-    struct Wrapper(#[source] std::io::Error);
+    #[test]
+    fn server_text_cannot_rewrite_the_terminal() {
+        assert_eq!(Escaped("a\nb\u{1b}[2Jc \"d\"").to_string(), "a\\nb\\u{1b}[2Jc \"d\"");
+        assert_eq!(JobIdText("job_1").to_string(), "job_1");
+        assert_eq!(JobIdText("a b").to_string(), "\"a b\"");
+        assert_eq!(JobIdText("").to_string(), "\"\"");
+    }
 
     #[test]
-    fn causes_look_inside_io_errors_and_messages_say_each_thing_once() {
-        let error = Wrapper(std::io::Error::new(std::io::ErrorKind::InvalidData, Handshake));
-        assert!(causes(&error).any(|cause| cause.is::<Handshake>()), "the wrapped cause is found");
-        assert!(
-            std::error::Error::source(&error).and_then(std::error::Error::source).is_none(),
-            "source() alone skips it"
-        );
-        let transport = TransportError::from_source(TransportErrorKind::Tls, false, &error);
-        assert_eq!(transport.message(), "client error (Connect): invalid peer certificate");
-        assert_eq!(transport.to_string(), "TLS error: client error (Connect): invalid peer certificate");
-        let lost = TransportError::new(TransportErrorKind::Io, true, "connection reset");
-        assert!(lost.to_string().ends_with("its outcome is unknown)"));
+    fn durations_read_as_a_person_says_them() {
+        assert_eq!(Seconds(Duration::from_millis(250)).to_string(), "250ms");
+        assert_eq!(Seconds(Duration::from_secs(90)).to_string(), "90s");
+        assert_eq!(Seconds(Duration::from_millis(1500)).to_string(), "1.5s");
     }
 }

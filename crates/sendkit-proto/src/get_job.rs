@@ -4,7 +4,7 @@ use sendkit_model::Job;
 use crate::config::Config;
 use crate::error::Error;
 use crate::operation::{Idempotency, Operation};
-use crate::path::{checked_job_id, push_segment};
+use crate::path::job_path;
 use crate::response::parse_response;
 
 /// `GET /v1/enrichment/jobs/{jobId}`: a job's current status and progress. Jobs expire after 7 days.
@@ -34,15 +34,6 @@ impl GetJob {
 }
 
 /// The path of a job: `/v1/enrichment/jobs/{jobId}`, the ID encoded as one segment.
-pub(crate) fn job_path(job_id: &str, suffix: &str) -> Result<String, Error> {
-    let job_id = checked_job_id(job_id)?;
-    let mut path = String::with_capacity(24 + job_id.len() + suffix.len());
-    path.push_str("/v1/enrichment/jobs/");
-    push_segment(&mut path, job_id);
-    path.push_str(suffix);
-    Ok(path)
-}
-
 impl Operation for GetJob {
     type Output = Job;
 
@@ -55,7 +46,7 @@ impl Operation for GetJob {
     }
 
     fn idempotency(&self) -> Idempotency {
-        Idempotency::Idempotent
+        Idempotency::Safe
     }
 
     fn build_request(&self, config: &Config) -> Result<Request<Vec<u8>>, Error> {

@@ -4,43 +4,63 @@
 //!
 //! - An [`Operation`] is one API call as a value — [`CancelJob`], [`GetJob`], [`Enrich`] — that builds an
 //!   [`http::Request`] and parses an [`http::Response`] into a typed result or an [`Error`].
-//! - A [`Call`] carries an operation out: it hands out requests and, given each outcome and the time, answers
-//!   with the result or another attempt after a wait. Retries, `Retry-After` and the settling of a cancel whose
-//!   answer was lost are decided here, once, for every adapter.
-//! - [`WaitForJob`] says when to poll a job until it finishes, and reads each poll.
-//! - [`Config`] holds the base URL, the [`ApiKey`] (redacted in `Debug`), auth style, timeouts and body limit.
+//! - A [`Flow`] is a state machine a driver runs to the end, step by [`Step`]: a [`Call`] carries out one
+//!   operation (retries, `Retry-After`, the call's deadline, settling a cancel whose answer was lost); a
+//!   [`WaitForJob`] polls a job until it finishes, each poll a call of its own.
+//! - A [`Transport`] (blocking) or [`AsyncTransport`] sends one request within its limits and reports the facts of
+//!   a failure ([`TransportError`]); `sendkit-ureq` and `sendkit-hyper` provide one each and drive the flows over
+//!   any transport.
+//! - [`Config`] holds the base URL, the [`ApiKey`] (redacted in `Debug`), auth style, timeouts, deadline, body
+//!   limit, user agent and [`Proxy`].
 //!
 //! The layers: `sendkit-model` (serde types) → `sendkit-proto` (this crate) → `sendkit-ureq` (blocking) and
-//! `sendkit-hyper` (async), the only crates that do I/O. Use an adapter unless you bring your own HTTP client; then
-//! this crate alone is enough. `http` is re-exported so you compile against the same version.
+//! `sendkit-hyper` (async), the only crates that do I/O. `http` is re-exported so you compile against the same
+//! version.
 
-mod call;
+// The API's calls, one file each.
 mod cancel_job;
-mod config;
 mod enrich;
-mod error;
 mod get_job;
 mod operation;
+
+// Requests and answers.
+mod config;
 mod path;
+mod proxy;
+mod request;
 mod response;
-mod retry;
 mod secret;
+
+// Errors.
+mod error;
+mod transport;
+
+// The state machines and what they decide.
+mod call;
+mod flow;
+mod retry;
+mod retry_after;
+mod trace;
 mod wait;
 
-pub use call::{Call, Step};
+pub use call::Call;
 pub use cancel_job::CancelJob;
-pub use config::{
-    AuthStyle, Config, ConfigBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BASE_URL, DEFAULT_BODY_LIMIT,
-    DEFAULT_CONNECT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, ENV_WORKSPACE_ID, USER_AGENT_VALUE,
-};
+pub use config::{AuthStyle, Config, ConfigBuilder};
 pub use enrich::Enrich;
-pub use error::{causes, Error, InvalidInput, TransportError, TransportErrorKind, SNIPPET_LEN};
+pub use error::{CallInfo, Error, InvalidInput};
+pub use flow::{Flow, Now, Step};
 pub use get_job::GetJob;
-pub use operation::{Idempotency, Operation, Settle};
+pub use operation::{Idempotency, Operation};
+pub use proxy::{Proxy, ProxyServer};
 pub use response::parse_response;
-pub use retry::{parse_retry_after, RetryPolicy};
+pub use retry::RetryPolicy;
+#[doc(hidden)]
+pub use retry_after::parse_retry_after;
 pub use secret::{ApiKey, KeyKind};
-pub use wait::{WaitForJob, WaitPolicy, WaitStep};
+#[doc(hidden)]
+pub use transport::causes;
+pub use transport::{AsyncTransport, Attempt, Delivery, Transport, TransportError, TransportErrorKind};
+pub use wait::{WaitForJob, WaitPolicy};
 
 pub use http;
 pub use sendkit_model as model;

@@ -1,23 +1,27 @@
+//! An API call as a value: the trait every operation implements.
+
 use http::{Request, Response};
 use sendkit_model::Job;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::get_job::GetJob;
 
-/// Whether sending an operation twice can do harm: decides which failures [`Call`](crate::Call) retries.
+/// What sending an operation twice can do: decides which failures [`Call`](crate::Call) retries, and whether an
+/// error may say the call took effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Idempotency {
-    /// Sending it again cannot do harm (get, cancel): retried after any transient failure.
+    /// It changes nothing (get): retried after any passing failure, and never "may have taken effect".
+    Safe,
+    /// It changes something, and sending it again does no more harm (cancel): retried after any passing failure.
     Idempotent,
-    /// Sending it again may charge twice (enrich): retried only when the server cannot have acted on it (a 429,
-    /// a refused connection).
+    /// Sending it again may do it twice (enrich charges credits): retried only when the server cannot have acted
+    /// on it (a 429, a request that was never sent).
     NonIdempotent,
 }
 
 /// One call of the API, as a value: it builds its `http::Request` and parses the `http::Response`, and does no
-/// I/O. Run it through an adapter, through [`Call`](crate::Call) in a loop of your own, or by hand with any HTTP
+/// I/O. Run it through a client, through [`Call`](crate::Call) in a loop of your own, or by hand with any HTTP
 /// client:
 ///
 /// ```
@@ -39,7 +43,8 @@ pub trait Operation {
     /// What a successful call returns.
     type Output;
 
-    /// The operation's name, as traces show it: `cancel_job`, `get_job`, `enrich`.
+    /// The operation's name, as the client method that runs it and as traces and errors show it: `cancel_job`,
+    /// `get_job`, `enrich`.
     fn name(&self) -> &'static str;
 
     /// The job the operation is about, if it is about one.
@@ -47,7 +52,7 @@ pub trait Operation {
         None
     }
 
-    /// Whether the operation may be sent twice.
+    /// What sending it twice can do.
     fn idempotency(&self) -> Idempotency;
 
     /// The request to send. Fails, before any I/O, on input the API could not take.
@@ -56,25 +61,24 @@ pub trait Operation {
     /// The result the response stands for.
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Self::Output, Error>;
 
-    /// When an earlier attempt may have been acted on and a later one failed with `error`, a read that may
-    /// show the call succeeded after all. Only cancel has one: "already cancelled" after a lost answer.
-    fn settle(&self, error: &Error) -> Option<Settle<Self::Output>> {
+    /// Whether, after an earlier attempt may have taken effect, this refusal may mean it did, so that reading the
+    /// job can settle the call. Only sendkit's own operations can say yes.
+    #[doc(hidden)]
+    fn settles_after(&self, error: &Error, _: sealed::Sealed) -> bool {
         let _ = error;
+        false
+    }
+
+    /// The call's result, if the job read back shows that an earlier attempt took effect.
+    #[doc(hidden)]
+    fn settle(&self, job: Job, _: sealed::Sealed) -> Option<Self::Output> {
+        let _ = job;
         None
     }
 }
 
-/// A read that settles a call whose outcome was unknown: get the job, and accept it as the call's result when it
-/// shows the call took effect.
-#[derive(Debug, Clone)]
-pub struct Settle<T> {
-    pub(crate) get: GetJob,
-    pub(crate) accept: fn(Job) -> Option<T>,
-}
-
-impl<T> Settle<T> {
-    /// Get `get`'s job; `accept` turns it into the call's result, or `None` when it does not show success.
-    pub fn new(get: GetJob, accept: fn(Job) -> Option<T>) -> Self {
-        Self { get, accept }
-    }
+pub(crate) mod sealed {
+    /// Only proto can name this, so only proto can call or override the settling hooks.
+    #[derive(Debug)]
+    pub struct Sealed;
 }

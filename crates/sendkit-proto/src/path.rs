@@ -1,16 +1,24 @@
-//! Job IDs in paths.
+//! Paths of the API: job IDs as one path segment each.
 
-use crate::error::InvalidInput;
+use crate::error::{Error, InvalidInput};
 
-/// Appends `segment` to `out` percent-encoded as one path segment: every byte but RFC 3986's unreserved
-/// characters (`A-Z a-z 0-9 - . _ ~`) is encoded, so `/`, `?`, `#`, `%` and `..` can never change the path.
+/// `/v1/enrichment/jobs/{job_id}{suffix}`, the job ID checked and encoded as one segment.
+pub(crate) fn job_path(job_id: &str, suffix: &str) -> Result<String, Error> {
+    check_job_id(job_id)?;
+    let mut path = String::with_capacity(24 + job_id.len() + suffix.len());
+    path.push_str("/v1/enrichment/jobs/");
+    push_segment(&mut path, job_id);
+    path.push_str(suffix);
+    Ok(path)
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so that no job ID can add a path segment,
+/// a query or a fragment.
 pub(crate) fn push_segment(out: &mut String, segment: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &byte in segment.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~') {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~' | b'.') {
             out.push(byte as char);
-        } else if byte == b'.' && !matches!(segment, "." | "..") {
-            out.push('.');
         } else {
             out.push('%');
             out.push(HEX[usize::from(byte >> 4)] as char);
@@ -19,18 +27,20 @@ pub(crate) fn push_segment(out: &mut String, segment: &str) {
     }
 }
 
-/// A job ID checked for use in a path: not empty. Otherwise opaque.
-pub(crate) fn checked_job_id(job_id: &str) -> Result<&str, InvalidInput> {
-    if job_id.is_empty() {
-        Err(InvalidInput::EmptyJobId)
-    } else {
-        Ok(job_id)
-    }
+/// Refuses IDs that cannot name a job. `.` and `..` are refused rather than encoded: RFC 3986 lets any
+/// normalising proxy or URL library read `%2E%2E` as `..`, which would turn a cancel into another call.
+fn check_job_id(job_id: &str) -> Result<(), InvalidInput> {
+    let reason = match job_id {
+        "" => "is empty",
+        "." | ".." => "is a dot segment, which proxies and URL libraries may read as a path step",
+        _ => return Ok(()),
+    };
+    Err(InvalidInput::JobId { job_id: job_id.to_owned(), reason })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::push_segment;
+    use super::*;
 
     fn encoded(segment: &str) -> String {
         let mut out = String::new();
@@ -46,9 +56,16 @@ mod tests {
         );
         assert_eq!(encoded("a/b?c#d"), "a%2Fb%3Fc%23d");
         assert_eq!(encoded("50% off"), "50%25%20off");
-        assert_eq!(encoded(".."), "%2E%2E");
-        assert_eq!(encoded("."), "%2E");
         assert_eq!(encoded("v1.2"), "v1.2");
+        assert_eq!(encoded("..."), "...");
         assert_eq!(encoded("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn dot_segments_and_empty_ids_are_refused() {
+        for id in ["", ".", ".."] {
+            assert!(matches!(job_path(id, ""), Err(Error::InvalidInput(InvalidInput::JobId { .. }))), "{id:?}");
+        }
+        assert_eq!(job_path("a.b", "/cancel").unwrap(), "/v1/enrichment/jobs/a.b/cancel");
     }
 }

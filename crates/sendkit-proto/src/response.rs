@@ -1,12 +1,13 @@
 //! The one place that reads the API's answer envelope, for every operation.
 
 use http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
-use http::{Response, StatusCode};
+use http::{HeaderName, Response, StatusCode};
 use sendkit_model::{ErrorCode, ErrorEnvelope, StatusErrorBody, SuccessEnvelope};
 use serde::de::{DeserializeOwned, IgnoredAny};
 
+use crate::error::CallInfo;
 use crate::error::Error;
-use crate::retry::retry_after_seconds;
+use crate::retry_after::retry_after_seconds;
 
 /// Reads `response` as the API answers: on 2xx, `{"success": true, "data": T}`; otherwise one of the two error
 /// shapes, each mapped to its [`Error`] variant by status; anything else becomes an error that keeps the status
@@ -26,17 +27,17 @@ where
         // again, to say where it failed (tracking the path costs an allocation per key, on every answer).
         return match serde_json::from_slice::<SuccessEnvelope<T>>(body) {
             Ok(envelope) if envelope.success => Ok(envelope.data),
-            Ok(_) => Err(api_error(response).unwrap_or_else(|| decode_error(status, ".", "`success` is false", body))),
+            Ok(_) => Err(api_error(response).unwrap_or_else(|| decode_error(response, ".", "`success` is false"))),
             Err(_) => Err(api_error(response).unwrap_or_else(|| malformed::<T, B>(response))),
         };
     }
     if status.is_redirection() {
-        let location = response.headers().get(LOCATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        return Err(Error::Redirect { status, location });
+        let location = header_text(response, LOCATION);
+        return Err(Error::Redirect { call: CallInfo::default(), status, location, request_id: request_id(response) });
     }
     Err(api_error(response).unwrap_or_else(|| match status {
         // A proxy's 429 says the same thing as the API's, whatever its body.
-        StatusCode::TOO_MANY_REQUESTS => rate_limited(response, String::new()),
+        StatusCode::TOO_MANY_REQUESTS => rate_limited(response, None, None),
         _ => unexpected(response),
     }))
 }
@@ -49,9 +50,9 @@ fn malformed<T: DeserializeOwned, B: AsRef<[u8]>>(response: &Response<B>) -> Err
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, SuccessEnvelope<T>>(&mut deserializer) {
-        Err(err) => decode_error(response.status(), &err.path().to_string(), &err.into_inner().to_string(), body),
+        Err(err) => decode_error(response, &err.path().to_string(), &err.into_inner().to_string()),
         // Reached only if the two parsers disagreed; the body is still not what was expected.
-        Ok(_) => decode_error(response.status(), ".", "the body does not match the expected shape", body),
+        Ok(_) => decode_error(response, ".", "the body does not match the expected shape"),
     }
 }
 
@@ -66,27 +67,59 @@ fn api_error<B: AsRef<[u8]>>(response: &Response<B>) -> Option<Error> {
     } else {
         return None;
     };
+    let call = CallInfo::default();
+    let request_id = request_id(response);
     Some(match status {
-        StatusCode::UNAUTHORIZED => Error::Unauthorized { status, message },
-        StatusCode::NOT_FOUND => Error::NotFound { status, message },
-        StatusCode::TOO_MANY_REQUESTS => rate_limited(response, message),
-        _ => Error::Api { status, code, message },
+        StatusCode::UNAUTHORIZED => Error::Unauthorized { call, status, code, message, request_id },
+        StatusCode::NOT_FOUND => Error::NotFound { call, status, code, message, request_id },
+        StatusCode::TOO_MANY_REQUESTS => rate_limited(response, Some(code), Some(message)),
+        _ => Error::Api { call, status, code, message, request_id },
     })
 }
 
-fn rate_limited<B>(response: &Response<B>, message: String) -> Error {
-    let retry_after = response.headers().get(RETRY_AFTER).and_then(retry_after_seconds);
-    Error::RateLimited { status: response.status(), retry_after, message }
+fn rate_limited<B>(response: &Response<B>, code: Option<ErrorCode>, message: Option<String>) -> Error {
+    Error::RateLimited {
+        call: CallInfo::default(),
+        status: response.status(),
+        code,
+        message,
+        request_id: request_id(response),
+        retry_after: response.headers().get(RETRY_AFTER).and_then(retry_after_seconds),
+    }
 }
 
 fn unexpected<B: AsRef<[u8]>>(response: &Response<B>) -> Error {
     Error::UnexpectedResponse {
+        call: CallInfo::default(),
         status: response.status(),
-        content_type: response.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        content_type: header_text(response, CONTENT_TYPE),
         snippet: Error::snippet(response.body().as_ref()),
+        request_id: request_id(response),
     }
 }
 
-fn decode_error(status: StatusCode, path: &str, message: &str, body: &[u8]) -> Error {
-    Error::Decode { status, path: path.to_owned(), message: message.to_owned(), snippet: Error::snippet(body) }
+fn decode_error<B: AsRef<[u8]>>(response: &Response<B>, path: &str, message: &str) -> Error {
+    Error::Decode {
+        call: CallInfo::default(),
+        status: response.status(),
+        path: path.to_owned(),
+        message: message.to_owned(),
+        snippet: Error::snippet(response.body().as_ref()),
+        request_id: request_id(response),
+    }
+}
+
+/// The ID the server gave this request, for support: `X-Request-Id`, or `Request-Id`.
+pub(crate) fn request_id<B>(response: &Response<B>) -> Option<String> {
+    header_text(response, X_REQUEST_ID).or_else(|| header_text(response, REQUEST_ID))
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+
+/// A header's value as text, bounded, with anything that is not printable ASCII replaced.
+fn header_text<B>(response: &Response<B>, name: HeaderName) -> Option<String> {
+    let value = response.headers().get(name)?;
+    let bytes = &value.as_bytes()[..value.len().min(Error::SNIPPET_LEN)];
+    Some(String::from_utf8_lossy(bytes).into_owned()).filter(|text| !text.is_empty())
 }

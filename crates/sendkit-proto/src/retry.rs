@@ -1,7 +1,4 @@
-use std::time::{Duration, SystemTime};
-
-use http::HeaderValue;
-use sendkit_model::{jiff, Timestamp};
+use std::time::Duration;
 
 /// How a call is retried: how many attempts, how long between them.
 ///
@@ -18,15 +15,14 @@ use sendkit_model::{jiff, Timestamp};
 ///     .max_attempts(5)
 ///     .backoff(Duration::from_millis(100), Duration::from_secs(2))
 ///     .without_jitter();
-/// assert_eq!(policy.get_max_attempts(), 5);
-/// assert_eq!(RetryPolicy::none().get_max_attempts(), 1);
+/// # let _ = policy;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    max_attempts: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    max_retry_after: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) initial_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) max_retry_after: Duration,
     jitter: bool,
 }
 
@@ -49,9 +45,10 @@ impl RetryPolicy {
         Self { max_attempts: 1, ..Self::default() }
     }
 
-    /// Attempts in all, the first included (at least 1).
+    /// Requests in all, the first and any settling read included (at least 1: zero is refused when the config
+    /// is built).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
+        self.max_attempts = attempts;
         self
     }
 
@@ -75,9 +72,17 @@ impl RetryPolicy {
         self
     }
 
-    /// Attempts in all.
-    pub fn get_max_attempts(&self) -> u32 {
-        self.max_attempts
+    /// Refuses what cannot be honoured: no attempt at all, or a wait too long to schedule.
+    pub(crate) fn check(&self) -> Result<(), crate::error::InvalidInput> {
+        if self.max_attempts == 0 {
+            return Err(crate::config::setting("max_attempts", "must be at least 1 (the first attempt)".to_owned()));
+        }
+        for (name, wait) in [("backoff", self.max_backoff), ("max_retry_after", self.max_retry_after)] {
+            if wait > crate::Config::MAX_DURATION {
+                return Err(crate::config::setting(name, format!("{wait:?} is longer than the most allowed, one day")));
+            }
+        }
+        Ok(())
     }
 
     /// The wait before retry number `retry` (1 for the first retry), given `random` bits for the jitter.
@@ -95,45 +100,6 @@ impl RetryPolicy {
     pub(crate) fn accept_retry_after(&self, wait: Duration) -> Option<Duration> {
         (wait <= self.max_retry_after).then_some(wait)
     }
-}
-
-/// Reads a `Retry-After` value in either of its forms: delta-seconds (`120`) or an HTTP date
-/// (`Wed, 21 Oct 2015 07:28:00 GMT`), which is measured from `now`. A date in the past means no wait. Anything
-/// else is `None`, and the caller falls back to its own backoff.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use sendkit_proto::parse_retry_after;
-///
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 2015-10-21T07:27:50Z
-/// let value = |s: &'static str| http::HeaderValue::from_static(s);
-/// assert_eq!(parse_retry_after(&value("7"), now), Some(Duration::from_secs(7)));
-/// assert_eq!(parse_retry_after(&value("Wed, 21 Oct 2015 07:28:00 GMT"), now), Some(Duration::from_secs(10)));
-/// assert_eq!(parse_retry_after(&value("soon"), now), None);
-/// ```
-pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
-    let text = value.to_str().ok()?.trim();
-    if let Some(wait) = delta_seconds(text) {
-        return Some(wait);
-    }
-    let at = jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S GMT", text).ok()?;
-    let at = jiff::tz::Offset::UTC.to_timestamp(at).ok()?;
-    let now = Timestamp::try_from(now).ok()?;
-    let wait = now.duration_until(at);
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
-}
-
-/// The delta-seconds form only, for reading a response with no clock at hand.
-pub(crate) fn retry_after_seconds(value: &HeaderValue) -> Option<Duration> {
-    delta_seconds(value.to_str().ok()?.trim())
-}
-
-fn delta_seconds(text: &str) -> Option<Duration> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // An absurdly long number saturates rather than failing: it still means "a long time".
-    Some(Duration::from_secs(text.parse::<u64>().unwrap_or(u64::MAX)))
 }
 
 #[cfg(test)]
@@ -157,28 +123,5 @@ mod tests {
         }
         assert_eq!(policy.backoff_for(1, 100_000_000), Duration::from_millis(100));
         assert_eq!(policy.backoff_for(1, 0), Duration::ZERO);
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470);
-        let parse = |s: &'static str| parse_retry_after(&HeaderValue::from_static(s), now);
-        assert_eq!(parse("0"), Some(Duration::ZERO));
-        assert_eq!(parse(" 12 "), Some(Duration::from_secs(12)));
-        assert_eq!(parse("99999999999999999999999"), Some(Duration::from_secs(u64::MAX)));
-        assert_eq!(parse("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::from_secs(10)));
-        assert_eq!(parse("Wed, 21 Oct 2015 07:00:00 GMT"), Some(Duration::ZERO), "a date in the past means now");
-        for garbage in [
-            "",
-            "-1",
-            "1.5",
-            "soon",
-            "Wed, 21 Oct 2015 07:28:00",
-            "2015-10-21T07:28:00Z",
-            "Thu, 32 Oct 2015 07:28:00 GMT",
-        ] {
-            assert_eq!(parse(garbage), None, "{garbage:?}");
-        }
-        assert_eq!(parse_retry_after(&HeaderValue::from_bytes(b"\xff").unwrap(), now), None);
     }
 }

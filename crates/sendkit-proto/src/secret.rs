@@ -40,14 +40,10 @@ impl ApiKey {
     /// other control characters).
     pub fn new(key: impl Into<String>) -> Result<Self, InvalidInput> {
         let key = key.into();
-        if key.is_empty() {
-            return Err(InvalidInput::ApiKey("it is empty"));
-        }
-        if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(InvalidInput::ApiKey("it holds a space, control or non-ASCII character"));
-        }
-        let x_api_key = sensitive(HeaderValue::from_str(&key))?;
-        let bearer = sensitive(HeaderValue::from_str(&format!("Bearer {key}")))?;
+        let invalid = |reason: String| InvalidInput::ApiKey { reason, from: None };
+        let x_api_key = sensitive(crate::config::header_text(&key, false).map_err(invalid)?);
+        let bearer = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| invalid("cannot be sent".into()))?;
+        let bearer = sensitive(bearer);
         Ok(Self { key, x_api_key, bearer })
     }
 
@@ -75,10 +71,9 @@ impl ApiKey {
     }
 }
 
-fn sensitive(value: Result<HeaderValue, http::header::InvalidHeaderValue>) -> Result<HeaderValue, InvalidInput> {
-    let mut value = value.map_err(|_| InvalidInput::ApiKey("it cannot be an HTTP header value"))?;
+fn sensitive(mut value: HeaderValue) -> HeaderValue {
     value.set_sensitive(true);
-    Ok(value)
+    value
 }
 
 impl fmt::Debug for ApiKey {

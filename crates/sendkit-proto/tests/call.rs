@@ -1,14 +1,15 @@
 //! The retry decisions of `Call`, driven with scripted outcomes and a fake clock.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus};
 use sendkit_proto::{
-    Call, CancelJob, Config, Enrich, Error, GetJob, Operation, RetryPolicy, Step, TransportError, TransportErrorKind,
+    Call, CancelJob, Config, Delivery, Enrich, Error, Flow, GetJob, Now, Operation, RetryPolicy, Step, TransportError,
+    TransportErrorKind,
 };
 
 /// 2015-10-21T07:27:50Z.
-fn now() -> SystemTime {
+fn wall_start() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470)
 }
 
@@ -25,7 +26,9 @@ fn job_body(status: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-fn answer(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<http::Response<Vec<u8>>, Error> {
+type Outcome = Result<http::Response<Vec<u8>>, TransportError>;
+
+fn answer(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Outcome {
     let mut builder = http::Response::builder().status(status);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -33,39 +36,55 @@ fn answer(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<http::Re
     Ok(builder.body(body.to_vec()).unwrap())
 }
 
-fn lost(kind: TransportErrorKind, reached_server: bool) -> Result<http::Response<Vec<u8>>, Error> {
-    Err(Error::Transport(TransportError::new(kind, reached_server, "scripted")))
+fn lost(kind: TransportErrorKind, delivery: Delivery) -> Outcome {
+    Err(TransportError::new(kind, delivery))
 }
 
-/// What a run did: each request's method and path with the wait before it, and the result.
+/// What a run did: each request's method and path with the wait before it and its timeout, and the result.
 struct Run<T> {
     sent: Vec<(String, Duration)>,
+    timeouts: Vec<Duration>,
     result: Result<T, Error>,
+    elapsed: Duration,
 }
 
-/// Runs `operation`, answering its requests from `script` in order.
-fn drive<O: Operation>(
-    operation: O,
-    config: &Config,
-    script: Vec<Result<http::Response<Vec<u8>>, Error>>,
-) -> Run<O::Output> {
+/// Runs `operation`, answering its requests from `script` in order, each answer taking `took` of a fake clock
+/// that the call's sleeps advance too.
+fn drive_timed<O: Operation>(operation: O, config: &Config, script: Vec<Outcome>, took: Duration) -> Run<O::Output> {
+    let start = Instant::now();
+    let mut elapsed = Duration::ZERO;
+    let now = |elapsed: Duration| Now::new(start + elapsed, wall_start() + elapsed);
     let mut call = Call::new(operation, config);
     let mut script = script.into_iter();
-    let mut sent = Vec::new();
-    let mut step = call.start();
+    let (mut sent, mut timeouts) = (Vec::new(), Vec::new());
+    let mut pause = Duration::ZERO;
+    let mut step = call.next(now(elapsed));
     loop {
-        match step {
-            Step::Send { request, wait } => {
-                sent.push((format!("{} {}", request.method(), request.uri().path()), wait));
+        step = match step {
+            Step::Send(attempt) => {
+                sent.push((format!("{} {}", attempt.request.method(), attempt.request.uri().path()), pause));
+                timeouts.push(attempt.timeout);
+                pause = Duration::ZERO;
                 let outcome = script.next().expect("the call sent more requests than scripted");
-                step = call.receive(outcome, now());
+                elapsed += took.min(attempt.timeout);
+                call.receive(outcome, now(elapsed))
+            }
+            Step::Sleep(wait) => {
+                pause = wait;
+                elapsed += wait;
+                call.next(now(elapsed))
             }
             Step::Done(result) => {
                 assert!(script.next().is_none(), "the call stopped before the script ran out");
-                return Run { sent, result };
+                return Run { sent, timeouts, result, elapsed };
             }
-        }
+            _ => panic!("a call does not report progress"),
+        };
     }
+}
+
+fn drive<O: Operation>(operation: O, config: &Config, script: Vec<Outcome>) -> Run<O::Output> {
+    drive_timed(operation, config, script, Duration::ZERO)
 }
 
 const CANCEL: &str = "POST /v1/enrichment/jobs/job_1/cancel";
@@ -91,6 +110,23 @@ fn retry_after_in_seconds_then_success() {
     );
     assert_eq!(waits(&run), [Duration::ZERO, Duration::from_secs(2)]);
     assert_eq!(run.result.unwrap().status, JobStatus::Cancelled);
+}
+
+#[test]
+fn retry_after_in_every_date_form_is_measured_from_the_answers_date() {
+    for date in ["Wed, 21 Oct 2015 07:28:00 GMT", "Wednesday, 21-Oct-15 07:28:00 GMT", "Wed Oct 21 07:28:00 2015"] {
+        // The answer's own Date says 07:27:55, so the wait is 5 s whatever the local clock says.
+        let run = drive(
+            GetJob::new("job_1"),
+            &config(fixed()),
+            vec![
+                answer(503, &[("retry-after", date), ("date", "Wed, 21 Oct 2015 07:27:55 GMT")], b""),
+                answer(200, &[], &job_body("pending")),
+            ],
+        );
+        assert!(run.result.is_ok(), "{:?}", run.result);
+        assert_eq!(waits(&run), [Duration::ZERO, Duration::from_secs(5)], "{date}");
+    }
 }
 
 #[test]
@@ -164,8 +200,8 @@ fn not_found_and_client_errors_are_not_retried() {
     let body = br#"{"success":false,"error":{"code":"NOT_FOUND","message":"Job not found or expired"}}"#;
     let run = drive(CancelJob::new("job_1"), &config(fixed()), vec![answer(404, &[], body)]);
     assert!(matches!(run.result, Err(Error::NotFound { .. })));
-    let run = drive(CancelJob::new("job_1"), &config(fixed()), vec![lost(TransportErrorKind::Tls, false)]);
-    assert!(matches!(run.result, Err(Error::Transport(t)) if t.kind() == TransportErrorKind::Tls));
+    let run = drive(CancelJob::new("job_1"), &config(fixed()), vec![lost(TransportErrorKind::Tls, Delivery::NotSent)]);
+    assert!(matches!(run.result, Err(Error::Transport { source, .. }) if source.kind() == TransportErrorKind::Tls));
 }
 
 #[test]
@@ -174,23 +210,34 @@ fn enrich_is_retried_only_when_the_server_cannot_have_acted() {
     let run_ok = drive(
         enrich(),
         &config(fixed()),
-        vec![lost(TransportErrorKind::Connect, false), answer(429, &[], b""), answer(200, &[], ENRICHED)],
+        vec![lost(TransportErrorKind::Resolve, Delivery::NotSent), answer(429, &[], b""), answer(200, &[], ENRICHED)],
     );
     assert_eq!(run_ok.result.unwrap().total_credits_charged, 1);
     assert_eq!(run_ok.sent.iter().filter(|(path, _)| path == ENRICH).count(), 3);
     // A 503, a timeout or a dropped connection may have been charged: not sent again.
     for outcome in [
         answer(503, &[("retry-after", "1")], b""),
-        lost(TransportErrorKind::Timeout, true),
-        lost(TransportErrorKind::Io, true),
+        lost(TransportErrorKind::Timeout, Delivery::MaybeSent),
+        lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
     ] {
         let run = drive(enrich(), &config(fixed()), vec![outcome]);
         assert_eq!(run.sent.len(), 1);
         assert!(run.result.is_err());
     }
-    let run = drive(enrich(), &config(fixed()), vec![lost(TransportErrorKind::Io, true)]);
-    let message = run.result.unwrap_err().to_string();
-    assert!(message.contains("outcome is unknown"), "{message}");
+    let run = drive(enrich(), &config(fixed()), vec![lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent)]);
+    let error = run.result.unwrap_err();
+    assert!(error.may_have_taken_effect());
+    assert_eq!(
+        error.to_string(),
+        "enrich: connection lost before the answer was complete (api.sendkit.ai:443, 1 attempt in 0ms; the request \
+         may have reached the server, so it may have taken effect: look for the jobs it would have created before \
+         sending it again)"
+    );
+    // A 429 whose body broke off is still a refusal: retried, and never "may have taken effect".
+    let broken_429 = TransportError::new(TransportErrorKind::ConnectionLost, Delivery::MaybeSent)
+        .with_status(http::StatusCode::TOO_MANY_REQUESTS);
+    let run = drive(enrich(), &config(fixed()), vec![Err(broken_429), answer(200, &[], ENRICHED)]);
+    assert!(run.result.is_ok(), "{:?}", run.result);
 }
 
 #[test]
@@ -199,8 +246,8 @@ fn cancel_is_retried_after_a_lost_answer() {
         CancelJob::new("job_1"),
         &config(fixed()),
         vec![
-            lost(TransportErrorKind::Timeout, true),
-            lost(TransportErrorKind::Io, true),
+            lost(TransportErrorKind::Timeout, Delivery::MaybeSent),
+            lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
             answer(200, &[], &job_body("cancelled")),
         ],
     );
@@ -217,7 +264,7 @@ fn a_lost_cancel_that_took_effect_succeeds_with_the_job() {
         CancelJob::new("job_1"),
         &config(fixed()),
         vec![
-            lost(TransportErrorKind::Io, true),
+            lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
             answer(400, &[], ALREADY_CANCELLED),
             answer(200, &[], &job_body("cancelled")),
         ],
@@ -239,16 +286,11 @@ fn settling_read_that_fails_returns_the_cancel_error() {
     let run = drive(
         CancelJob::new("job_1"),
         &config(fixed()),
-        vec![
-            answer(502, &[], b""),
-            answer(400, &[], ALREADY_CANCELLED),
-            answer(503, &[], b""),
-            answer(503, &[], b""),
-            answer(503, &[], b""),
-        ],
+        vec![answer(502, &[], b""), answer(400, &[], ALREADY_CANCELLED), answer(503, &[], b"")],
     );
+    // max_attempts counts every request: the settling read was the third, and its failure ends the call.
     let sent: Vec<&str> = run.sent.iter().map(|(path, _)| path.as_str()).collect();
-    assert_eq!(sent, [CANCEL, CANCEL, GET, GET, GET]);
+    assert_eq!(sent, [CANCEL, CANCEL, GET]);
     assert!(matches!(run.result, Err(Error::NotCancellable { .. })));
 }
 
@@ -256,8 +298,8 @@ fn settling_read_that_fails_returns_the_cancel_error() {
 fn invalid_input_stops_before_any_request() {
     let config = config(fixed());
     let mut call = Call::new(CancelJob::new(""), &config);
-    assert!(matches!(call.start(), Step::Done(Err(Error::InvalidInput(_)))));
-    assert_eq!(call.attempt(), 0);
+    assert!(matches!(call.next(Now::new(Instant::now(), wall_start())), Step::Done(Err(Error::InvalidInput(_)))));
+    assert_eq!(call.attempts(), 0);
 }
 
 #[test]
@@ -272,4 +314,83 @@ fn jittered_waits_stay_under_the_backoff() {
         let waits = waits(&run);
         assert!(waits[1] <= Duration::from_millis(100) && waits[2] <= Duration::from_millis(200), "{waits:?}");
     }
+}
+
+#[test]
+fn a_refusal_settles_by_meaning_not_wording() {
+    // Another wording, or a 409, after a lost answer: read the job; it is this one and cancelled, so success.
+    let reworded = br#"{"success":false,"error":{"code":"CONFLICT","message":"already done"}}"#;
+    for refusal in [
+        answer(409, &[], reworded),
+        answer(
+            400,
+            &[],
+            br#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled"}}"#,
+        ),
+    ] {
+        let run = drive(
+            CancelJob::new("job_1"),
+            &config(fixed()),
+            vec![
+                lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
+                refusal,
+                answer(200, &[], &job_body("cancelled")),
+            ],
+        );
+        let sent: Vec<&str> = run.sent.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(sent, [CANCEL, CANCEL, GET]);
+        assert_eq!(run.result.unwrap().status, JobStatus::Cancelled);
+    }
+    // The job read back is another job, or not cancelled: the refusal stands.
+    let other = br#"{"success":true,"data":{"id":"job_2","type":"email_verification","status":"cancelled"}}"#;
+    for read_back in [answer(200, &[], other), answer(200, &[], &job_body("completed"))] {
+        let run = drive(
+            CancelJob::new("job_1"),
+            &config(fixed()),
+            vec![lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent), answer(409, &[], reworded), read_back],
+        );
+        assert!(matches!(run.result, Err(Error::Api { .. })), "{:?}", run.result.map(|j| j.status));
+    }
+    // A refusal that names another terminal status is not settled: it was not this call that finished the job.
+    let completed = br#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#;
+    let run = drive(
+        CancelJob::new("job_1"),
+        &config(fixed()),
+        vec![lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent), answer(400, &[], completed)],
+    );
+    assert!(matches!(run.result, Err(Error::NotCancellable { job_status: Some(JobStatus::Completed), .. })));
+}
+
+#[test]
+fn the_deadline_bounds_the_whole_call() {
+    // Each attempt hangs until its timeout; the deadline (1 s) cuts the retries short, and the last attempt's
+    // timeout is clamped to what was left.
+    let config = Config::builder("sk_live_test")
+        .retry(
+            RetryPolicy::default()
+                .backoff(Duration::from_millis(50), Duration::from_secs(1))
+                .without_jitter()
+                .max_attempts(10),
+        )
+        .attempt_timeout(Duration::from_millis(400))
+        .deadline(Some(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let hang = || lost(TransportErrorKind::Timeout, Delivery::MaybeSent);
+    let run = drive_timed(GetJob::new("job_1"), &config, vec![hang(), hang(), hang()], Duration::from_secs(3600));
+    assert!(run.elapsed <= Duration::from_secs(1), "{:?}", run.elapsed);
+    assert_eq!(run.timeouts, [Duration::from_millis(400), Duration::from_millis(400), Duration::from_millis(50)]);
+    let error = run.result.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "get_job job_1: timed out: no complete answer within 50ms (api.sendkit.ai:443, 3 attempts in 1s)"
+    );
+    assert!(!error.may_have_taken_effect(), "a get has no effect");
+}
+
+#[test]
+fn a_retry_that_would_pass_the_deadline_is_not_made() {
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(Some(Duration::from_secs(5))).build().unwrap();
+    let run = drive(CancelJob::new("job_1"), &config, vec![answer(429, &[("retry-after", "10")], b"")]);
+    assert!(matches!(run.result, Err(Error::RateLimited { retry_after: Some(d), .. }) if d == Duration::from_secs(10)));
 }

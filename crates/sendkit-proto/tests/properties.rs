@@ -61,11 +61,16 @@ proptest! {
         }
     }
 
-    /// Any job ID is exactly one path segment, and decodes back to itself.
+    /// Any job ID is exactly one path segment, and decodes back to itself; `.` and `..` are refused.
     #[test]
-    fn job_ids_stay_one_segment(id in "\\PC{1,60}") {
+    fn job_ids_stay_one_segment(id in "\\PC{1,60}|\\.{1,3}") {
         let config = Config::builder("sk_test").build().unwrap();
-        let request = CancelJob::new(id.clone()).build_request(&config).unwrap();
+        let built = CancelJob::new(id.clone()).build_request(&config);
+        if id == "." || id == ".." {
+            prop_assert!(matches!(built, Err(sendkit_proto::Error::InvalidInput(_))));
+            return Ok(());
+        }
+        let request = built.unwrap();
         let path = request.uri().path();
         prop_assert_eq!(request.uri().query(), None);
         let segments: Vec<&str> = path.split('/').collect();

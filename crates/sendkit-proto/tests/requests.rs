@@ -1,7 +1,9 @@
 //! Golden requests: every method, URI, header and body byte the operations put on the wire.
 
 use sendkit_model::{EnrichRequest, EnrichmentType};
-use sendkit_proto::{AuthStyle, CancelJob, Config, Enrich, Error, GetJob, InvalidInput, Operation, USER_AGENT_VALUE};
+use sendkit_proto::{AuthStyle, CancelJob, Config, Enrich, Error, GetJob, InvalidInput, Operation};
+
+const USER_AGENT_VALUE: &str = Config::USER_AGENT;
 
 const KEY: &str = "sk_live_golden_0123456789";
 
@@ -90,7 +92,7 @@ fn enrich_refuses_what_the_api_would() {
 fn job_ids_are_one_opaque_segment() {
     let cases = [
         ("a/b?c#d", "/v1/enrichment/jobs/a%2Fb%3Fc%23d/cancel"),
-        ("..", "/v1/enrichment/jobs/%2E%2E/cancel"),
+        ("...", "/v1/enrichment/jobs/.../cancel"),
         ("job 1%", "/v1/enrichment/jobs/job%201%25/cancel"),
         ("ünï", "/v1/enrichment/jobs/%C3%BCn%C3%AF/cancel"),
     ];
@@ -102,10 +104,35 @@ fn job_ids_are_one_opaque_segment() {
 }
 
 #[test]
-fn an_empty_job_id_is_refused_before_any_io() {
-    for result in [CancelJob::new("").build_request(&config()), GetJob::new("").build_request(&config())] {
-        assert!(matches!(result, Err(Error::InvalidInput(InvalidInput::EmptyJobId))));
+fn empty_and_dot_job_ids_are_refused_before_any_io() {
+    for id in ["", ".", ".."] {
+        for result in [CancelJob::new(id).build_request(&config()), GetJob::new(id).build_request(&config())] {
+            assert!(matches!(result, Err(Error::InvalidInput(InvalidInput::JobId { .. }))), "{id:?}");
+        }
     }
+    let error = CancelJob::new("..").build_request(&config()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid input: job ID .. is a dot segment, which proxies and URL libraries may read as a path step"
+    );
+}
+
+#[test]
+fn config_request_stays_on_the_base_urls_origin() {
+    let config = Config::builder(KEY).base_url("https://gateway.example.com/sendkit").build().unwrap();
+    for path in ["@evil.example/x", "evil.example/x", "//evil.example/x", "", "/a b"] {
+        let refused = config.request(http::Method::GET, path, None);
+        assert!(matches!(refused, Err(InvalidInput::Path { .. })), "{path:?}");
+    }
+    let request = config.request(http::Method::GET, "/v1/enrichment/jobs?limit=1", None).unwrap();
+    assert_eq!(request.uri(), "https://gateway.example.com/sendkit/v1/enrichment/jobs?limit=1");
+}
+
+#[test]
+fn the_user_agent_names_the_application_first() {
+    let config = Config::builder(KEY).application("my-service/1.0").build().unwrap();
+    let request = GetJob::new("j").build_request(&config).unwrap();
+    assert_eq!(request.headers()["user-agent"], format!("my-service/1.0 {USER_AGENT_VALUE}").as_str());
 }
 
 #[test]

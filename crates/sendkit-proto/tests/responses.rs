@@ -38,13 +38,10 @@ fn seed_success() {
 fn seed_not_cancellable() {
     let body = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#;
     let error = cancel(json(400, body)).unwrap_err();
-    let Error::NotCancellable { status, job_status, message } = &error else { panic!("{error:?}") };
+    let Error::NotCancellable { status, job_status, message, .. } = &error else { panic!("{error:?}") };
     assert_eq!((status.as_u16(), job_status), (400, &Some(JobStatus::Completed)));
     assert_eq!(message, r#"Job cannot be cancelled in status "completed""#);
-    assert_eq!(
-        error.to_string(),
-        r#"HTTP 400 Bad Request: job cannot be cancelled: Job cannot be cancelled in status "completed""#
-    );
+    assert_eq!(error.to_string(), r#"HTTP 400 VALIDATION_ERROR: Job cannot be cancelled in status "completed""#);
 }
 
 #[test]
@@ -68,7 +65,7 @@ fn second_error_shape() {
     assert!(matches!(cancel(json(404, body)).unwrap_err(), Error::NotFound { .. }));
     let body = r#"{"error": "Forbidden", "message": "No access", "code": 403}"#;
     let error = cancel(json(403, body)).unwrap_err();
-    let Error::Api { status, code, message } = &error else { panic!("{error:?}") };
+    let Error::Api { status, code, message, .. } = &error else { panic!("{error:?}") };
     assert_eq!((status.as_u16(), code, message.as_str()), (403, &ErrorCode::Unknown("Forbidden".into()), "No access"));
 }
 
@@ -79,7 +76,7 @@ fn unauthorized_and_unknown_codes() {
     let body = r#"{"success":false,"error":{"code":"QUOTA_EXHAUSTED","message":"No credits left"}}"#;
     let error = cancel(json(402, body)).unwrap_err();
     assert!(matches!(&error, Error::Api { code: ErrorCode::Unknown(c), .. } if c == "QUOTA_EXHAUSTED"), "{error:?}");
-    assert_eq!(error.to_string(), "HTTP 402 Payment Required: QUOTA_EXHAUSTED: No credits left");
+    assert_eq!(error.to_string(), "HTTP 402 QUOTA_EXHAUSTED: No credits left");
 }
 
 #[test]
@@ -89,7 +86,7 @@ fn rate_limited_with_and_without_a_json_body() {
     limited.headers_mut().insert("retry-after", "3".parse().unwrap());
     let error = cancel(limited).unwrap_err();
     assert!(
-        matches!(&error, Error::RateLimited { retry_after: Some(d), message, .. } if *d == Duration::from_secs(3) && message == "Slow down")
+        matches!(&error, Error::RateLimited { retry_after: Some(d), message: Some(message), .. } if *d == Duration::from_secs(3) && message == "Slow down")
     );
     let error = cancel(response(429, Some("text/html"), "<html>busy</html>")).unwrap_err();
     assert!(matches!(error, Error::RateLimited { retry_after: None, .. }), "{error:?}");
@@ -99,12 +96,15 @@ fn rate_limited_with_and_without_a_json_body() {
 fn html_502_keeps_status_and_snippet() {
     let page = format!("<html><body><h1>502 Bad Gateway</h1>{}</body></html>", "x".repeat(1000));
     let error = cancel(response(502, Some("text/html"), &page)).unwrap_err();
-    let Error::UnexpectedResponse { status, content_type, snippet } = &error else { panic!("{error:?}") };
+    let Error::UnexpectedResponse { status, content_type, snippet, .. } = &error else { panic!("{error:?}") };
     assert_eq!(status.as_u16(), 502);
     assert_eq!(content_type.as_deref(), Some("text/html"));
     assert!(snippet.starts_with("<html><body><h1>502 Bad Gateway</h1>"));
-    assert!(snippet.len() <= sendkit_proto::SNIPPET_LEN);
-    assert!(error.to_string().starts_with("HTTP 502 Bad Gateway: unexpected answer (text/html): \"<html>"));
+    assert!(snippet.len() <= Error::SNIPPET_LEN);
+    assert!(
+        error.to_string().starts_with("HTTP 502 Bad Gateway: not an API answer (text/html), body starts \"<html>"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -147,4 +147,17 @@ fn redirects_are_errors() {
     redirect.headers_mut().insert("location", "https://elsewhere.example/steal".parse().unwrap());
     let error = cancel(redirect).unwrap_err();
     assert!(matches!(&error, Error::Redirect { location: Some(l), .. } if l == "https://elsewhere.example/steal"));
+}
+
+#[test]
+fn the_request_id_and_the_servers_text_are_shown_once_and_escaped() {
+    let body = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"bad\n\u001b[2Jthing"}}"#;
+    let response =
+        http::Response::builder().status(400).header("x-request-id", "req_123").body(body.as_bytes().to_vec()).unwrap();
+    let error = GetJob::new("job_1").parse_response(&response).unwrap_err();
+    assert_eq!(error.request_id(), Some("req_123"));
+    assert_eq!(error.to_string(), "HTTP 400 VALIDATION_ERROR: bad\\n\\u{1b}[2Jthing (request req_123)");
+    let response = http::Response::builder().status(429).header("request-id", "r-9").body(Vec::new()).unwrap();
+    let error = GetJob::new("job_1").parse_response(&response).unwrap_err();
+    assert_eq!(error.to_string(), "HTTP 429 rate limited (request r-9)");
 }

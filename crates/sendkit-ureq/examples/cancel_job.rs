@@ -46,12 +46,12 @@ fn demo() -> ExitCode {
     let result = (|| -> Result<(), Error> {
         let created = client.enrich(EnrichRequest::new(["507f1f77bcf86cd799439011"], [EnrichmentType::Email]))?;
         let job_id = &created.jobs[0].job_id;
-        eprintln!("created job {job_id} ({} credits)", created.total_credits_charged);
+        eprintln!("created job {job_id} ({})", credits(created.total_credits_charged));
         let job = client.cancel_job(job_id)?;
-        println!("{}", serde_json::to_string_pretty(&job).expect("a job always serializes"));
+        println!("cancelled job: {}", serde_json::to_string_pretty(&job).expect("a job always serializes"));
         match client.cancel_job(job_id) {
             Ok(job) => println!("second cancel unexpectedly succeeded: {}", job.status),
-            Err(error) => println!("second cancel: {error}\n{error:?}"),
+            Err(error) => println!("second cancel, refused as it should be: {error}"),
         }
         Ok(())
     })();
@@ -62,4 +62,9 @@ fn demo() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `1 credit`, `2 credits`.
+fn credits(n: u64) -> String {
+    format!("{n} credit{}", if n == 1 { "" } else { "s" })
 }

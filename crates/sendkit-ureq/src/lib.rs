@@ -3,12 +3,15 @@
 //! ## Which crate
 //! `sendkit-model` (types only) → `sendkit-proto` (sans-IO: requests, responses, retries, waits) →
 //! `sendkit-ureq` (blocking) or `sendkit-hyper` (async), the only crates that do I/O; `sendkit-mock` is the
-//! emulator for tests. Pick one adapter; use proto alone to bring your own HTTP client.
+//! emulator for tests. Pick one client; to bring your own HTTP client, implement [`Transport`] and use
+//! [`Client::with_transport`].
 //!
-//! A thin loop over [`sendkit_proto::Call`]: proto builds each request and decides each retry; this crate sends,
-//! sleeps and reads. Redirects are never followed (the key never leaves the base URL's origin), status codes are
-//! answers rather than ureq errors, each attempt is bounded by the configured timeouts, and no body is read past
-//! the configured limit.
+//! [`Client`] is one driver over proto's flows: proto builds each request and decides each retry, wait and
+//! deadline; the client sends, sleeps and reads through its [`Transport`] — ureq by default ([`UreqTransport`]).
+//! Redirects are never followed (the key never leaves the base URL's origin), status codes are answers rather
+//! than errors, each attempt is bounded by its timeout and the call by its deadline, no body is read past the
+//! configured limit, and proxies come from [`Config`] alone (`HTTPS_PROXY` / `ALL_PROXY` / `NO_PROXY` for https,
+//! never for a plain-http base URL).
 //!
 //! ```no_run
 //! use sendkit_ureq::Client;
@@ -29,64 +32,88 @@
 //!
 //! match client.cancel_job("job_1") {
 //!     Ok(job) => println!("cancelled {}", job.id),
-//!     Err(Error::NotCancellable { job_status, .. }) => println!("already finished: {job_status:?}"),
+//!     Err(Error::NotCancellable { job_status: Some(status), .. }) => println!("already {status}"),
 //!     Err(Error::NotFound { .. }) => println!("no such job, or it expired"),
+//!     Err(other) if other.may_have_taken_effect() => println!("unknown: {other}"),
 //!     Err(other) => eprintln!("{other}"),
 //! }
 //! ```
+//!
+//! Feature flags: `webpki-roots` (default) trusts the Mozilla roots bundled; `platform-roots` the operating
+//! system's store; `tracing` adds a span per call and per attempt.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::io;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime};
 
-use sendkit_proto::http::{Request, Response};
+use sendkit_proto::http::header::USER_AGENT;
+use sendkit_proto::http::{HeaderValue, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{
-    Call, CancelJob, Enrich, GetJob, Operation, Step, TransportError, TransportErrorKind, WaitForJob, WaitStep,
+    Attempt, Call, CancelJob, Delivery, Enrich, Flow, GetJob, Now, Operation, Step, TransportErrorKind, WaitForJob,
 };
 
-pub use sendkit_proto::{model, AuthStyle, Config, ConfigBuilder, Error, RetryPolicy, WaitPolicy};
+pub use sendkit_proto::{
+    model, AuthStyle, Config, ConfigBuilder, Error, Proxy, RetryPolicy, Transport, TransportError, WaitPolicy,
+};
 pub use ureq;
 
-/// A blocking SendKit client. Cheap to clone; clones share the connection pool.
+/// A blocking SendKit client over a [`Transport`] (ureq by default). Cheap to clone when the transport is; clones
+/// share the connection pool.
 #[derive(Debug, Clone)]
-pub struct Client {
-    agent: ureq::Agent,
+pub struct Client<T = UreqTransport> {
+    transport: T,
     config: Config,
-    /// Whether the agent is the caller's, whose settings must be overridden on every request.
-    borrowed_agent: bool,
 }
 
 impl Client {
-    /// A client with its own `ureq::Agent`, whose connect and per-attempt timeouts come from `config`.
+    /// A client with its own `ureq::Agent`, built from `config`: its timeouts, its proxy, and TLS as the crate's
+    /// features say.
     pub fn new(config: Config) -> Self {
-        let builder = ureq::Agent::config_builder();
-        // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
-        #[cfg(feature = "platform-roots")]
-        let builder = builder
-            .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build());
-        let agent_config = builder
-            .timeout_connect(Some(config.connect_timeout()))
-            .timeout_global(Some(config.attempt_timeout()))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build();
-        let agent = ureq::Agent::with_parts(
-            agent_config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            LiteralFirst::default(),
-        );
-        Self { agent, config, borrowed_agent: false }
+        let transport = UreqTransport::new(&config);
+        Self { transport, config }
     }
 
-    /// A client over an agent you built (for its proxy, TLS or pool settings). Whatever the agent says, every
-    /// request is sent with status codes as answers, no redirects followed, and `config`'s timeouts.
+    /// A client over an agent you built (for its TLS or pool settings). Whatever the agent says, every request is
+    /// sent with status codes as answers, no redirects followed, `config`'s timeouts and `config`'s proxy. A
+    /// `User-Agent` set on the agent is kept, before sendkit's own part.
     pub fn with_agent(config: Config, agent: ureq::Agent) -> Self {
-        Self { agent, config, borrowed_agent: true }
+        Self { transport: UreqTransport::with_agent(agent, &config), config }
     }
 
     /// A client configured from `SENDKIT_API_KEY`, `SENDKIT_BASE_URL` and `SENDKIT_WORKSPACE_ID`.
     pub fn from_env() -> Result<Self, Error> {
         Ok(Self::new(Config::from_env()?.build()?))
+    }
+}
+
+impl<T: Transport> Client<T> {
+    /// A client over any blocking HTTP client: implement [`Transport`]'s one method and get retries, settling,
+    /// deadlines, waiting and cancel-many.
+    ///
+    /// ```
+    /// use sendkit_ureq::{Client, Config, Transport, TransportError};
+    /// use sendkit_ureq::proto::{http, Attempt};
+    ///
+    /// /// A transport that answers every request itself: a test double, or a client of your own.
+    /// struct Canned;
+    ///
+    /// impl Transport for Canned {
+    ///     fn send(&self, attempt: Attempt) -> Result<http::Response<Vec<u8>>, TransportError> {
+    ///         assert!(attempt.request.uri().path().ends_with("/job_1/cancel"));
+    ///         let body = br#"{"success":true,"data":{"id":"job_1","type":"email_verification","status":"cancelled"}}"#;
+    ///         Ok(http::Response::new(body.to_vec()))
+    ///     }
+    /// }
+    ///
+    /// let client = Client::with_transport(Config::builder("sk_live_0123456789").build()?, Canned);
+    /// assert_eq!(client.cancel_job("job_1")?.status.to_string(), "cancelled");
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
+    pub fn with_transport(config: Config, transport: T) -> Self {
+        Self { transport, config }
     }
 
     /// The settings this client runs with.
@@ -94,28 +121,56 @@ impl Client {
         &self.config
     }
 
+    /// The transport requests go through.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
     /// Cancels a `pending` or `processing` job and returns it, now `cancelled`.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::from_env()?;
+    /// let job = client.cancel_job("bulk_email_verification_1710000000000_abc1234")?;
+    /// assert_eq!(job.status, sendkit_ureq::model::JobStatus::Cancelled);
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
     pub fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
         self.run(CancelJob::new(job_id))
     }
 
     /// Gets a job's current status and progress.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::from_env()?;
+    /// let job = client.get_job("bulk_email_verification_1710000000000_abc1234")?;
+    /// println!("{}: {:?}", job.status, job.metadata);
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
     pub fn get_job(&self, job_id: &str) -> Result<Job, Error> {
         self.run(GetJob::new(job_id))
     }
 
     /// Runs enrichments over leads, creating one job per enrichment type. Never sent twice once it may have
     /// reached the server.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::from_env()?;
+    /// use sendkit_ureq::model::{EnrichRequest, EnrichmentType};
+    ///
+    /// let created = client.enrich(EnrichRequest::new(["507f1f77bcf86cd799439011"], [EnrichmentType::Email]))?;
+    /// println!("{} credits for {} jobs", created.total_credits_charged, created.jobs.len());
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
     pub fn enrich(&self, request: EnrichRequest) -> Result<EnrichResponse, Error> {
         self.run(Enrich::new(request))
     }
 
     /// Waits until the job reaches a terminal status (`completed`, `failed`, `cancelled`) and returns it, polling as
-    /// `policy` says and calling `on_progress` with each job a poll returns. Past the policy's timeout, the error is
-    /// [`Error::WaitTimedOut`] with the last job seen.
+    /// `policy` says and calling `on_progress` with each job a poll returns. Failures that polling cannot fix end
+    /// the wait at once; past the policy's timeout, the error is [`Error::WaitTimedOut`] with the last job seen.
     ///
     /// ```no_run
-    /// # let client = sendkit_ureq::Client::new(sendkit_ureq::Config::builder("sk_x").build().unwrap());
+    /// # let client = sendkit_ureq::Client::from_env()?;
     /// use sendkit_ureq::WaitPolicy;
     ///
     /// let job = client.wait_for_job("job_1", WaitPolicy::default(), |job| {
@@ -125,100 +180,219 @@ impl Client {
     /// })?;
     /// # Ok::<(), sendkit_ureq::Error>(())
     /// ```
-    pub fn wait_for_job(
-        &self,
-        job_id: &str,
-        policy: WaitPolicy,
-        mut on_progress: impl FnMut(&Job),
-    ) -> Result<Job, Error> {
-        let mut wait = WaitForJob::new(job_id, policy);
-        let mut step = wait.start(SystemTime::now());
-        loop {
-            match step {
-                WaitStep::Poll { get, wait: pause } => {
-                    if !pause.is_zero() {
-                        std::thread::sleep(pause);
-                    }
-                    let polled = self.run(get);
-                    if let Ok(job) = &polled {
-                        on_progress(job);
-                    }
-                    step = wait.observe(polled, SystemTime::now());
-                }
-                WaitStep::Done(result) => return result,
-            }
-        }
+    pub fn wait_for_job(&self, job_id: &str, policy: WaitPolicy, on_progress: impl FnMut(&Job)) -> Result<Job, Error> {
+        self.drive(WaitForJob::new(job_id, policy, &self.config), on_progress)
     }
 
-    /// Cancels each job in turn, and returns each one's result in the order given: one failure does not stop the
-    /// rest.
-    pub fn cancel_jobs<I>(&self, job_ids: I) -> Vec<(String, Result<Job, Error>)>
+    /// Cancels every job, at most `concurrency` at a time (on scoped threads), and returns each one's result in the
+    /// order given: one failure does not stop the rest.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::from_env()?;
+    /// for (job_id, result) in client.cancel_jobs(["job_1", "job_2", "job_3"], 8) {
+    ///     match result {
+    ///         Ok(job) => println!("{job_id}: {}", job.status),
+    ///         Err(error) => println!("{job_id}: {error}"),
+    ///     }
+    /// }
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
+    pub fn cancel_jobs<I>(&self, job_ids: I, concurrency: usize) -> Vec<(String, Result<Job, Error>)>
     where
         I: IntoIterator,
         I::Item: Into<String>,
+        T: Sync,
     {
-        job_ids
-            .into_iter()
-            .map(|id| {
-                let id = id.into();
-                let result = self.cancel_job(&id);
-                (id, result)
+        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
+        let workers = concurrency.clamp(1, ids.len().max(1));
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = ids.get(index) else { return done };
+                done.push((index, self.cancel_job(id)));
+            }
+        };
+        let mut results: Vec<Option<Result<Job, Error>>> = (0..ids.len()).map(|_| None).collect();
+        let finished: Vec<(usize, Result<Job, Error>)> = if workers == 1 {
+            work()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+                // A panic in a transport is the caller's to see, not ours to hide.
+                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
             })
+        };
+        for (index, result) in finished {
+            results[index] = Some(result);
+        }
+        ids.into_iter()
+            .zip(results)
+            .map(|(id, result)| (id, result.unwrap_or(Err(Error::Internal { message: "a cancel was not run" }))))
             .collect()
     }
 
-    /// Carries out any operation, with retries as proto decides.
+    /// Carries out any operation, with retries, deadline and settling as proto decides.
     pub fn run<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
-        let mut call = Call::new(operation, &self.config);
-        let mut step = call.start();
+        self.drive(Call::new(operation, &self.config), |_| {})
+    }
+
+    /// Runs a flow to the end: the one loop of the blocking client.
+    fn drive<F: Flow>(&self, mut flow: F, mut on_progress: impl FnMut(&Job)) -> Result<F::Output, Error> {
+        let now = || Now::new(Instant::now(), SystemTime::now());
+        let mut step = flow.next(now());
         loop {
-            match step {
-                Step::Send { request, wait } => {
-                    // Even a zero sleep is a syscall that waits out the timer slack (~50 µs on Linux).
-                    if !wait.is_zero() {
-                        std::thread::sleep(wait);
-                    }
-                    let outcome = self.send(request);
-                    step = call.receive(outcome, SystemTime::now());
+            step = match step {
+                Step::Send(attempt) => {
+                    let outcome = self.transport.send(attempt);
+                    flow.receive(outcome, now())
+                }
+                Step::Sleep(pause) => {
+                    std::thread::sleep(pause);
+                    flow.next(now())
+                }
+                Step::Progress(job) => {
+                    on_progress(&job);
+                    flow.next(now())
                 }
                 Step::Done(result) => return result,
-            }
+                _ => return Err(Error::Internal { message: "a step this client does not know" }),
+            };
+        }
+    }
+}
+
+/// sendkit's `proto` crate, for [`Transport`] implementations and operations of your own.
+pub use sendkit_proto as proto;
+
+/// The built-in [`Transport`]: a `ureq::Agent`.
+#[derive(Debug, Clone)]
+pub struct UreqTransport {
+    agent: ureq::Agent,
+    /// The agent's own timeouts: when an attempt's are the same, the request needs no settings of its own.
+    agent_timeouts: Option<(std::time::Duration, std::time::Duration)>,
+    /// Whether the agent is the caller's, whose settings must be overridden on every request.
+    borrowed: bool,
+    proxy: Option<ureq::Proxy>,
+    /// The caller's agent's `User-Agent`, kept before sendkit's own.
+    agent_user_agent: Option<String>,
+}
+
+impl UreqTransport {
+    /// An agent for `config`: its timeouts and proxy, status codes as answers, no redirects, and TLS as the
+    /// crate's features say.
+    pub fn new(config: &Config) -> Self {
+        let builder = ureq::Agent::config_builder();
+        // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
+        #[cfg(feature = "platform-roots")]
+        let builder = builder
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build());
+        let proxy = ureq_proxy(config);
+        let agent_config = builder
+            .timeout_connect(Some(config.connect_timeout()))
+            .timeout_global(Some(config.attempt_timeout()))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(proxy.clone())
+            .build();
+        let agent = ureq::Agent::with_parts(
+            agent_config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            LiteralFirst::default(),
+        );
+        Self {
+            agent,
+            agent_timeouts: Some((config.connect_timeout(), config.attempt_timeout())),
+            borrowed: false,
+            proxy,
+            agent_user_agent: None,
         }
     }
 
-    /// One attempt: the response with its body read up to the limit, or what went wrong.
-    fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        // The client's own agent was built with these settings; a caller's agent gets them per request (which
-        // copies the agent's config, so it is not done when there is no need).
-        let request = if self.borrowed_agent {
+    /// A caller's agent. Its proxy setting is replaced by the config's, per request: ureq's own default reads
+    /// the proxy variables even for a plain-http base URL.
+    fn with_agent(agent: ureq::Agent, config: &Config) -> Self {
+        let agent_user_agent = match agent.config().user_agent() {
+            ureq::config::AutoHeaderValue::Provided(value) => Some(value.to_string()),
+            _ => None,
+        };
+        Self { agent, agent_timeouts: None, borrowed: true, proxy: ureq_proxy(config), agent_user_agent }
+    }
+}
+
+fn ureq_proxy(config: &Config) -> Option<ureq::Proxy> {
+    let server = config.proxy()?;
+    let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http).host(server.host()).port(server.port());
+    if let Some((user, password)) = server.credentials() {
+        builder = builder.username(user).password(password);
+    }
+    // The config has checked the proxy URL; a builder failure leaves the connection direct rather than panicking.
+    builder.build().ok()
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
+        let Attempt { mut request, timeout, connect_timeout, body_limit, .. } = attempt;
+        if let Some(theirs) = &self.agent_user_agent {
+            let ours = request.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if let Ok(both) = HeaderValue::from_str(&format!("{theirs} {ours}")) {
+                request.headers_mut().insert(USER_AGENT, both);
+            }
+        }
+        // The client's own agent was built with the config's settings; a caller's agent, or an attempt shortened
+        // by the deadline, gets them per request (which copies the agent's config, so only when needed).
+        let request = if self.borrowed || self.agent_timeouts != Some((connect_timeout, timeout)) {
             self.agent
                 .configure_request(request)
                 .http_status_as_error(false)
                 .max_redirects(0)
-                .timeout_connect(Some(self.config.connect_timeout()))
-                .timeout_global(Some(self.config.attempt_timeout()))
+                .timeout_connect(Some(connect_timeout))
+                .timeout_global(Some(timeout))
+                .proxy(self.proxy.clone())
                 .build()
         } else {
             request
         };
         let response = self.agent.run(request).map_err(transport_error)?;
         let (parts, mut body) = response.into_parts();
-        let limit = self.config.body_limit();
-        let bytes = body.with_config().limit(limit).read_to_vec().map_err(|err| match err {
-            ureq::Error::BodyExceedsLimit(_) => Error::BodyTooLarge { status: parts.status, limit },
-            other => transport_error(other),
+        let bytes = body.with_config().limit(body_limit).read_to_vec().map_err(|err| {
+            let kind = match err {
+                ureq::Error::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
+                ref other => transport_error_kind(other).0,
+            };
+            TransportError::new(kind, Delivery::MaybeSent).with_status(parts.status).with_source(err)
         })?;
         Ok(Response::from_parts(parts, bytes))
     }
 }
 
-/// Resolves IP-literal hosts in place and leaves names to ureq's resolver.
+/// Resolves IP-literal hosts in place and leaves names to ureq's resolver, marking its failures as name
+/// resolution failures.
 ///
 /// With a timeout set, ureq's resolver runs every lookup on a new thread so that it can give up on a slow DNS
 /// server, even for `127.0.0.1`, and it resolves on every request, pooled connection or not. For a literal there is
-/// nothing to look up: answering in place saves a thread per call (about 70 µs on the benchmark machine).
+/// nothing to look up: answering in place saves a thread per call (about 70 µs on the benchmark machine). ureq
+/// reports a failed lookup as a bare I/O error, which cannot be told from a connection lost mid-request; the
+/// marker can.
 #[derive(Debug, Default)]
 struct LiteralFirst(ureq::unversioned::resolver::DefaultResolver);
+
+/// A name that did not resolve.
+#[derive(Debug)]
+struct ResolveFailed(io::Error);
+
+impl std::fmt::Display for ResolveFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ResolveFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 impl ureq::unversioned::resolver::Resolver for LiteralFirst {
     fn resolve(
@@ -239,26 +413,39 @@ impl ureq::unversioned::resolver::Resolver for LiteralFirst {
                 addresses.push(std::net::SocketAddr::new(ip, port));
                 Ok(addresses)
             }
-            _ => self.0.resolve(uri, config, timeout),
+            _ => self.0.resolve(uri, config, timeout).map_err(|err| match err {
+                ureq::Error::Io(io) => ureq::Error::Io(io::Error::new(io.kind(), ResolveFailed(io))),
+                other => other,
+            }),
         }
     }
 }
 
-/// Maps ureq's failures onto proto's, saying whether the request may have reached the server.
-fn transport_error(err: ureq::Error) -> Error {
+/// Maps ureq's failures onto the facts proto decides with.
+fn transport_error(err: ureq::Error) -> TransportError {
+    let (kind, delivery) = transport_error_kind(&err);
+    TransportError::new(kind, delivery).with_source(err)
+}
+
+fn transport_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {
     use ureq::Timeout;
-    let (kind, reached_server) = match &err {
-        _ if is_tls(&err) => (TransportErrorKind::Tls, false),
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => (TransportErrorKind::Connect, false),
-        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => (TransportErrorKind::Timeout, false),
-        ureq::Error::Timeout(_) => (TransportErrorKind::Timeout, true),
-        ureq::Error::Io(io_err) => io_kind(io_err),
-        ureq::Error::Tls(_) | ureq::Error::TlsRequired => (TransportErrorKind::Tls, false),
-        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (TransportErrorKind::Protocol, true),
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => (TransportErrorKind::Protocol, false),
-        _ => (TransportErrorKind::Io, true),
-    };
-    Error::Transport(TransportError::from_source(kind, reached_server, &err))
+    use Delivery::{MaybeSent, NotSent};
+    use TransportErrorKind as Kind;
+    match err {
+        _ if is_tls(err) => (Kind::Tls, NotSent),
+        ureq::Error::HostNotFound => (Kind::Resolve, NotSent),
+        ureq::Error::ConnectionFailed | ureq::Error::ConnectProxyFailed(_) => (Kind::Connect, NotSent),
+        ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => (Kind::Timeout, NotSent),
+        ureq::Error::Timeout(_) => (Kind::Timeout, MaybeSent),
+        ureq::Error::Io(io) if sendkit_proto::causes(io).any(|cause| cause.is::<ResolveFailed>()) => {
+            (Kind::Resolve, NotSent)
+        }
+        ureq::Error::Io(io) => io_kind(io),
+        ureq::Error::Tls(_) | ureq::Error::TlsRequired => (Kind::Tls, NotSent),
+        ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => (Kind::Protocol, MaybeSent),
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => (Kind::Protocol, NotSent),
+        _ => (Kind::ConnectionLost, MaybeSent),
+    }
 }
 
 /// Whether the handshake failed. ureq reports most TLS failures as I/O errors wrapping rustls' error (and its own
@@ -278,13 +465,13 @@ fn is_tls(_: &ureq::Error) -> bool {
     false
 }
 
-fn io_kind(err: &io::Error) -> (TransportErrorKind, bool) {
+fn io_kind(err: &io::Error) -> (TransportErrorKind, Delivery) {
     match err.kind() {
         io::ErrorKind::ConnectionRefused
         | io::ErrorKind::AddrNotAvailable
         | io::ErrorKind::NetworkUnreachable
-        | io::ErrorKind::HostUnreachable => (TransportErrorKind::Connect, false),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => (TransportErrorKind::Timeout, true),
-        _ => (TransportErrorKind::Io, true),
+        | io::ErrorKind::HostUnreachable => (TransportErrorKind::Connect, Delivery::NotSent),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => (TransportErrorKind::Timeout, Delivery::MaybeSent),
+        _ => (TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
     }
 }

@@ -82,7 +82,7 @@ impl Tally {
         let kind = format!("{error:?}");
         let kind = kind.split([' ', '(', '{']).next().unwrap_or("?").to_owned();
         let detail = match error {
-            Error::Transport(t) => format!("{kind}/{}", t.kind()),
+            Error::Transport { source, .. } => format!("{kind}/{}", source.kind()),
             other => format!("{kind}/{}", other.status().map(|s| s.as_u16().to_string()).unwrap_or_default()),
         };
         *self.failures.lock().unwrap().entry(detail).or_default() += 1;
@@ -103,7 +103,7 @@ macro_rules! cycle {
                 id
             }
             Err(error) => {
-                if matches!(&error, Error::Transport(t) if t.may_have_reached_server()) {
+                if matches!(&error, Error::Transport { .. }) && error.may_have_taken_effect() {
                     tally.enrich_unknown.fetch_add(1, Ordering::Relaxed);
                 }
                 tally.failed(&error);
@@ -114,12 +114,18 @@ macro_rules! cycle {
             break;
         }
         tally.ops.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = { let $gid: &str = &id; $get } {
+        if let Err(error) = {
+            let $gid: &str = &id;
+            $get
+        } {
             tally.failed(&error);
         }
         let Some(slot) = tally.claim($budget) else { break };
         tally.ops.fetch_add(1, Ordering::Relaxed);
-        match { let $cid: &str = &id; $cancel } {
+        match {
+            let $cid: &str = &id;
+            $cancel
+        } {
             Ok(job) if job.status == JobStatus::Cancelled => tally.record(slot, &id, Event::Cancelled),
             Ok(job) => panic!("cancel answered {} for {id}", job.status),
             Err(error) => {
@@ -132,7 +138,10 @@ macro_rules! cycle {
                 break;
             }
             tally.ops.fetch_add(1, Ordering::Relaxed);
-            if let Err(error) = { let $gid: &str = &id; $get } {
+            if let Err(error) = {
+                let $gid: &str = &id;
+                $get
+            } {
                 tally.failed(&error);
             }
         }

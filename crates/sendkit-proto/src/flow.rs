@@ -1,0 +1,67 @@
+//! The one state-machine vocabulary: [`Flow`], [`Step`] and [`Now`].
+
+use std::time::{Duration, Instant, SystemTime};
+
+use http::Response;
+use sendkit_model::Job;
+
+use crate::error::Error;
+use crate::transport::{Attempt, TransportError};
+
+/// What a driver does next.
+#[derive(Debug)]
+#[must_use]
+#[non_exhaustive]
+pub enum Step<T> {
+    /// Send this request within its limits, then hand the outcome to [`Flow::receive`].
+    Send(Attempt),
+    /// Sleep this long, then call [`Flow::next`].
+    Sleep(Duration),
+    /// A wait's poll returned this job: report it to the caller, then call [`Flow::next`].
+    Progress(Job),
+    /// The flow is over.
+    Done(Result<T, Error>),
+}
+
+/// The clocks, as the driver read them: monotonic time for deadlines, wall time for `Retry-After` dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic time: deadlines and elapsed time are measured on it, so a clock step changes nothing.
+    pub monotonic: Instant,
+    /// Wall-clock time, only for a `Retry-After` date when the answer had no `Date` header to compare it with.
+    pub wall: SystemTime,
+}
+
+impl Now {
+    /// Both clocks as read by the caller.
+    pub fn new(monotonic: Instant, wall: SystemTime) -> Self {
+        Self { monotonic, wall }
+    }
+}
+
+/// A state machine that a driver runs to completion. Every flow in proto (a [`Call`](crate::Call), a
+/// [`WaitForJob`](crate::WaitForJob)) is driven the same way and yields the same [`Step`]s.
+///
+/// A driver calls [`Flow::next`] first, and then after every step that is not a send; after a
+/// [`Step::Send`] it hands the outcome to [`Flow::receive`]. It stops at [`Step::Done`]:
+///
+/// ```text
+///            next(now)                      receive(outcome, now)
+///   start ─────────────▶ Step ◀──────────────────────────────┐
+///                         │ Send(attempt) ── send it ─────────┘
+///                         │ Sleep(d) ─────── sleep d ──┐
+///                         │ Progress(job) ── report ───┴──▶ next(now)
+///                         └ Done(result)
+/// ```
+///
+/// The clocks are read by the driver and passed in as [`Now`]; proto never reads a clock, sleeps or does I/O.
+pub trait Flow {
+    /// What the flow returns when it succeeds.
+    type Output;
+
+    /// The next step: call it first, and after every [`Step::Sleep`] and [`Step::Progress`].
+    fn next(&mut self, now: Now) -> Step<Self::Output>;
+
+    /// Takes the outcome of the last [`Step::Send`] and says what comes next.
+    fn receive(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Step<Self::Output>;
+}

@@ -1,0 +1,293 @@
+//! Which proxy a client goes through: decided here once, so both clients agree.
+//!
+//! Only an `https` base URL goes through a proxy, as a `CONNECT` tunnel, so the key stays inside TLS; a plain-http
+//! base URL is always reached directly. From the environment: `HTTPS_PROXY`, then `ALL_PROXY` (either case), unless
+//! `NO_PROXY` names the host. `HTTP_PROXY` is for plain-http URLs, which are never proxied.
+
+use std::fmt;
+
+use http::{HeaderValue, Uri};
+
+use crate::error::InvalidInput;
+
+/// Which proxy to use, set with [`ConfigBuilder::proxy`](crate::ConfigBuilder::proxy).
+///
+/// ```
+/// use sendkit_proto::{Config, Proxy};
+///
+/// let config = Config::builder("sk_live_0123456789").proxy(Proxy::url("http://proxy.internal:3128")).build().unwrap();
+/// assert_eq!(config.proxy().unwrap().authority(), "proxy.internal:3128");
+///
+/// // A plain-http base URL (loopback) never goes through a proxy: the key would cross to it readable.
+/// let local = Config::builder("sk_live_0123456789")
+///     .base_url("http://127.0.0.1:8080")
+///     .proxy(Proxy::url("http://proxy.internal:3128"))
+///     .build()
+///     .unwrap();
+/// assert!(local.proxy().is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Proxy {
+    /// `HTTPS_PROXY` / `ALL_PROXY` / `NO_PROXY`, upper or lower case, as read when the config is built.
+    #[default]
+    FromEnvironment,
+    /// Connect directly, whatever the environment says.
+    Off,
+    /// This proxy, `http://[user:password@]host:port`.
+    Url(String),
+}
+
+impl Proxy {
+    /// [`Proxy::Url`] from anything string-like.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self::Url(url.into())
+    }
+
+    /// The proxy for `base_url`, an https URL.
+    pub(crate) fn resolve(&self, base_url: &str, env: Option<&ProxyEnv>) -> Result<Option<ProxyServer>, InvalidInput> {
+        match self {
+            Self::Off => Ok(None),
+            Self::Url(url) => ProxyServer::parse(url, None).map(Some),
+            Self::FromEnvironment => {
+                let read;
+                let env = match env {
+                    Some(env) => env,
+                    None => {
+                        read = ProxyEnv::read(&|name: &str| std::env::var(name).ok());
+                        &read
+                    }
+                };
+                let host = base_url.parse::<Uri>().ok().and_then(|uri| uri.host().map(str::to_owned));
+                if host.as_deref().is_some_and(|host| env.bypasses(host)) {
+                    return Ok(None);
+                }
+                match &env.proxy {
+                    Some((name, url)) => ProxyServer::parse(url, Some(name)).map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+}
+
+/// The proxy variables, as read once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProxyEnv {
+    /// The variable that names the proxy for https, and its value.
+    proxy: Option<(&'static str, String)>,
+    no_proxy: Option<String>,
+}
+
+impl ProxyEnv {
+    pub(crate) fn read(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+        let first = |names: &[&'static str]| {
+            names
+                .iter()
+                .find_map(|&name| lookup(name).map(|v| (name, v.trim().to_owned())).filter(|(_, v)| !v.is_empty()))
+        };
+        Self {
+            proxy: first(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]),
+            no_proxy: first(&["NO_PROXY", "no_proxy"]).map(|(_, v)| v),
+        }
+    }
+
+    /// Whether `NO_PROXY` names `host`: `*`, the host itself, or a domain it is under (`example.com` and
+    /// `.example.com` both cover `api.example.com`). Ports in entries are ignored.
+    fn bypasses(&self, host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let Some(list) = &self.no_proxy else { return false };
+        list.split(',').map(str::trim).filter(|entry| !entry.is_empty()).any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry.trim_start_matches('[');
+            let entry = match entry.split_once(']') {
+                Some((ip, _)) => ip,
+                None if entry.matches(':').count() == 1 => entry.split(':').next().unwrap_or(entry),
+                None => entry,
+            };
+            let domain = entry.trim_start_matches('.').to_ascii_lowercase();
+            host == domain || host.ends_with(&format!(".{domain}"))
+        })
+    }
+}
+
+/// A proxy to tunnel through: where it is, and its credentials if the URL had any.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyServer {
+    host: String,
+    port: u16,
+    credentials: Option<(String, String)>,
+    authorization: Option<HeaderValue>,
+}
+
+impl ProxyServer {
+    fn parse(url: &str, from: Option<&'static str>) -> Result<Self, InvalidInput> {
+        // Leave the credentials out of any message.
+        let shown = match url.rsplit_once('@') {
+            Some((_, rest)) => format!("[credentials]@{rest}"),
+            None => url.to_owned(),
+        };
+        let fail = |reason| InvalidInput::Proxy { url: shown.clone(), reason, from };
+        let with_scheme = if url.contains("://") { url.to_owned() } else { format!("http://{url}") };
+        let uri: Uri = with_scheme.parse().map_err(|_| fail("not a URL"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(fail("only http:// proxies are supported (the tunnel to the API is TLS either way)"));
+        }
+        let authority = uri.authority().ok_or_else(|| fail("no host"))?;
+        let (userinfo, _) = authority.as_str().rsplit_once('@').unzip();
+        let credentials = userinfo.map(|userinfo| {
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (percent_decode(user), percent_decode(password))
+        });
+        let authorization = match &credentials {
+            None => None,
+            Some((user, password)) => {
+                let mut value =
+                    HeaderValue::from_str(&format!("Basic {}", base64(format!("{user}:{password}").as_bytes())))
+                        .map_err(|_| fail("its credentials cannot be sent in a header"))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
+        let host = authority.host().to_owned();
+        if host.is_empty() {
+            return Err(fail("no host"));
+        }
+        Ok(Self { host, port: authority.port_u16().unwrap_or(80), credentials, authorization })
+    }
+
+    /// The proxy's host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The proxy's port (80 when the URL named none).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `host:port`.
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// `http://host:port`, without credentials.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.authority())
+    }
+
+    /// The user name and password from the proxy URL, decoded. These are the proxy's credentials, sent to the
+    /// proxy alone; never the API key.
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        self.credentials.as_ref().map(|(user, password)| (user.as_str(), password.as_str()))
+    }
+
+    /// `Proxy-Authorization: Basic ...` for the tunnel request, marked sensitive.
+    pub fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
+    }
+}
+
+impl fmt::Debug for ProxyServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("credentials", &self.credentials.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> ProxyEnv {
+        ProxyEnv::read(&|name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+    }
+
+    fn resolved(vars: &'static [(&'static str, &'static str)], base: &str) -> Option<String> {
+        Proxy::FromEnvironment.resolve(base, Some(&env(vars))).unwrap().map(|p| p.authority())
+    }
+
+    #[test]
+    fn environment_variables_in_either_case() {
+        let base = "https://api.sendkit.ai";
+        assert_eq!(resolved(&[("HTTPS_PROXY", "http://p:3128")], base).as_deref(), Some("p:3128"));
+        assert_eq!(resolved(&[("https_proxy", "p:8080")], base).as_deref(), Some("p:8080"));
+        assert_eq!(resolved(&[("all_proxy", "http://q")], base).as_deref(), Some("q:80"));
+        assert_eq!(resolved(&[("HTTP_PROXY", "http://p:3128")], base), None, "HTTP_PROXY is for http URLs");
+        assert_eq!(resolved(&[], base), None);
+    }
+
+    #[test]
+    fn no_proxy_names_hosts_and_domains() {
+        let with = |no: &'static str| -> &'static [(&'static str, &'static str)] {
+            Box::leak(vec![("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no)].into_boxed_slice())
+        };
+        for no in ["*", "api.sendkit.ai", "sendkit.ai", ".sendkit.ai", "x.org, SENDKIT.AI:443"] {
+            assert_eq!(resolved(with(no), "https://api.sendkit.ai"), None, "{no}");
+        }
+        for no in ["kit.ai", "other.example", "api.sendkit.ai.evil"] {
+            assert!(resolved(with(no), "https://api.sendkit.ai").is_some(), "{no}");
+        }
+        assert_eq!(resolved(with("127.0.0.1"), "https://127.0.0.1:9"), None);
+        assert_eq!(resolved(with("[::1]"), "https://[::1]:9"), None);
+    }
+
+    #[test]
+    fn credentials_are_decoded_and_never_shown() {
+        let proxy = ProxyServer::parse("http://us%40er:p%3Ass@p.internal:3128", None).unwrap();
+        assert_eq!(proxy.credentials(), Some(("us@er", "p:ss")));
+        assert_eq!(proxy.authorization().unwrap(), "Basic dXNAZXI6cDpzcw==");
+        assert!(!format!("{proxy:?}").contains("p:ss"));
+        let error = ProxyServer::parse("socks5://user:secret@p:1080", Some("ALL_PROXY")).unwrap_err().to_string();
+        assert!(!error.contains("secret"), "{error}");
+        assert!(error.contains("(from ALL_PROXY)"), "{error}");
+    }
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+}
