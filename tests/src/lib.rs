@@ -6,7 +6,13 @@ use std::time::Duration;
 
 use sendkit_mock::MockServer;
 use sendkit_model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{Config, ConfigBuilder, Error, Proxy, RetryPolicy, WaitPolicy};
+use std::sync::Arc;
+
+use sendkit_proto::http;
+use sendkit_proto::{
+    AsyncTransport, Attempt, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, TransportError,
+    TransportErrorKind, WaitPolicy,
+};
 
 /// What a scenario needs of a client; implemented by both adapters.
 pub trait Adapter {
@@ -22,7 +28,8 @@ pub trait Adapter {
     fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)>;
 }
 
-/// Turns each named scenario, a `fn(Connect)`, into two tests: one through ureq, one through hyper.
+/// Turns each named scenario, a `fn(Connect)`, into two tests: one through ureq, one through hyper. For
+/// scenarios that need a real socket (a server that is not the emulator, TLS, connection counts).
 #[macro_export]
 macro_rules! through_both_adapters {
     ($($scenario:ident),* $(,)?) => {
@@ -31,6 +38,18 @@ macro_rules! through_both_adapters {
         }
         mod hyper {
             $(#[test] fn $scenario() { super::$scenario($crate::hyper) })*
+        }
+    };
+}
+
+/// Turns each named scenario into three tests: through ureq, through hyper, and through the in-memory transport
+/// plugged into the async client, which proves the transport seam with the same tests.
+#[macro_export]
+macro_rules! through_every_transport {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::through_both_adapters!($($scenario),*);
+        mod in_memory {
+            $(#[test] fn $scenario() { super::$scenario($crate::in_memory) })*
         }
     };
 }
@@ -47,6 +66,93 @@ pub fn ureq(config: Config) -> Box<dyn Adapter> {
 pub fn hyper(config: Config) -> Box<dyn Adapter> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a test runtime");
     Box::new(Hyper { client: sendkit_hyper::Client::new(config), runtime })
+}
+
+/// The async client over [`InMemory`], a transport of the kind a user would write.
+pub fn in_memory(config: Config) -> Box<dyn Adapter> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a test runtime");
+    let transport: Arc<dyn AsyncTransport> = Arc::new(InMemory::default());
+    Box::new(Hyper { client: sendkit_hyper::Client::<dyn AsyncTransport>::with_transport(config, transport), runtime })
+}
+
+/// A transport with no socket: HTTP/1.1 over an in-memory pipe to the emulator ([`sendkit_mock::connect_in_memory`]),
+/// on hyper's bare connection API, keeping one connection open between requests. About what a user plugging in
+/// a client of their own writes: send within the limits, report the facts of a failure.
+#[derive(Default)]
+pub struct InMemory {
+    idle: std::sync::Mutex<Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>>>,
+}
+
+impl InMemory {
+    async fn exchange(
+        &self,
+        request: http::Request<Vec<u8>>,
+        limit: u64,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        use http_body_util::BodyExt;
+        let not_sent = |kind| TransportError::new(kind, Delivery::NotSent);
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let reusable = match idle {
+            Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
+            None => None,
+        };
+        let mut sender = match reusable {
+            Some(sender) => sender,
+            None => {
+                let addr = request
+                    .uri()
+                    .authority()
+                    .and_then(|a| a.as_str().parse().ok())
+                    .ok_or_else(|| not_sent(TransportErrorKind::Resolve))?;
+                let pipe =
+                    sendkit_mock::connect_in_memory(addr).ok_or_else(|| not_sent(TransportErrorKind::Connect))?;
+                let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(pipe))
+                    .await
+                    .map_err(|err| not_sent(TransportErrorKind::Connect).with_source(err))?;
+                tokio::spawn(connection);
+                sender
+            }
+        };
+        let lost = |err: hyper::Error| {
+            let kind = if err.is_parse() { TransportErrorKind::Protocol } else { TransportErrorKind::ConnectionLost };
+            TransportError::new(kind, Delivery::MaybeSent).with_source(err)
+        };
+        let response = sender
+            .send_request(request.map(|body| http_body_util::Full::new(bytes::Bytes::from(body))))
+            .await
+            .map_err(lost)?;
+        let (parts, body) = response.into_parts();
+        let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+        let bytes = match http_body_util::Limited::new(body, cap).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                return Err(TransportError::new(TransportErrorKind::BodyTooLarge, Delivery::MaybeSent)
+                    .with_status(parts.status));
+            }
+            Err(err) => {
+                let kind = TransportErrorKind::ConnectionLost;
+                return Err(TransportError::new(kind, Delivery::MaybeSent).with_status(parts.status).with_source(err));
+            }
+        };
+        *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        Ok(http::Response::from_parts(parts, bytes.to_vec()))
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncTransport for InMemory {
+    async fn send(&self, attempt: Attempt) -> Result<http::Response<Vec<u8>>, TransportError> {
+        match tokio::time::timeout(attempt.timeout, self.exchange(attempt.request, attempt.body_limit)).await {
+            Ok(outcome) => outcome,
+            Err(elapsed) => {
+                Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent).with_source(elapsed))
+            }
+        }
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await
+    }
 }
 
 impl Adapter for sendkit_ureq::Client {
@@ -73,19 +179,19 @@ impl Adapter for sendkit_ureq::Client {
     }
 }
 
-struct Hyper {
-    client: sendkit_hyper::Client,
+struct Hyper<T: AsyncTransport + ?Sized + 'static> {
+    client: sendkit_hyper::Client<T>,
     runtime: tokio::runtime::Runtime,
 }
 
-impl Hyper {
+impl<T: AsyncTransport + ?Sized + 'static> Hyper<T> {
     /// Runs the call on a spawned task, which also proves the adapter's futures are `Send`.
-    fn block_on<T: Send + 'static>(&self, call: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    fn block_on<R: Send + 'static>(&self, call: impl std::future::Future<Output = R> + Send + 'static) -> R {
         self.runtime.block_on(async move { tokio::spawn(call).await.expect("the call's task panicked") })
     }
 }
 
-impl Adapter for Hyper {
+impl<T: AsyncTransport + ?Sized + 'static> Adapter for Hyper<T> {
     fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
         let (client, job_id) = (self.client.clone(), job_id.to_owned());
         self.block_on(async move { client.cancel_job(&job_id).await })
@@ -199,3 +305,101 @@ fn request_complete(received: &[u8]) -> bool {
 /// The README's code, compiled and run as doctests so that it cannot drift from the API.
 #[doc = include_str!("../../README.md")]
 mod readme {}
+
+/// An HTTP `CONNECT` proxy on loopback: it records each tunnel request's head and every byte it relays, so a test
+/// can show what a proxy sees.
+pub struct ConnectProxy {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<ProxySeen>>,
+}
+
+/// What a [`ConnectProxy`] saw.
+#[derive(Debug, Default, Clone)]
+pub struct ProxySeen {
+    /// The head of each request made to the proxy (`CONNECT host:port HTTP/1.1` and its headers).
+    pub heads: Vec<String>,
+    /// Every byte relayed, both ways.
+    pub relayed: Vec<u8>,
+}
+
+impl ConnectProxy {
+    /// Listens on a free loopback port; serves tunnels on threads until the test process ends.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().expect("a bound listener");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(ProxySeen::default()));
+        let recording = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = std::sync::Arc::clone(&recording);
+                std::thread::spawn(move || tunnel(stream, &seen));
+            }
+        });
+        Self { addr, seen }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What the proxy saw so far.
+    pub fn seen(&self) -> ProxySeen {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn tunnel(mut client: std::net::TcpStream, seen: &std::sync::Mutex<ProxySeen>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match client.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let target = head.strip_prefix("CONNECT ").and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
+    seen.lock().unwrap_or_else(|p| p.into_inner()).heads.push(head);
+    let Some(upstream) = target.and_then(|target| std::net::TcpStream::connect(target).ok()) else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+        return;
+    };
+    if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
+        return;
+    }
+    let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream, seen: &std::sync::Mutex<ProxySeen>| {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buffer) {
+            if n == 0 || to.write_all(&buffer[..n]).is_err() {
+                break;
+            }
+            seen.lock().unwrap_or_else(|p| p.into_inner()).relayed.extend_from_slice(&buffer[..n]);
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    };
+    let (client_read, upstream_read) = match (client.try_clone(), upstream.try_clone()) {
+        (Ok(c), Ok(u)) => (c, u),
+        _ => return,
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| pipe(client_read, upstream, seen));
+        pipe(upstream_read, client, seen);
+    });
+}
+
+/// An HTTPS emulator accepting `key`, whose certificate, for `localhost`, is made here and trusted by nothing but
+/// the certificate returned.
+pub fn tls_emulator(key: &str) -> (MockServer, sendkit_mock::pki_types::CertificateDer<'static>) {
+    use sendkit_mock::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let cert = certified.cert.der().clone();
+    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let server = MockServer::builder()
+        .api_key(key)
+        .tls(vec![cert.clone()], private)
+        .expect("a valid certificate")
+        .start()
+        .expect("the emulator listens");
+    (server, cert)
+}

@@ -220,6 +220,10 @@ macro_rules! matrix {
             use super::*;
             $(#[test] fn $name() { check(sendkit_tests::hyper, cases::$name, $expect) })*
         }
+        mod in_memory {
+            use super::*;
+            $(#[test] fn $name() { check(sendkit_tests::in_memory, cases::$name, $expect) })*
+        }
     };
 }
 

@@ -348,7 +348,7 @@ fn sequential_calls_reuse_one_connection(connect: Connect) {
     assert_eq!((ledger.requests, ledger.connections), (40, 1), "40 calls, one TCP connection");
 }
 
-sendkit_tests::through_both_adapters!(
+sendkit_tests::through_every_transport!(
     cancel_pending,
     cancel_processing,
     cancel_finished_jobs_names_their_status,
@@ -368,12 +368,17 @@ sendkit_tests::through_both_adapters!(
     oversized_body_is_cut_at_the_limit,
     redirects_are_not_followed,
     slow_server_is_cut_off_at_the_timeout,
-    refused_connection_is_a_connect_error,
     html_502_keeps_its_status,
-    cancel_on_the_wire,
     emulator_created_timestamps_are_now,
     sequential_calls_reuse_one_connection,
 );
+
+/// Scenarios about the socket itself: a closed port, the bytes on the wire.
+mod sockets {
+    use super::*;
+
+    sendkit_tests::through_both_adapters!(refused_connection_is_a_connect_error, cancel_on_the_wire);
+}
 
 /// The emulator binary's way to take faults: JSON on its admin route, on the same listener.
 #[test]

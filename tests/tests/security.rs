@@ -4,7 +4,7 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use sendkit_mock::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sendkit_mock::pki_types::CertificateDer;
 use sendkit_mock::{Fault, MockServer, Route};
 use sendkit_model::{Job, JobStatus, JobType};
 use sendkit_proto::{Config, Delivery, Error, RetryPolicy, TransportErrorKind};
@@ -158,12 +158,9 @@ fn plain_http_to_a_remote_host_is_refused_unless_opted_in() {
     }
 }
 
-/// An HTTPS emulator whose certificate, for `localhost`, is made here and trusted by nothing but the returned root.
+/// An HTTPS emulator for `localhost` with job_1 pending, and its certificate (trusted by nothing else).
 fn tls_emulator() -> (MockServer, CertificateDer<'static>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
-    let server = MockServer::builder().api_key(KEY).tls(vec![cert.clone()], key).unwrap().start().unwrap();
+    let (server, cert) = sendkit_tests::tls_emulator(KEY);
     server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
     (server, cert)
 }

@@ -76,6 +76,33 @@ fn wait_stops_on_a_lasting_error(connect: Connect) {
     assert_eq!(server.ledger().requests, 1);
 }
 
+fn wait_stops_at_once_on_a_wrong_key(connect: Connect) {
+    let server = MockServer::start();
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Processing));
+    let wrong = sendkit_proto::Config::builder("sk_live_wrong").base_url(server.base_url());
+    let (result, _) = connect(wrong.build().unwrap()).wait_for_job("job_1", quick_polls());
+    assert!(matches!(result, Err(Error::Unauthorized { .. })), "{result:?}");
+    assert_eq!(server.ledger().requests, 1, "polling cannot fix a wrong key");
+}
+
+fn wait_on_a_silent_server_ends_at_its_timeout_with_the_last_error(connect: Connect) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = sendkit_proto::Config::builder("sk_live_x")
+        .base_url(format!("http://{}", listener.local_addr().unwrap()))
+        .build()
+        .unwrap();
+    let policy = WaitPolicy::default().timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let (result, _) = connect(config).wait_for_job("job_1", policy);
+    let took = started.elapsed();
+    // The poll's own call is clamped to the wait's timeout (its 30 s attempt timeout would otherwise hold it).
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let error = result.unwrap_err();
+    let Error::WaitTimedOut { last_error: Some(last), .. } = &error else { panic!("{error:?}") };
+    assert!(matches!(**last, Error::Transport { .. }), "{last:?}");
+    assert!(error.to_string().contains("; the last poll failed: get_job job_1: timed out"), "{error}");
+}
+
 fn cancel_many_reports_each_job(connect: Connect) {
     let server = MockServer::start();
     for (id, status) in [
@@ -98,13 +125,21 @@ fn cancel_many_reports_each_job(connect: Connect) {
     assert_eq!(ledger.cancels.len(), 3);
 }
 
-sendkit_tests::through_both_adapters!(
+sendkit_tests::through_every_transport!(
     wait_sees_progress_until_completed,
     wait_rides_out_a_passing_failure,
     wait_times_out_with_the_last_job,
     wait_stops_on_a_lasting_error,
+    wait_stops_at_once_on_a_wrong_key,
     cancel_many_reports_each_job,
 );
+
+/// A silent server is a socket that never answers: the in-memory transport cannot reach one.
+mod sockets {
+    use super::*;
+
+    sendkit_tests::through_both_adapters!(wait_on_a_silent_server_ends_at_its_timeout_with_the_last_error);
+}
 
 /// Dropping the async wait stops the polling: no request reaches the server after the future is gone.
 #[test]

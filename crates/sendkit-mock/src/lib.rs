@@ -181,6 +181,9 @@ impl MockBuilder {
         let serving = Arc::clone(&shared);
         let tls = self.tls.map(TlsAcceptor::from);
         let scheme = if tls.is_some() { "https" } else { "http" };
+        if tls.is_none() {
+            in_memory_servers().push((addr, Arc::downgrade(&shared), runtime.handle().clone()));
+        }
         let thread = std::thread::Builder::new().name("sendkit-mock".into()).spawn(move || {
             runtime.block_on(async move {
                 // Registering an already-listening socket with this runtime cannot fail but for lack of resources,
@@ -303,8 +306,42 @@ impl MockServer {
     }
 }
 
+/// Plain-http emulators of this process, by address, for [`connect_in_memory`].
+type InMemoryServers = Vec<(SocketAddr, std::sync::Weak<Shared>, tokio::runtime::Handle)>;
+
+fn in_memory_servers() -> std::sync::MutexGuard<'static, InMemoryServers> {
+    static SERVERS: Mutex<InMemoryServers> = Mutex::new(Vec::new());
+    SERVERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A connection to the plain-http emulator of this process listening at `addr`, as an in-memory pipe: HTTP/1.1
+/// with no socket, served by the same routes, state and faults as its TCP connections (a reset fault ends the
+/// pipe). `None` when no such emulator is running. For testing a transport that is not a TCP client.
+pub fn connect_in_memory(addr: SocketAddr) -> Option<tokio::io::DuplexStream> {
+    let (shared, runtime) = in_memory_servers()
+        .iter()
+        .find(|(at, _, _)| *at == addr)
+        .and_then(|(_, shared, runtime)| Some((shared.upgrade()?, runtime.clone())))?;
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    shared.lock().ledger.connections += 1;
+    runtime.spawn(async move {
+        let reset = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let service = service_fn(move |request| routes::handle(Arc::clone(&shared), Arc::clone(&reset), request));
+        let _ = http1::Builder::new().serve_connection(TokioIo::new(server), service).await;
+    });
+    Some(client)
+}
+
+impl MockServer {
+    /// An in-memory connection to this emulator: see [`connect_in_memory`].
+    pub fn connect_in_memory(&self) -> Option<tokio::io::DuplexStream> {
+        connect_in_memory(self.addr)
+    }
+}
+
 impl Drop for MockServer {
     fn drop(&mut self) {
+        in_memory_servers().retain(|(at, _, _)| *at != self.addr);
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -63,20 +63,26 @@ pub(crate) async fn handle(
         return Ok(admin(&shared, request).await.map(AnswerBody::whole));
     }
     let (parts, body) = request.into_parts();
-    let call = match route(&parts.method, parts.uri.path()) {
-        Ok(call) => call,
-        Err(refusal) => {
-            shared.lock().ledger.requests += 1;
-            return Ok(refusal.answer().map(AnswerBody::whole));
-        }
-    };
-    let fault = {
+    let (number, call) = {
         let mut state = shared.lock();
         state.ledger.requests += 1;
-        state.take_fault(call.route(), call.job_id())
+        (state.ledger.requests, route(&parts.method, parts.uri.path()))
     };
+    // Every answer names its request, as the API's gateway does, so that errors can quote it.
+    let request_id = http::HeaderValue::from_str(&format!("req_{number}")).ok();
+    let with_id = |mut answer: Response<AnswerBody>| {
+        if let Some(id) = &request_id {
+            answer.headers_mut().entry(X_REQUEST_ID).or_insert_with(|| id.clone());
+        }
+        answer
+    };
+    let call = match call {
+        Ok(call) => call,
+        Err(refusal) => return Ok(with_id(refusal.answer().map(AnswerBody::whole))),
+    };
+    let fault = shared.lock().take_fault(call.route(), call.job_id());
     let Some(fault) = fault else {
-        return Ok(serve(&shared, &parts.headers, call, body).await.map(AnswerBody::whole));
+        return Ok(with_id(serve(&shared, &parts.headers, call, body).await.map(AnswerBody::whole)));
     };
     if !fault.delay.is_zero() {
         tokio::time::sleep(fault.delay).await;
@@ -92,7 +98,7 @@ pub(crate) async fn handle(
             if let BodyShape::Truncate { .. } = shape {
                 answer.headers_mut().insert(header::CONTENT_LENGTH, declared.into());
             }
-            Ok(answer)
+            Ok(with_id(answer))
         }
         Action::Reset => {
             reset.store(true, Ordering::Relaxed);
@@ -119,6 +125,8 @@ async fn serve(shared: &Shared, headers: &http::HeaderMap, call: Call, body: Inc
         },
     }
 }
+
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// Where the emulator's own controls live: a path the real API does not use.
 pub(crate) const ADMIN_PREFIX: &str = "/__sendkit_mock/";

@@ -192,11 +192,17 @@ impl fmt::Display for TransportError {
         }
         f.write_str(self.kind.describe())?;
         if let Some(status) = self.status {
-            write!(f, " (after HTTP {status})")?;
+            write!(f, ", after HTTP {status}")?;
         }
-        // The deepest cause is the transport's most specific word ("Connection refused", "UnknownIssuer"); the
-        // wrappers above it mostly repeat the kind in the library's own terms.
-        if let Some(innermost) = self.source.as_deref().and_then(|source| causes(source).last()) {
+        // The deepest cause is the most specific word: the operating system's ("Connection refused", "Name or
+        // service not known") or rustls' ("UnknownIssuer"), the same through any transport. Past the handshake,
+        // each HTTP library words a broken answer its own way; that stays in source(), out of the message.
+        let innermost = self.source.as_deref().and_then(|source| causes(source).last());
+        let shared_words = |cause: &(dyn StdError + 'static)| {
+            matches!(self.kind, TransportErrorKind::Resolve | TransportErrorKind::Connect | TransportErrorKind::Tls)
+                || cause.is::<std::io::Error>()
+        };
+        if let Some(innermost) = innermost.filter(|cause| shared_words(*cause)) {
             let text = innermost.to_string();
             if !text.is_empty() {
                 write!(f, ": {}", crate::error::Escaped(&text))?;

@@ -361,7 +361,7 @@ impl Transport for UreqTransport {
                 ureq::Error::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
                 ref other => transport_error_kind(other).0,
             };
-            TransportError::new(kind, Delivery::MaybeSent).with_status(parts.status).with_source(err)
+            with_ureq_source(TransportError::new(kind, Delivery::MaybeSent).with_status(parts.status), err)
         })?;
         Ok(Response::from_parts(parts, bytes))
     }
@@ -421,10 +421,18 @@ impl ureq::unversioned::resolver::Resolver for LiteralFirst {
     }
 }
 
-/// Maps ureq's failures onto the facts proto decides with.
+/// Maps ureq's failures onto the facts proto decides with. The source is ureq's error, or for an I/O failure the
+/// `io::Error` inside it: ureq's error does not chain to it, and messages quote the deepest cause.
 fn transport_error(err: ureq::Error) -> TransportError {
     let (kind, delivery) = transport_error_kind(&err);
-    TransportError::new(kind, delivery).with_source(err)
+    with_ureq_source(TransportError::new(kind, delivery), err)
+}
+
+fn with_ureq_source(error: TransportError, source: ureq::Error) -> TransportError {
+    match source {
+        ureq::Error::Io(io) => error.with_source(io),
+        other => error.with_source(other),
+    }
 }
 
 fn transport_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {

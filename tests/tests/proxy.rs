@@ -1,0 +1,88 @@
+//! Proxies, the same through both clients: an https base URL goes through a `CONNECT` tunnel, so the key stays
+//! inside TLS; a plain-http base URL never goes through a proxy. Against a real CONNECT proxy on loopback.
+
+use sendkit_mock::pki_types::CertificateDer;
+use sendkit_mock::MockServer;
+use sendkit_model::{Job, JobStatus, JobType};
+use sendkit_proto::{Config, Proxy};
+use sendkit_tests::ConnectProxy;
+
+const KEY: &str = "sk_live_proxy_S3CRET_4242";
+
+/// An HTTPS emulator for `localhost` with job_1 pending, and its certificate (trusted by nothing else).
+fn tls_emulator() -> (MockServer, CertificateDer<'static>) {
+    let (server, cert) = sendkit_tests::tls_emulator(KEY);
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
+    (server, cert)
+}
+
+/// Cancels job_1 through each client, trusting `root`.
+fn cancel_through_both(config: &Config, root: &CertificateDer<'static>) -> [JobStatus; 2] {
+    use sendkit_ureq::ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let tls =
+        TlsConfig::builder().root_certs(RootCerts::from([Certificate::from_der(root.as_ref()).to_owned()])).build();
+    let agent = sendkit_ureq::ureq::Agent::config_builder().tls_config(tls).build().new_agent();
+    let ureq = sendkit_ureq::Client::with_agent(config.clone(), agent).get_job("job_1").unwrap();
+    let mut roots = sendkit_hyper::rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let hyper = runtime.block_on(sendkit_hyper::Client::with_roots(config.clone(), roots).get_job("job_1")).unwrap();
+    [ureq.status, hyper.status]
+}
+
+#[test]
+fn https_goes_through_the_tunnel_and_the_key_stays_inside_tls() {
+    let (server, root) = tls_emulator();
+    let proxy = ConnectProxy::start();
+    let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::url(proxy.url())).build().unwrap();
+    assert_eq!(cancel_through_both(&config, &root), [JobStatus::Pending, JobStatus::Pending]);
+    let seen = proxy.seen();
+    let port = server.addr().port();
+    assert_eq!(seen.heads.len(), 2, "one tunnel per client: {:?}", seen.heads);
+    for head in &seen.heads {
+        assert!(head.starts_with(&format!("CONNECT localhost:{port} HTTP/1.1\r\n")), "{head}");
+        assert!(!head.contains(KEY), "the key is never in the tunnel request");
+    }
+    assert!(!seen.relayed.is_empty(), "the requests went through the proxy");
+    let relayed = String::from_utf8_lossy(&seen.relayed);
+    assert!(!relayed.contains(KEY) && !relayed.contains("/v1/enrichment"), "the proxy saw only TLS");
+}
+
+#[test]
+fn plain_http_never_goes_through_a_proxy() {
+    let server = MockServer::builder().api_key(KEY).start().unwrap();
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
+    let proxy = ConnectProxy::start();
+    let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::url(proxy.url())).build().unwrap();
+    assert!(config.proxy().is_none());
+    let agent = sendkit_ureq::ureq::Agent::config_builder().build().new_agent();
+    assert_eq!(sendkit_ureq::Client::with_agent(config.clone(), agent).get_job("job_1").unwrap().id, "job_1");
+    assert_eq!(sendkit_ureq::Client::new(config.clone()).get_job("job_1").unwrap().id, "job_1");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert_eq!(runtime.block_on(sendkit_hyper::Client::new(config).get_job("job_1")).unwrap().id, "job_1");
+    assert!(proxy.seen().heads.is_empty(), "{:?}", proxy.seen().heads);
+    assert_eq!(server.ledger().requests, 3);
+}
+
+#[test]
+fn a_proxy_that_refuses_is_a_connect_error_that_was_never_sent() {
+    let (server, root) = tls_emulator();
+    // A proxy that answers 502 to every tunnel: point it at a port nothing listens on by naming a bad proxy port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = Config::builder(KEY)
+        .base_url(server.base_url())
+        .proxy(Proxy::url(format!("http://{closed}")))
+        .retry(sendkit_proto::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let mut roots = sendkit_hyper::rustls::RootCertStore::empty();
+    roots.add(root).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let hyper = runtime.block_on(sendkit_hyper::Client::with_roots(config.clone(), roots).cancel_job("job_1"));
+    let ureq = sendkit_ureq::Client::new(config).cancel_job("job_1");
+    for error in [hyper.unwrap_err(), ureq.unwrap_err()] {
+        assert!(!error.may_have_taken_effect(), "{error}");
+        assert!(error.to_string().contains("the request was never sent"), "{error}");
+    }
+    assert_eq!(server.ledger().requests, 0);
+}
