@@ -180,6 +180,10 @@ fn expect(name: &str, output: &Output, success: bool, needles: &[&str]) -> Resul
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     let code_ok = output.status.success() == success && (success || output.status.code() == Some(1));
     let missing: Vec<&&str> = needles.iter().filter(|needle| !text.contains(**needle)).collect();
+    // What a person reads is never a Debug dump.
+    if let Some(dump) = ["Some(", "None", "Transport {", "(s)"].iter().find(|dump| text.contains(**dump)) {
+        return Err(format!("{name}: printed {dump:?}, which a person should not have to read:\n{text}"));
+    }
     if code_ok && missing.is_empty() {
         Ok(())
     } else {

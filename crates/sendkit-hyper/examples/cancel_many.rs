@@ -25,7 +25,8 @@ async fn main() -> Result<(), Error> {
     for (id, result) in &results {
         match result {
             Ok(job) => println!("{id:12} {}", job.status),
-            Err(error) => println!("{id:12} {error}"),
+            // The error names the job itself.
+            Err(error) => println!("{error}"),
         }
     }
     println!("{cancelled} of {} cancelled", results.len());

@@ -267,3 +267,19 @@ impl FaultSpec {
         Ok(fault)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_in_the_fault_reference_arms_a_fault() {
+        let examples: Vec<&str> =
+            crate::FAULTS_HELP.lines().map(str::trim).filter(|line| line.starts_with('{')).collect();
+        assert_eq!(examples.len(), 10);
+        for example in examples {
+            let spec: FaultSpec = serde_json::from_str(example).unwrap_or_else(|e| panic!("{example}: {e}"));
+            spec.into_fault().unwrap_or_else(|e| panic!("{example}: {e}"));
+        }
+    }
+}

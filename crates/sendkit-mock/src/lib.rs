@@ -29,6 +29,18 @@
 //!   key (`sk_user_...`) must send `X-Workspace-Id`, or gets 400.
 //! - By default the clock stands still until [`MockServer::advance`] moves it; [`MockBuilder::system_clock`]
 //!   runs it on real time.
+//! - Every answer carries `X-Request-Id: req_<n>`, as a gateway would, so that errors can quote it.
+//! - Job types: the API documents `email_verification` only. The emulator names the jobs of the other enrichment
+//!   types `phone_enrichment`, `seg_gateway` and `esp_detection`, following that naming; the model reads them as
+//!   `JobType::Unknown` with that string, as it would any type the docs do not name.
+//!
+//! ## Faults
+//! In a test, arm a [`Fault`] with [`MockServer::inject`]. From outside (the `sendkit-mock` binary, `sendkit mock`,
+//! another language), arm them over HTTP:
+//!
+//! ```text
+#![doc = include_str!("../FAULTS.md")]
+//! ```
 
 mod body;
 mod connection;
@@ -51,6 +63,9 @@ use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
 pub use fault::{Fault, Route, ENDLESS_LIMIT};
+
+/// The reference for arming faults over HTTP, as the binaries' `--help` prints it.
+pub const FAULTS_HELP: &str = include_str!("../FAULTS.md");
 pub use rustls::pki_types;
 pub use state::{Ledger, Progress};
 

@@ -19,11 +19,11 @@ Serves an emulator of the SendKit enrichment jobs API until interrupted.
   --manual-clock  keep time still (jobs never progress); by default jobs move on real time
   --fault-seed    seed for faults armed with a fraction (default fixed)
 
-Faults are armed over HTTP on the same listener, under a path the API does not use:
-  POST   /__sendkit_mock/faults   {\"route\": \"cancel\", \"status\": 503, \"times\": 2}  (see the crate docs)
-  DELETE /__sendkit_mock/faults   disarm all
-  GET    /__sendkit_mock/ledger   what the emulator did
-  POST   /__sendkit_mock/advance?ms=N   move the clock";
+Try it: create a job, then cancel it (the key is the default one):
+  curl -s -X POST http://127.0.0.1:8080/v1/enrichment/enrich -H 'x-api-key: sk_test_sendkit_mock' \\
+       -H 'content-type: application/json' -d '{\"leadIds\":[\"507f1f77bcf86cd799439011\"],\"enrichmentTypes\":[\"email\"]}'
+  curl -s -X POST http://127.0.0.1:8080/v1/enrichment/jobs/JOB_ID/cancel -H 'x-api-key: sk_test_sendkit_mock'
+";
 
 fn main() -> ExitCode {
     let mut addr = SocketAddr::from(([127, 0, 0, 1], 8080));
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             "-h" | "--help" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n{}", sendkit_mock::FAULTS_HELP);
                 return ExitCode::SUCCESS;
             }
             other => Err(format!("unknown argument {other}")),

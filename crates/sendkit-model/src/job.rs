@@ -6,7 +6,9 @@ use crate::{JobStatus, JobType};
 /// An enrichment job, as `GET /v1/enrichment/jobs/{jobId}` and the cancel call answer it.
 ///
 /// Fields that some answers leave out (the cancel answer has no `totalLeads`, `createdAt` or `startedAt`) are
-/// `Option`. Unknown fields are ignored, so a new field on the server never breaks parsing.
+/// `Option`. Unknown fields are ignored, so a new field on the server never breaks parsing. Written back, a job
+/// reads as it came in: a field that was absent stays absent, one that was `null` stays `null`; a job made with
+/// [`Job::new`] writes only the fields that are set.
 ///
 /// ```
 /// use sendkit_model::{Job, JobStatus};
@@ -23,35 +25,46 @@ use crate::{JobStatus, JobType};
 /// assert_eq!(job.metadata.unwrap().total_items, 100);
 /// assert!(job.created_at.is_none());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "crate::wire::JobWire", into = "crate::wire::JobWire")]
 #[non_exhaustive]
 pub struct Job {
     /// The job's ID, opaque (for example `bulk_email_verification_1710000000000_abc1234`).
     pub id: String,
     /// What the job does.
-    #[serde(rename = "type")]
     pub job_type: JobType,
     /// Where the job is in its life.
     pub status: JobStatus,
     /// Progress and cost.
-    #[serde(default)]
     pub metadata: Option<JobMetadata>,
     /// How many leads the job was created for.
-    #[serde(default)]
     pub total_leads: Option<u64>,
     /// When the job was created.
-    #[serde(default, with = "crate::timestamp::option")]
     pub created_at: Option<Timestamp>,
     /// When the job last changed.
-    #[serde(default, with = "crate::timestamp::option")]
     pub updated_at: Option<Timestamp>,
     /// When processing started; `None` while pending.
-    #[serde(default, with = "crate::timestamp::option")]
     pub started_at: Option<Timestamp>,
     /// When the job reached a terminal status (for a cancelled job, the cancel time).
-    #[serde(default, with = "crate::timestamp::option")]
     pub completed_at: Option<Timestamp>,
+    /// Which of the optional fields came as an explicit `null`, so that they are written back that way.
+    pub(crate) nulls: crate::wire::Nulls,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("job_type", &self.job_type)
+            .field("status", &self.status)
+            .field("metadata", &self.metadata)
+            .field("total_leads", &self.total_leads)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("started_at", &self.started_at)
+            .field("completed_at", &self.completed_at)
+            .finish()
+    }
 }
 
 impl Job {
@@ -67,6 +80,7 @@ impl Job {
             updated_at: None,
             started_at: None,
             completed_at: None,
+            nulls: crate::wire::Nulls::default(),
         }
     }
 }

@@ -1,7 +1,10 @@
 use crate::string_enum::string_enum;
 
 string_enum! {
-    /// What a job does. The API documents `email_verification` only; any other type is kept as its string.
+    /// What a job does. The API documents `email_verification` only, so that is the one named variant. Jobs of
+    /// the other enrichment types have types the docs never show; they arrive as [`JobType::Unknown`] with the
+    /// server's string (the emulator names them `phone_enrichment`, `seg_gateway`, `esp_detection`, a guess that
+    /// follows the documented one), and a future version may name them once the API documents them.
     pub enum JobType {
         /// Email verification of the job's leads (created by the `email` enrichment type).
         EmailVerification = "email_verification",

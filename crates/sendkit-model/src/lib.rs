@@ -24,7 +24,9 @@ mod job;
 mod job_type;
 mod status;
 mod string_enum;
+#[doc(hidden)]
 pub mod timestamp;
+mod wire;
 
 pub use enrich::{CreatedJob, EnrichRequest, EnrichResponse};
 pub use envelope::{ApiErrorBody, ErrorEnvelope, StatusErrorBody, SuccessEnvelope};

@@ -117,3 +117,55 @@ fn metadata_defaults_missing_counts_to_zero() {
     let metadata: JobMetadata = serde_json::from_str(r#"{"totalItems":5}"#).unwrap();
     assert_eq!(metadata, JobMetadata::new(5, 0));
 }
+
+/// Every example body of the seed page and the docs, read and written back: the same JSON value, field for field,
+/// `null` where it was `null`, absent where it was absent.
+#[test]
+fn every_documented_body_round_trips_as_the_same_json_value() {
+    fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(body: &str) {
+        let original: serde_json::Value = serde_json::from_str(body).unwrap();
+        let parsed: T = serde_json::from_str(body).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), original, "{body}");
+    }
+    // The seed: cancel's answer (no totalLeads, createdAt or startedAt) and its two errors.
+    round_trip::<SuccessEnvelope<Job>>(
+        r#"{"success": true, "data": {"id": "bulk_email_verification_1710000000000_abc1234", "type": "email_verification",
+        "status": "cancelled", "metadata": {"totalItems": 100, "processedItems": 0, "successCount": 0, "failedCount": 0,
+        "creditsUsed": 100}, "updatedAt": "2025-03-19T10:01:00.000Z", "completedAt": "2025-03-19T10:01:00.000Z"}}"#,
+    );
+    round_trip::<ErrorEnvelope>(
+        r#"{"success": false, "error": {"code": "VALIDATION_ERROR", "message": "Job cannot be cancelled in status \"completed\""}}"#,
+    );
+    round_trip::<ErrorEnvelope>(
+        r#"{"success": false, "error": {"code": "NOT_FOUND", "message": "Job not found or expired"}}"#,
+    );
+    // The docs: get (with explicit nulls), enrich's request and answer, the other error shape.
+    round_trip::<SuccessEnvelope<Job>>(GET_EXAMPLE);
+    round_trip::<sendkit_model::EnrichRequest>(
+        r#"{"leadIds": ["507f1f77bcf86cd799439011", "507f1f77bcf86cd799439012"],
+        "enrichmentTypes": ["email", "phoneEnrichment", "segGateway", "espDetection"]}"#,
+    );
+    round_trip::<SuccessEnvelope<EnrichResponse>>(
+        r#"{"success": true, "data": {"jobs": [{"jobId": "bulk_email_verification_1710000000000_abc1234",
+        "type": "email_verification", "status": "pending", "totalItems": 2, "creditsUsed": 2}], "totalLeads": 2,
+        "totalCreditsCharged": 2}}"#,
+    );
+    round_trip::<StatusErrorBody>(
+        r#"{"error": "Not Found", "message": "The requested resource was not found", "code": 404}"#,
+    );
+}
+
+#[test]
+fn a_new_job_writes_only_what_is_set() {
+    let job = Job::new("job_1", JobType::EmailVerification, JobStatus::Pending);
+    assert_eq!(
+        serde_json::to_string(&job).unwrap(),
+        r#"{"id":"job_1","type":"email_verification","status":"pending"}"#
+    );
+    // A null and an absent field hold the same value: the jobs are equal.
+    let with_null: Job =
+        serde_json::from_str(r#"{"id":"job_1","type":"email_verification","status":"pending","startedAt":null}"#)
+            .unwrap();
+    assert_eq!(with_null, job);
+    assert!(serde_json::to_string(&with_null).unwrap().ends_with(r#""startedAt":null}"#));
+}

@@ -29,10 +29,10 @@ fn main() -> Result<(), Error> {
     let leads: Vec<String> = (0..60).map(|n| format!("507f1f77bcf86cd7994390{n:02x}")).collect();
     let created = client.enrich(EnrichRequest::new(leads, [EnrichmentType::Email, EnrichmentType::EspDetection]))?;
     println!(
-        "created {} jobs for {} leads, {} credits",
+        "created {} jobs for {} leads, {}",
         created.jobs.len(),
         created.total_leads,
-        created.total_credits_charged
+        credits(created.total_credits_charged)
     );
     let policy = WaitPolicy::default()
         .timeout(Duration::from_secs(60))
@@ -45,9 +45,18 @@ fn main() -> Result<(), Error> {
         })?;
         let metadata = job.metadata.unwrap_or_default();
         println!(
-            "{}: {} — {} succeeded, {} failed, {} credits",
-            job.id, job.status, metadata.success_count, metadata.failed_count, metadata.credits_used
+            "{}: {} — {} succeeded, {} failed, {}",
+            job.id,
+            job.status,
+            metadata.success_count,
+            metadata.failed_count,
+            credits(metadata.credits_used)
         );
     }
     Ok(())
+}
+
+/// `1 credit`, `60 credits`.
+fn credits(n: u64) -> String {
+    format!("{n} credit{}", if n == 1 { "" } else { "s" })
 }
