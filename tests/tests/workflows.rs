@@ -158,3 +158,48 @@ fn dropping_the_async_wait_stops_polling() {
         assert_eq!(server.ledger().requests, polls, "no poll after the future was dropped");
     });
 }
+
+/// `cancel_jobs_each` reports each result as it comes, and a `Break` stops the cancels not yet started, through
+/// both clients alike.
+#[test]
+fn cancel_many_stops_when_asked_and_says_what_was_not_started() {
+    use std::ops::ControlFlow;
+    let ids = ["a", "b", "c", "d", "e"];
+    let setup = || {
+        let server = MockServer::start();
+        for id in ids {
+            server.insert_job(Job::new(id, JobType::EmailVerification, JobStatus::Pending));
+        }
+        let config = sendkit_tests::settings(&server).build().unwrap();
+        (server, config)
+    };
+    let stop_after_two = |seen: &mut Vec<String>, id: &str| {
+        seen.push(id.to_owned());
+        if seen.len() == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let (server, config) = setup();
+    let mut seen = Vec::new();
+    let not_started =
+        sendkit_ureq::Client::new(config).cancel_jobs_each(ids, 1, |_, id, _| stop_after_two(&mut seen, id));
+    assert_eq!(
+        (seen, not_started),
+        (vec!["a".to_owned(), "b".to_owned()], vec!["c".to_owned(), "d".to_owned(), "e".to_owned()])
+    );
+    assert_eq!(server.ledger().cancels.len(), 2);
+
+    let (server, config) = setup();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut seen = Vec::new();
+    let not_started = runtime.block_on(
+        sendkit_hyper::Client::new(config).cancel_jobs_each(ids, 1, |_, id, _| stop_after_two(&mut seen, id)),
+    );
+    assert_eq!(
+        (seen, not_started),
+        (vec!["a".to_owned(), "b".to_owned()], vec!["c".to_owned(), "d".to_owned(), "e".to_owned()])
+    );
+    assert_eq!(server.ledger().cancels.len(), 2);
+}

@@ -50,6 +50,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -261,29 +262,63 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
     {
         let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
         let mut results: Vec<Option<Result<Job, Error>>> = (0..ids.len()).map(|_| None).collect();
-        let mut running = tokio::task::JoinSet::new();
-        let mut record = |joined: Result<(usize, Result<Job, Error>), tokio::task::JoinError>| match joined {
-            Ok((index, result)) => results[index] = Some(result),
-            // A panic in a transport is the caller's to see, not ours to hide.
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(_) => {}
-        };
-        for (index, id) in ids.iter().enumerate() {
-            if running.len() >= concurrency.max(1) {
-                if let Some(joined) = running.join_next().await {
-                    record(joined);
-                }
-            }
-            let (client, id) = (self.clone(), id.clone());
-            running.spawn(async move { (index, client.cancel_job(&id).await) });
-        }
-        while let Some(joined) = running.join_next().await {
-            record(joined);
-        }
+        self.cancel_jobs_each(ids.iter().cloned(), concurrency, |index, _, result| {
+            results[index] = Some(result);
+            ControlFlow::Continue(())
+        })
+        .await;
         ids.into_iter()
             .zip(results)
             .map(|(id, result)| (id, result.unwrap_or(Err(Error::Internal { message: "a cancel was not run" }))))
             .collect()
+    }
+
+    /// Cancels every job, at most `concurrency` at a time, handing each result to `each` as soon as it is known,
+    /// with the job's index in `job_ids`. When `each` returns `ControlFlow::Break`, no further cancel starts; those
+    /// under way finish and are reported. Returns the IDs never started.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) {
+    /// use std::ops::ControlFlow;
+    ///
+    /// let not_started = client
+    ///     .cancel_jobs_each(["job_1", "job_2"], 4, |_, job_id, result| {
+    ///         println!("{job_id}: {}", if result.is_ok() { "cancelled" } else { "not cancelled" });
+    ///         ControlFlow::Continue(())
+    ///     })
+    ///     .await;
+    /// assert!(not_started.is_empty());
+    /// # }
+    /// ```
+    pub async fn cancel_jobs_each<I>(
+        &self,
+        job_ids: I,
+        concurrency: usize,
+        mut each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+    ) -> Vec<String>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
+        let mut running = tokio::task::JoinSet::new();
+        let mut started = 0;
+        let mut stopped = false;
+        loop {
+            while !stopped && started < ids.len() && running.len() < concurrency.max(1) {
+                let (client, index, id) = (self.clone(), started, ids[started].clone());
+                running.spawn(async move { (index, client.cancel_job(&id).await) });
+                started += 1;
+            }
+            let Some(joined) = running.join_next().await else { break };
+            match joined {
+                Ok((index, result)) => stopped |= each(index, &ids[index], result).is_break(),
+                // A panic in a transport is the caller's to see, not ours to hide.
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                Err(_) => {}
+            }
+        }
+        ids.into_iter().skip(started).collect()
     }
 
     /// Carries out any operation, with retries, deadline and settling as proto decides.

@@ -45,7 +45,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ops::ControlFlow;
 use std::time::{Instant, SystemTime};
 
 use sendkit_proto::http::header::USER_AGENT;
@@ -192,7 +192,7 @@ impl<T: Transport> Client<T> {
     /// for (job_id, result) in client.cancel_jobs(["job_1", "job_2", "job_3"], 8) {
     ///     match result {
     ///         Ok(job) => println!("{job_id}: {}", job.status),
-    ///         Err(error) => println!("{job_id}: {error}"),
+    ///         Err(error) => println!("{error}"),
     ///     }
     /// }
     /// # Ok::<(), sendkit_ureq::Error>(())
@@ -204,33 +204,82 @@ impl<T: Transport> Client<T> {
         T: Sync,
     {
         let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
-        let workers = concurrency.clamp(1, ids.len().max(1));
-        let next = AtomicUsize::new(0);
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(id) = ids.get(index) else { return done };
-                done.push((index, self.cancel_job(id)));
-            }
-        };
         let mut results: Vec<Option<Result<Job, Error>>> = (0..ids.len()).map(|_| None).collect();
-        let finished: Vec<(usize, Result<Job, Error>)> = if workers == 1 {
-            work()
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
-                // A panic in a transport is the caller's to see, not ours to hide.
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-            })
-        };
-        for (index, result) in finished {
+        self.cancel_jobs_each(ids.iter().cloned(), concurrency, |index, _, result| {
             results[index] = Some(result);
-        }
+            ControlFlow::Continue(())
+        });
         ids.into_iter()
             .zip(results)
             .map(|(id, result)| (id, result.unwrap_or(Err(Error::Internal { message: "a cancel was not run" }))))
             .collect()
+    }
+
+    /// Cancels every job, at most `concurrency` at a time, handing each result to `each` (on the calling thread)
+    /// as soon as it is known, with the job's index in `job_ids`. When `each` returns `ControlFlow::Break`, no
+    /// further cancel starts; those under way finish and are reported. Returns the IDs never started: what a tool
+    /// that stops on Ctrl-C reports as not done.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::from_env()?;
+    /// use std::ops::ControlFlow;
+    ///
+    /// let not_started = client.cancel_jobs_each(["job_1", "job_2"], 4, |_, job_id, result| {
+    ///     println!("{job_id}: {}", if result.is_ok() { "cancelled" } else { "not cancelled" });
+    ///     ControlFlow::Continue(())
+    /// });
+    /// assert!(not_started.is_empty());
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
+    pub fn cancel_jobs_each<I>(
+        &self,
+        job_ids: I,
+        concurrency: usize,
+        mut each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+    ) -> Vec<String>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+        T: Sync,
+    {
+        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
+        let workers = concurrency.clamp(1, ids.len().max(1));
+        // This thread hands out every job, one more as each result comes in, so that a Break is exact: nothing
+        // starts after it.
+        let mut started = 0;
+        let (work, jobs) = std::sync::mpsc::channel::<usize>();
+        let jobs = std::sync::Mutex::new(jobs);
+        let (sender, results) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (sender, jobs, ids) = (sender.clone(), &jobs, &ids);
+                scope.spawn(move || loop {
+                    let next = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).recv();
+                    let Ok(index) = next else { return };
+                    if sender.send((index, self.cancel_job(&ids[index]))).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(sender);
+            let mut in_flight = 0;
+            while started < workers.min(ids.len()) && work.send(started).is_ok() {
+                started += 1;
+                in_flight += 1;
+            }
+            let mut stopped = false;
+            while in_flight > 0 {
+                let Ok((index, result)) = results.recv() else { break };
+                in_flight -= 1;
+                stopped |= each(index, &ids[index], result).is_break();
+                if !stopped && started < ids.len() && work.send(started).is_ok() {
+                    started += 1;
+                    in_flight += 1;
+                }
+            }
+            drop(work);
+        });
+        ids.into_iter().skip(started).collect()
     }
 
     /// Carries out any operation, with retries, deadline and settling as proto decides.
