@@ -103,10 +103,31 @@ fn ci() -> Result<(), String> {
         }
     }
     check_examples()?;
+    forget_packaged_sources();
     step(
         "package the library crates",
         cargo().args(["package", "--workspace", "--exclude", "sendkit-tests", "--exclude", "xtask", "--allow-dirty"]),
     )
+}
+
+/// `cargo package` verifies each crate against the others from a temporary registry, and unpacks those into
+/// `$CARGO_HOME/registry/src/<hash of that registry's path>/` once per name and version: a later run from the same
+/// folder would verify against sources unpacked by an earlier one. No crate named `sendkit-*` comes from crates.io,
+/// so every unpacked copy of one is such a leftover, and is removed.
+fn forget_packaged_sources() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let Some(sources) = home.map(|home| home.join("registry").join("src")) else { return };
+    let Ok(registries) = std::fs::read_dir(sources) else { return };
+    for registry in registries.flatten() {
+        let Ok(crates) = std::fs::read_dir(registry.path()) else { continue };
+        for unpacked in crates.flatten() {
+            if unpacked.file_name().to_string_lossy().starts_with("sendkit-") {
+                let _ = std::fs::remove_dir_all(unpacked.path());
+            }
+        }
+    }
 }
 
 /// The examples are a contract other programs rely on:

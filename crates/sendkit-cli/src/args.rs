@@ -1,0 +1,186 @@
+//! The command line, as clap reads it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sendkit_ureq::model::EnrichmentType;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every job succeeded
+  1    any other failure: a server error, no connection, a timeout, a job that ended failed
+  2    usage error: bad arguments or configuration
+  3    a job could not be cancelled: it had already finished
+  4    a job was not found (or expired)
+  5    authentication: the key was refused (401, 403)
+  6    rate limited
+  7    unknown outcome: a cancel or enrich may have taken effect
+  8    a wait ended at its --timeout before the job finished
+  130  interrupted (Ctrl-C)
+When jobs fail in different ways, the code is the first that applies of:
+130, 7, 5, 6, 1, 8, 4, 3.
+
+Configuration:
+  SENDKIT_API_KEY (or --api-key-file), SENDKIT_BASE_URL (or --base-url),
+  SENDKIT_WORKSPACE_ID (or --workspace), HTTPS_PROXY / ALL_PROXY / NO_PROXY,
+  SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1 for plain http to a host that is not loopback.
+  The key is never printed.";
+
+/// A command line for the SendKit enrichment jobs API.
+#[derive(Debug, Parser)]
+#[command(name = "sendkit", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print the API's objects as JSON, one document per line
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Say which settings are in use (never the key)
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Where the API is [env: SENDKIT_BASE_URL] [default: https://api.sendkit.ai]
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The workspace for a platform key (sk_user_...) [env: SENDKIT_WORKSPACE_ID]
+    #[arg(long, global = true, value_name = "ID")]
+    pub workspace: Option<String>,
+    /// Read the API key from this file (surrounding whitespace trimmed) instead of SENDKIT_API_KEY
+    #[arg(long, global = true, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+    /// Seconds one attempt may take [default: 30]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub attempt_timeout: Option<f64>,
+    /// Seconds one call may take, retries included; 0 for no limit [default: 60]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub deadline: Option<f64>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cancel jobs that are pending or processing
+    #[command(after_help = "Examples:
+  sendkit cancel bulk_email_verification_1710000000000_abc1234
+  sendkit cancel job_1 job_2 job_3 --concurrency 2
+  cat job_ids.txt | sendkit cancel - --json")]
+    Cancel {
+        /// Job IDs; `-` reads them from standard input, one per line
+        #[arg(required = true, value_name = "JOB_ID")]
+        job_ids: Vec<String>,
+        /// How many cancels may be under way at once
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+    },
+    /// Show a job's status and progress
+    #[command(after_help = "Example:
+  sendkit get bulk_email_verification_1710000000000_abc1234 --json")]
+    Get {
+        /// The job's ID
+        job_id: String,
+    },
+    /// Create jobs: one per enrichment type, over the given leads
+    #[command(after_help = "Example:
+  sendkit enrich --lead 507f1f77bcf86cd799439011 --lead 507f1f77bcf86cd799439012 --type email --type segGateway --wait")]
+    Enrich {
+        /// Lead IDs (24 hexadecimal digits); repeat the flag or separate with commas
+        #[arg(long = "lead", required = true, value_delimiter = ',', value_name = "ID")]
+        leads: Vec<String>,
+        /// Enrichment types; repeat the flag or separate with commas
+        #[arg(long = "type", required = true, value_delimiter = ',', value_name = "TYPE")]
+        types: Vec<EnrichmentKind>,
+        /// Wait for the jobs to finish, showing their progress
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        wait_options: WaitOptions,
+    },
+    /// Wait for jobs to finish, showing their progress
+    #[command(after_help = "Example:
+  sendkit wait job_1 job_2 --timeout 300")]
+    Wait {
+        /// Job IDs; `-` reads them from standard input, one per line
+        #[arg(required = true, value_name = "JOB_ID")]
+        job_ids: Vec<String>,
+        #[command(flatten)]
+        wait_options: WaitOptions,
+    },
+    /// Run the emulator of the API on this machine, to try the tool and the SDK with no account
+    #[command(after_help = format!("Example:
+  sendkit mock --addr 127.0.0.1:8080
+  # then, in another terminal:
+  export SENDKIT_BASE_URL=http://127.0.0.1:8080 SENDKIT_API_KEY=sk_test_sendkit_mock
+  sendkit enrich --lead 507f1f77bcf86cd799439011 --type email
+
+{}", sendkit_mock::FAULTS_HELP))]
+    Mock {
+        /// Where to listen
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// The key to accept; sk_user_... is a platform key
+        #[arg(long, default_value = sendkit_mock::DEFAULT_API_KEY)]
+        api_key: String,
+        /// With a platform key, the only workspace ID to accept
+        #[arg(long)]
+        workspace_id: Option<String>,
+        /// Keep time still (jobs never progress); by default jobs move on real time
+        #[arg(long)]
+        manual_clock: bool,
+        /// Seed for faults armed with a fraction
+        #[arg(long)]
+        fault_seed: Option<u64>,
+    },
+    /// Print a completion script for a shell
+    #[command(after_help = "Example:
+  sendkit completions bash > ~/.local/share/bash-completion/completions/sendkit")]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How long to wait, and how often to look.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitOptions {
+    /// Seconds to wait in all
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Seconds between the first polls (growing to 15 s)
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub poll: f64,
+}
+
+/// The enrichment types, as the API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnrichmentKind {
+    /// Find and verify the lead's email (1 credit per lead)
+    #[value(name = "email")]
+    Email,
+    /// Find the lead's phone number (20 credits per lead)
+    #[value(name = "phoneEnrichment")]
+    PhoneEnrichment,
+    /// Secure email gateway detection (free)
+    #[value(name = "segGateway")]
+    SegGateway,
+    /// Email service provider detection (free)
+    #[value(name = "espDetection")]
+    EspDetection,
+}
+
+impl From<EnrichmentKind> for EnrichmentType {
+    fn from(kind: EnrichmentKind) -> Self {
+        match kind {
+            EnrichmentKind::Email => EnrichmentType::Email,
+            EnrichmentKind::PhoneEnrichment => EnrichmentType::PhoneEnrichment,
+            EnrichmentKind::SegGateway => EnrichmentType::SegGateway,
+            EnrichmentKind::EspDetection => EnrichmentType::EspDetection,
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The real `sendkit` binary against the emulator on a free loopback port: outputs, exit codes, configuration.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use sendkit_mock::{MockServer, Progress};
+use sendkit_ureq::model::{Job, JobStatus, JobType};
+
+const KEY: &str = "sk_test_cli_S3CRET_0042";
+
+fn emulator() -> MockServer {
+    let server = MockServer::builder()
+        .api_key(KEY)
+        .system_clock()
+        .progress(Progress::new(Duration::from_millis(50), 200))
+        .start()
+        .unwrap();
+    for (id, status) in [
+        ("pending_1", JobStatus::Pending),
+        ("processing_1", JobStatus::Processing),
+        ("completed_1", JobStatus::Completed),
+    ] {
+        server.insert_job(Job::new(id, JobType::EmailVerification, status));
+    }
+    server
+}
+
+/// `sendkit ARGS` against `server`, with a clean environment but for the tool's variables.
+fn sendkit(server: &MockServer, args: &[&str], stdin: &str) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sendkit"));
+    command
+        .args(args)
+        .env_clear()
+        .env("SENDKIT_API_KEY", KEY)
+        .env("SENDKIT_BASE_URL", server.base_url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
+    assert!(!out.contains(KEY) && !err.contains(KEY), "the key was printed:\n{out}\n{err}");
+    output
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn cancel_one() {
+    let server = emulator();
+    let output = sendkit(&server, &["cancel", "pending_1"], "");
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "pending_1 cancelled\n");
+    assert_eq!(text(&output.stderr), "cancelled 1 of 1 job\n");
+    assert_eq!(server.job("pending_1").unwrap().status, JobStatus::Cancelled);
+}
+
+#[test]
+fn cancel_many_from_stdin_with_finished_and_missing_jobs() {
+    let server = emulator();
+    let output = sendkit(
+        &server,
+        &["cancel", "-", "--concurrency", "2", "--json"],
+        "pending_1\n\nprocessing_1\ncompleted_1\nmissing\n",
+    );
+    assert_eq!(code(&output), 4, "not found outranks already finished: {}", text(&output.stderr));
+    let mut cancelled: Vec<String> = text(&output.stdout)
+        .lines()
+        .map(|line| {
+            let job: Job = serde_json::from_str(line).expect("one JSON job per line");
+            assert_eq!(job.status, JobStatus::Cancelled);
+            job.id
+        })
+        .collect();
+    cancelled.sort();
+    assert_eq!(cancelled, ["pending_1", "processing_1"]);
+    let errors = text(&output.stderr);
+    assert!(
+        errors.contains(
+            "cancel_job completed_1: HTTP 400 VALIDATION_ERROR: Job cannot be cancelled in status \"completed\""
+        ),
+        "{errors}"
+    );
+    assert!(errors.contains("cancel_job missing: HTTP 404 NOT_FOUND: Job not found or expired"), "{errors}");
+    assert!(errors.ends_with("cancelled 2 of 4 jobs; 1 already finished; 1 not found\n"), "{errors}");
+}
+
+#[test]
+fn cancel_of_finished_jobs_alone_exits_3() {
+    let server = emulator();
+    let output = sendkit(&server, &["cancel", "completed_1"], "");
+    assert_eq!(code(&output), 3);
+    assert!(text(&output.stdout).is_empty());
+}
+
+#[test]
+fn get_prints_the_apis_object_or_a_readable_job() {
+    let server = emulator();
+    let output = sendkit(&server, &["get", "processing_1", "--json"], "");
+    assert_eq!(code(&output), 0);
+    let job: Job = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    assert_eq!(job, server.job("processing_1").unwrap());
+    let output = sendkit(&server, &["get", "processing_1"], "");
+    let shown = text(&output.stdout);
+    assert!(
+        shown.starts_with("id:        processing_1\ntype:      email_verification\nstatus:    processing\n"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Some(") && !shown.contains("None"), "{shown}");
+}
+
+#[test]
+fn enrich_and_wait() {
+    let server = emulator();
+    let output = sendkit(
+        &server,
+        &[
+            "enrich",
+            "--lead",
+            "507f1f77bcf86cd799439011,507f1f77bcf86cd799439012",
+            "--type",
+            "email",
+            "--type",
+            "segGateway",
+            "--wait",
+            "--poll",
+            "0.05",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let lines: Vec<serde_json::Value> =
+        text(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "the enrich answer, then each job as it finished");
+    assert_eq!(lines[0]["totalCreditsCharged"], 2);
+    for job in &lines[1..] {
+        assert_eq!(job["status"], "completed");
+        assert_eq!(job["metadata"]["processedItems"], 2);
+    }
+    assert!(text(&output.stderr).contains("created 2 jobs for 2 leads, 2 credits charged"), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains(" completed 2/2 ("), "plain progress lines off a terminal");
+}
+
+#[test]
+fn wait_times_out_with_exit_8() {
+    let server = emulator();
+    let output = sendkit(&server, &["wait", "processing_1", "--timeout", "0.3", "--poll", "0.05"], "");
+    assert_eq!(code(&output), 8, "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("wait_for_job processing_1: not finished within"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_wrong_key_exits_5() {
+    let server = emulator();
+    let dir = std::env::temp_dir().join(format!("sendkit-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, "sk_test_wrong\n").unwrap();
+    let output = sendkit(&server, &["get", "pending_1", "--api-key-file", key_file.to_str().unwrap()], "");
+    assert_eq!(code(&output), 5, "{}", text(&output.stderr));
+    assert!(text(&output.stderr).starts_with("get_job pending_1: HTTP 401 UNAUTHORIZED: "), "{}", text(&output.stderr));
+    // The right key from a file, its newline trimmed.
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let output = sendkit(&server, &["get", "pending_1", "--api-key-file", key_file.to_str().unwrap()], "");
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+}
+
+#[test]
+fn an_unreachable_base_url_exits_1_and_says_nothing_was_sent() {
+    let server = emulator();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let output = sendkit(&server, &["cancel", "pending_1", "--base-url", &url], "");
+    assert_eq!(code(&output), 1, "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("the request was never sent"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn bad_arguments_and_settings_exit_2() {
+    let server = emulator();
+    for args in [
+        &["cancel"][..],
+        &["enrich", "--lead", "507f1f77bcf86cd799439011", "--type", "fax"],
+        &["cancel", "x", "--concurrency", "0"],
+        &["get", "x", "--base-url", "https://api.sendkit.ai/v1"],
+        &["get", "x", "--deadline", "-1"],
+        &["nonsense"],
+    ] {
+        let output = sendkit(&server, args, "");
+        assert_eq!(code(&output), 2, "{args:?}: {}", text(&output.stderr));
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sendkit"));
+    let output = command.args(["get", "x"]).env_clear().output().unwrap();
+    assert_eq!(code(&output), 2);
+    assert_eq!(text(&output.stderr), "invalid input: environment variable SENDKIT_API_KEY is not set\n");
+}
+
+#[test]
+fn verbose_names_the_settings_never_the_key() {
+    let server = emulator();
+    let output = sendkit(&server, &["get", "pending_1", "--verbose"], "");
+    let said = text(&output.stderr);
+    assert!(said.contains(&format!("sendkit: base URL {}", server.base_url())), "{said}");
+    assert!(said.contains("sendkit: key: a workspace key, 23 characters (not shown)"), "{said}");
+}
+
+#[test]
+fn help_has_an_example_per_command_and_completions_are_printed() {
+    let server = emulator();
+    for command in ["cancel", "get", "enrich", "wait", "mock", "completions"] {
+        let output = sendkit(&server, &[command, "--help"], "");
+        assert_eq!(code(&output), 0);
+        assert!(text(&output.stdout).contains("Example"), "{command}");
+    }
+    let top = text(&sendkit(&server, &["--help"], "").stdout);
+    assert!(top.contains("Exit codes:") && top.contains("130  interrupted"), "{top}");
+    for shell in ["bash", "zsh", "fish"] {
+        let output = sendkit(&server, &["completions", shell], "");
+        assert_eq!(code(&output), 0);
+        assert!(text(&output.stdout).contains("sendkit"), "{shell}");
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_wait_reports_where_each_job_was() {
+    let server = emulator();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sendkit"))
+        .args(["wait", "processing_1", "--poll", "0.05"])
+        .env_clear()
+        .env("SENDKIT_API_KEY", KEY)
+        .env("SENDKIT_BASE_URL", server.base_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it poll a few times, then interrupt it as a terminal would.
+    std::thread::sleep(Duration::from_millis(400));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let _ = child.stdin.take();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 130, "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("interrupted: processing_1 last seen processing"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn the_mock_command_serves_the_emulator() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sendkit"))
+        .args(["mock", "--addr", &format!("127.0.0.1:{port}"), "--api-key", KEY])
+        .env_clear()
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the emulator did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_sendkit"))
+        .args(["enrich", "--lead", "507f1f77bcf86cd799439011", "--type", "espDetection", "--base-url", &base])
+        .env_clear()
+        .env("SENDKIT_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("bulk_esp_detection_"), "{}", text(&output.stdout));
+}
