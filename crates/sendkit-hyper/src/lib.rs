@@ -45,7 +45,8 @@
 //! ```
 //!
 //! Feature flags: `webpki-roots` (default) trusts the Mozilla roots bundled; `platform-roots` the operating
-//! system's store; `tracing` adds a span per call and per attempt.
+//! system's store; `http2` (default) speaks HTTP/2 over TLS when the server offers it, so that many calls in
+//! flight share one connection; `tracing` adds a span per call and per attempt.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -394,11 +395,11 @@ impl HyperTransport {
                 Connector::Tunnel(tunnel)
             }
         };
-        let https: HttpsConnector<Connector> = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
+        let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
+        #[cfg(feature = "http2")]
+        let https: HttpsConnector<Connector> = https.enable_all_versions().wrap_connector(connector);
+        #[cfg(not(feature = "http2"))]
+        let https: HttpsConnector<Connector> = https.enable_http1().wrap_connector(connector);
         let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
         Self { request: Arc::new(move |request| http.request(request)) }
     }

@@ -172,6 +172,8 @@ impl MockBuilder {
             .with_safe_default_protocol_versions()
             .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
             .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+        let mut config = config;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         self.tls = Some(Arc::new(config));
         Ok(self)
     }
@@ -234,8 +236,11 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAccept
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(connection), service).await;
                 }
                 Some(acceptor) => {
+                    // Over TLS, HTTP/2 or HTTP/1.1 as the client's ALPN asks, as the API's edge would.
                     if let Ok(stream) = acceptor.accept(connection).await {
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        let serving =
+                            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                        let _ = serving.serve_connection(TokioIo::new(stream), service).await;
                     }
                 }
             }

@@ -66,6 +66,9 @@ pub(crate) async fn handle(
     let (number, call) = {
         let mut state = shared.lock();
         state.ledger.requests += 1;
+        if parts.version == http::Version::HTTP_2 {
+            state.ledger.http2_requests += 1;
+        }
         (state.ledger.requests, route(&parts.method, parts.uri.path()))
     };
     // Every answer names its request, as the API's gateway does, so that errors can quote it.

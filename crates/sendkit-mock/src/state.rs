@@ -19,6 +19,8 @@ pub struct Ledger {
     pub connections: u64,
     /// Requests received, faulted or not.
     pub requests: u64,
+    /// Of those, requests that came over HTTP/2 (only over TLS, when the client's ALPN asked for it).
+    pub http2_requests: u64,
     /// Requests answered by an injected fault.
     pub faults_served: u64,
     /// Successful cancels per job ID: a job cancelled twice would show 2.

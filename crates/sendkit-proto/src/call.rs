@@ -61,7 +61,8 @@ use crate::transport::{Attempt, TransportError, TransportErrorKind};
 pub struct Call<'c, O: Operation> {
     operation: O,
     config: &'c Config,
-    info: CallInfo,
+    /// What errors say of the call; made on the first error, so that a call that succeeds allocates none of it.
+    info: Option<CallInfo>,
     phase: Phase,
     attempts: u32,
     started: Option<Instant>,
@@ -100,13 +101,11 @@ impl<'c, O: Operation> Call<'c, O> {
     pub fn new(operation: O, config: &'c Config) -> Self {
         // Jitter needs randomness, not security; std's per-process random hash keys give it without a clock.
         let random = RandomState::new().build_hasher().finish() | 1;
-        let has_effect = operation.idempotency() != Idempotency::Safe;
-        let info = CallInfo::new(operation.name(), operation.job_id(), config.origin(), has_effect);
         let trace = Trace::call(operation.name(), operation.job_id());
         Self {
             operation,
             config,
-            info,
+            info: None,
             phase: Phase::Primary,
             attempts: 0,
             started: None,
@@ -126,6 +125,17 @@ impl<'c, O: Operation> Call<'c, O> {
     pub(crate) fn within(mut self, deadline: Option<Instant>) -> Self {
         self.outer_deadline = deadline;
         self
+    }
+
+    /// The call as errors describe it.
+    fn info(&mut self) -> CallInfo {
+        let (operation, config) = (&self.operation, self.config);
+        self.info
+            .get_or_insert_with(|| {
+                let has_effect = operation.idempotency() != Idempotency::Safe;
+                CallInfo::new(operation.name(), operation.job_id(), config.origin(), has_effect)
+            })
+            .clone()
     }
 
     /// The operation being carried out.
@@ -161,7 +171,12 @@ impl<'c, O: Operation> Call<'c, O> {
             Phase::Primary => self.operation.parse_response(&response).map(Read::Output),
             Phase::Settling { .. } => self.settle_read().parse_response(&response).map(|job| Read::Job(Box::new(job))),
         };
-        parsed.map_err(|error| match error.for_call(&self.info) {
+        let error = match parsed {
+            Ok(read) => return Ok(read),
+            Err(error) => error,
+        };
+        let info = self.info();
+        Err(match error.for_call(&info) {
             Error::RateLimited { call, status, code, message, request_id, retry_after } => {
                 let retry_after = self.server_wait.or(retry_after);
                 Error::RateLimited { call, status, code, message, request_id, retry_after }
@@ -171,7 +186,7 @@ impl<'c, O: Operation> Call<'c, O> {
     }
 
     fn settle_read(&self) -> GetJob {
-        GetJob::new(self.info.job_id().unwrap_or_default())
+        GetJob::new(self.operation.job_id().unwrap_or_default())
     }
 
     /// Ends a settling read: the job read back shows the call took effect, or the refusal stands.
@@ -195,15 +210,12 @@ impl<'c, O: Operation> Call<'c, O> {
         self.server_wait = None;
         let status = transport.status();
         match (transport.kind(), status) {
-            (TransportErrorKind::BodyTooLarge, Some(status)) => Error::BodyTooLarge {
-                call: self.info.clone(),
-                status,
-                limit: self.config.body_limit(),
-                request_id: None,
-            },
+            (TransportErrorKind::BodyTooLarge, Some(status)) => {
+                Error::BodyTooLarge { call: self.info(), status, limit: self.config.body_limit(), request_id: None }
+            }
             // The head said 429 before the body broke: the server refused, and said so.
             (_, Some(StatusCode::TOO_MANY_REQUESTS)) => Error::RateLimited {
-                call: self.info.clone(),
+                call: self.info(),
                 status: StatusCode::TOO_MANY_REQUESTS,
                 code: Some(ErrorCode::RateLimited),
                 message: None,
@@ -217,7 +229,7 @@ impl<'c, O: Operation> Call<'c, O> {
                     transport
                 };
                 let elapsed = now.monotonic.saturating_duration_since(self.started.unwrap_or(now.monotonic));
-                Error::Transport { call: self.info.clone(), attempts: self.attempts, elapsed, source }
+                Error::Transport { call: self.info(), attempts: self.attempts, elapsed, source }
             }
         }
     }
@@ -295,7 +307,10 @@ impl<O: Operation> Flow for Call<'_, O> {
         };
         let request = match request {
             Ok(request) => request,
-            Err(error) => return self.finish(Err(error.for_call(&self.info))),
+            Err(error) => {
+                let info = self.info();
+                return self.finish(Err(error.for_call(&info)));
+            }
         };
         self.attempts += 1;
         self.last_error = None;
@@ -332,7 +347,7 @@ impl<O: Operation> Flow for Call<'_, O> {
         if let Phase::Primary = self.phase {
             let settle = self.maybe_applied
                 && self.operation.settles_after(&error, Sealed)
-                && self.info.job_id().is_some()
+                && self.operation.job_id().is_some()
                 && self.attempts < self.config.retry().max_attempts
                 && self.fits(now.monotonic, Duration::ZERO);
             if settle {
