@@ -89,16 +89,32 @@ fn ci() -> Result<(), String> {
     step("docs", cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     weight(false)?;
     // Each TLS and tracing choice of the adapters builds on its own, warnings denied.
-    for package in ["sendkit-ureq", "sendkit-hyper"] {
-        for features in [
-            &["--no-default-features"][..],
-            &["--no-default-features", "--features", "platform-roots"],
-            &["--features", "tracing"],
-            &["--all-features"],
-        ] {
+    let choices: [(&str, &[&[&str]]); 2] = [
+        (
+            "sendkit-ureq",
+            &[
+                &["--no-default-features"],
+                &["--no-default-features", "--features", "platform-roots,ring"],
+                &["--no-default-features", "--features", "webpki-roots,aws-lc-rs"],
+                &["--features", "tracing"],
+                &["--all-features"],
+            ],
+        ),
+        (
+            "sendkit-hyper",
+            &[
+                &["--no-default-features", "--features", "ring"],
+                &["--no-default-features", "--features", "platform-roots,aws-lc-rs"],
+                &["--features", "tracing"],
+                &["--all-features"],
+            ],
+        ),
+    ];
+    for (package, feature_sets) in choices {
+        for features in feature_sets {
             step(
                 &format!("{package} {}", features.join(" ")),
-                cargo().args(["clippy", "-p", package, "--lib"]).args(features).args(["--", "-D", "warnings"]),
+                cargo().args(["clippy", "-p", package, "--lib"]).args(*features).args(["--", "-D", "warnings"]),
             )?;
         }
     }

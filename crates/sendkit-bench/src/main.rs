@@ -4,7 +4,8 @@
 //! this noisy machine hits all alike; figures are medians over the rounds.
 //!
 //! ```text
-//! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200]
+//! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD]
+//! sendkit-bench --tls [--rounds 5] [--ops 4000]     # HTTP/1.1 against HTTP/2 over TLS
 //! ```
 
 use std::convert::Infallible;
@@ -22,6 +23,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use sendkit_mock::MockServer;
 use sendkit_model::{Job, JobStatus, JobType, SuccessEnvelope};
 use sendkit_proto::{Config, RetryPolicy};
+
+mod tls;
 
 const USER_AGENT_VALUE: &str = Config::USER_AGENT;
 
@@ -365,8 +368,13 @@ fn main() {
     let mut ops = 4000usize;
     let mut peer_ops = 200usize;
     let mut only: Option<String> = None;
+    let mut tls = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--tls" {
+            tls = true;
+            continue;
+        }
         if flag == "--only" {
             only = args.next();
             continue;
@@ -378,6 +386,9 @@ fn main() {
             "--peer-ops" => peer_ops = value.max(1),
             other => panic!("unknown flag {other}"),
         }
+    }
+    if tls {
+        return tls::run(rounds, ops);
     }
     let python = available("python3", &["-c", "import requests"]);
     let curl = available("curl", &["--version"]);

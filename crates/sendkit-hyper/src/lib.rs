@@ -45,8 +45,9 @@
 //! ```
 //!
 //! Feature flags: `webpki-roots` (default) trusts the Mozilla roots bundled; `platform-roots` the operating
-//! system's store; `http2` (default) speaks HTTP/2 over TLS when the server offers it, so that many calls in
-//! flight share one connection; `tracing` adds a span per call and per attempt.
+//! system's store; `ring` (default) or `aws-lc-rs` is rustls' crypto (a provider the application installed as the
+//! process default wins over either); `http2` speaks HTTP/2 over TLS when the server offers it, so that many calls in flight
+//! share one connection (off by default: HTTP/1.1 with a pool was faster in every measurement, see BENCHMARKS.md); `tracing` adds a span per call and per attempt.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -96,7 +97,7 @@ impl<T: ?Sized> Clone for Client<T> {
 
 impl Client {
     /// A client with its own pooled hyper client, built from `config`: its connect timeout and proxy, rustls with
-    /// the ring provider. It trusts the webpki roots (feature `webpki-roots`, the default) or the operating
+    /// the process's default crypto provider if one was installed, else the feature's (ring by default). It trusts the webpki roots (feature `webpki-roots`, the default) or the operating
     /// system's store (feature `platform-roots`, which wins when both are on); with neither, pass roots to
     /// [`Client::with_roots`].
     pub fn new(config: Config) -> Self {
@@ -370,7 +371,7 @@ impl std::fmt::Debug for HyperTransport {
 
 impl HyperTransport {
     fn new(config: &Config, roots: rustls::RootCertStore) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crypto_provider();
         // The ring provider supports rustls' default protocol versions; should that ever change, the builder's
         // error would surface at the first handshake rather than as a panic here.
         let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
@@ -476,6 +477,21 @@ impl tower_service::Service<Uri> for Connector {
             }
         }
     }
+}
+
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!("sendkit-hyper needs a crypto provider for rustls: enable the `ring` (default) or `aws-lc-rs` feature");
+
+/// The process-wide default provider if the application installed one, else the feature's: ring, or aws-lc-rs.
+/// Named outright, so that rustls never has to choose between two compiled-in providers (it panics when asked to).
+fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return Arc::clone(installed);
+    }
+    #[cfg(feature = "ring")]
+    return Arc::new(rustls::crypto::ring::default_provider());
+    #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+    return Arc::new(rustls::crypto::aws_lc_rs::default_provider());
 }
 
 #[cfg(feature = "platform-roots")]

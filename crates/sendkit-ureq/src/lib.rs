@@ -40,7 +40,8 @@
 //! ```
 //!
 //! Feature flags: `webpki-roots` (default) trusts the Mozilla roots bundled; `platform-roots` the operating
-//! system's store; `tracing` adds a span per call and per attempt.
+//! system's store; `ring` (default) or `aws-lc-rs` is rustls' crypto (a provider the application installed as the
+//! process default wins over either); `tracing` adds a span per call and per attempt.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -333,10 +334,8 @@ impl UreqTransport {
     /// crate's features say.
     pub fn new(config: &Config) -> Self {
         let builder = ureq::Agent::config_builder();
-        // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
-        #[cfg(feature = "platform-roots")]
-        let builder = builder
-            .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build());
+        #[cfg(feature = "tls")]
+        let builder = builder.tls_config(tls_config());
         let proxy = ureq_proxy(config);
         let agent_config = builder
             .timeout_connect(Some(config.connect_timeout()))
@@ -505,9 +504,35 @@ fn transport_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {
     }
 }
 
+#[cfg(all(feature = "tls", not(any(feature = "ring", feature = "aws-lc-rs"))))]
+compile_error!("sendkit-ureq's TLS needs a crypto provider: enable the `ring` (default) or `aws-lc-rs` feature");
+
+/// rustls' settings: the roots the features say, and a crypto provider named outright.
+#[cfg(feature = "tls")]
+fn tls_config() -> ureq::tls::TlsConfig {
+    let builder = ureq::tls::TlsConfig::builder();
+    // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
+    #[cfg(feature = "platform-roots")]
+    let builder = builder.root_certs(ureq::tls::RootCerts::PlatformVerifier);
+    builder.unversioned_rustls_crypto_provider(crypto_provider()).build()
+}
+
+/// The process-wide default provider if the application installed one, else the feature's: ring, or aws-lc-rs.
+/// Named outright, so that rustls never has to choose between two compiled-in providers (it panics when asked to).
+#[cfg(feature = "tls")]
+fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return std::sync::Arc::clone(installed);
+    }
+    #[cfg(feature = "ring")]
+    return std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+    return std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+}
+
 /// Whether the handshake failed. ureq reports most TLS failures as I/O errors wrapping rustls' error (and its own
 /// error has no `source`), the rest as its own TLS variants.
-#[cfg(any(feature = "webpki-roots", feature = "platform-roots"))]
+#[cfg(feature = "tls")]
 fn is_tls(err: &ureq::Error) -> bool {
     match err {
         ureq::Error::Rustls(_) | ureq::Error::Pem(_) => true,
@@ -517,7 +542,7 @@ fn is_tls(err: &ureq::Error) -> bool {
 }
 
 /// Without a TLS feature there is no handshake to fail: `https` base URLs end in `TlsRequired`.
-#[cfg(not(any(feature = "webpki-roots", feature = "platform-roots")))]
+#[cfg(not(feature = "tls"))]
 fn is_tls(_: &ureq::Error) -> bool {
     false
 }
