@@ -349,6 +349,17 @@ fn available(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
+/// CPU time this process has used, in nanoseconds: the sum of every live thread's time on a CPU (Linux's
+/// schedstat), so clients, runtimes and in-process servers alike. `None` where /proc is not there.
+fn cpu_nanos() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -447,6 +458,10 @@ fn main() {
             contender.run(target, target.jobs(if contender.is_peer() { 1 } else { 64 }));
         }
         let mut results: Vec<(Vec<f64>, Vec<Duration>)> = contenders.iter().map(|_| (Vec::new(), Vec::new())).collect();
+        // CPU time spent while each contender ran (the in-process server's included, the same for every contender
+        // of a target), and the calls it made.
+        let mut cpu = vec![0u64; contenders.len()];
+        let mut calls = vec![0usize; contenders.len()];
         for round in 0..rounds {
             // Within a round, contenders take turns in small slices, so that whatever state the machine is in
             // (a core asleep or awake, a noisy neighbour) falls on all of them alike.
@@ -460,9 +475,15 @@ fn main() {
                 for &index in &order {
                     let contender = &contenders[index];
                     let per_slice = (if contender.is_peer() { peer_ops } else { ops } / SLICES).max(1);
-                    let figures = contender.run(target, target.jobs(per_slice));
+                    let jobs = target.jobs(per_slice);
+                    let cpu_before = cpu_nanos();
+                    let figures = contender.run(target, jobs);
+                    if let (Some(before), Some(after)) = (cpu_before, cpu_nanos()) {
+                        cpu[index] += after.saturating_sub(before);
+                    }
                     spent[index] += Duration::from_secs_f64(per_slice as f64 / figures.ops_per_sec);
                     done[index] += per_slice;
+                    calls[index] += per_slice;
                     results[index].1.extend(figures.latencies);
                 }
             }
@@ -471,8 +492,8 @@ fn main() {
             }
         }
         println!("\n{} ({})", target.name, target.base_url);
-        println!("| contender | ops/s (median) | p50 | p99 | SDK / raw | SDK / raw + timeout |");
-        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+        println!("| contender | ops/s (median) | p50 | p99 | CPU per call | SDK / raw | SDK / raw + timeout |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         let medians: Vec<f64> = results.iter_mut().map(|(rates, _)| median(rates)).collect();
         let names: Vec<String> = contenders.iter().map(|contender| contender.name()).collect();
         let rate_of = |name: &str| names.iter().position(|n| n == name).map(|i| medians[i]);
@@ -491,11 +512,13 @@ fn main() {
             } else {
                 (String::new(), String::new())
             };
+            let cpu_per_call = Duration::from_nanos(cpu[index] / calls[index].max(1) as u64);
             println!(
-                "| {name} | {:.0} | {} | {} | {vs_raw} | {vs_timeout} |",
+                "| {name} | {:.0} | {} | {} | {} | {vs_raw} | {vs_timeout} |",
                 medians[index],
                 micros(p50),
-                micros(p99)
+                micros(p99),
+                format!("{:.1} µs", cpu_per_call.as_secs_f64() * 1e6)
             );
         }
     }
