@@ -338,12 +338,13 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         let mut step = flow.next(now());
         loop {
             step = match step {
+                // `T`'s own methods, not the `Arc`'s forwarding impl: one boxed future per step rather than two.
                 Step::Send(attempt) => {
-                    let outcome = self.transport.send(attempt).await;
+                    let outcome = T::send(&self.transport, attempt).await;
                     flow.receive(outcome, now())
                 }
                 Step::Sleep(pause) => {
-                    self.transport.sleep(pause).await;
+                    T::sleep(&self.transport, pause).await;
                     flow.next(now())
                 }
                 Step::Progress(job) => {
