@@ -407,3 +407,27 @@ fn admin_route_arms_and_clears_faults() {
     let ledger = ledger.body_mut().read_to_string().unwrap();
     assert!(ledger.contains(r#""faultsServed":"#), "{ledger}");
 }
+
+/// A `User-Agent` the caller set on their own ureq agent is kept, before sendkit's part; an application named in
+/// the config comes first otherwise.
+#[test]
+fn the_callers_user_agent_is_kept() {
+    let user_agent_sent = |client: sendkit_ureq::Client| {
+        let capture = Capture::start();
+        let body = r#"{"success":true,"data":{"id":"job_1","type":"email_verification","status":"pending"}}"#;
+        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        let base = capture.base_url();
+        let server = capture.serve_once(answer);
+        let config = Config::builder("sk_live_ua").base_url(base).build().unwrap();
+        let client = sendkit_ureq::Client::with_transport(config, client.transport().clone());
+        client.get_job("job_1").unwrap();
+        let request = server.join().unwrap();
+        request.lines().find_map(|line| line.strip_prefix("user-agent: ").map(str::to_owned)).unwrap()
+    };
+    let placeholder = Config::builder("sk_live_ua").build().unwrap();
+    let agent = sendkit_ureq::ureq::Agent::config_builder().user_agent("my-service/1.0").build().new_agent();
+    let theirs = user_agent_sent(sendkit_ureq::Client::with_agent(placeholder.clone(), agent));
+    assert_eq!(theirs, format!("my-service/1.0 {}", Config::USER_AGENT));
+    let ours = user_agent_sent(sendkit_ureq::Client::new(placeholder));
+    assert_eq!(ours, Config::USER_AGENT);
+}
