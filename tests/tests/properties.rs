@@ -67,7 +67,9 @@ fn extreme_settings(connect: Connect) {
     ];
     let polls = (wait_timeouts, durations.clone(), durations);
     let built_some = std::cell::Cell::new(0);
-    proptest!(ProptestConfig::with_cases(48), |(settings in settings, polls in polls)| {
+    // Bounded shrinking: a failing case is reported within a minute rather than shrunk for ever.
+    let bounded = ProptestConfig { cases: 48, max_shrink_time: 60_000, ..ProptestConfig::default() };
+    proptest!(bounded, |(settings in settings, polls in polls)| {
         let (connect_timeout, attempt_timeout, deadline, first_backoff, max_backoff, attempts) = settings;
         let built = sendkit_tests::settings(&server)
             .connect_timeout(connect_timeout)

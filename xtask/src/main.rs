@@ -126,21 +126,36 @@ fn ci() -> Result<(), String> {
     )
 }
 
-/// `cargo package` verifies each crate against the others from a temporary registry, and unpacks those into
-/// `$CARGO_HOME/registry/src/<hash of that registry's path>/` once per name and version: a later run from the same
-/// folder would verify against sources unpacked by an earlier one. No crate named `sendkit-*` comes from crates.io,
-/// so every unpacked copy of one is such a leftover, and is removed.
+/// `cargo package` verifies each crate against the others from a temporary registry, and caches those in
+/// `$CARGO_HOME/registry/cache/<hash of that registry's path>/` and `registry/src/<same>/` once per name and
+/// version: a later run from the same folder would verify against the crates of an earlier one. No crate named
+/// `sendkit-*` comes from crates.io, so every cached copy of one is such a leftover, and is removed. So are the
+/// fingerprints of our crates' builds, which cargo deems fresh for a registry crate of the same name and version
+/// whatever its content (our own crates then rebuild once; nothing else does).
 fn forget_packaged_sources() {
+    if let Ok(target) = target_dir() {
+        let _ = std::fs::remove_dir_all(target.join("package"));
+        if let Ok(fingerprints) = std::fs::read_dir(target.join("debug").join(".fingerprint")) {
+            for fingerprint in fingerprints.flatten() {
+                if fingerprint.file_name().to_string_lossy().starts_with("sendkit-") {
+                    let _ = std::fs::remove_dir_all(fingerprint.path());
+                }
+            }
+        }
+    }
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
-    let Some(sources) = home.map(|home| home.join("registry").join("src")) else { return };
-    let Ok(registries) = std::fs::read_dir(sources) else { return };
-    for registry in registries.flatten() {
-        let Ok(crates) = std::fs::read_dir(registry.path()) else { continue };
-        for unpacked in crates.flatten() {
-            if unpacked.file_name().to_string_lossy().starts_with("sendkit-") {
-                let _ = std::fs::remove_dir_all(unpacked.path());
+    let Some(home) = home else { return };
+    for kind in ["src", "cache"] {
+        let Ok(registries) = std::fs::read_dir(home.join("registry").join(kind)) else { continue };
+        for registry in registries.flatten() {
+            let Ok(crates) = std::fs::read_dir(registry.path()) else { continue };
+            for cached in crates.flatten() {
+                if cached.file_name().to_string_lossy().starts_with("sendkit-") {
+                    let path = cached.path();
+                    let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                }
             }
         }
     }

@@ -228,17 +228,7 @@ fn mock(
     manual_clock: bool,
     fault_seed: Option<u64>,
 ) -> Outcome {
-    let mut builder = sendkit_mock::MockServer::builder().addr(addr).api_key(api_key).worker_threads(2);
-    if let Some(id) = workspace_id {
-        builder = builder.workspace_id(id);
-    }
-    if !manual_clock {
-        builder = builder.system_clock();
-    }
-    if let Some(seed) = fault_seed {
-        builder = builder.fault_seed(seed);
-    }
-    match builder.start() {
+    match sendkit_mock::MockBuilder::for_program(addr, api_key, workspace_id, manual_clock, fault_seed).start() {
         Ok(server) => {
             // The key is the emulator's own, not a user's secret; printing it tells a client what to send.
             println!("sendkit mock listening on {} (api key {})", server.base_url(), server.api_key());

@@ -121,6 +121,24 @@ impl Default for MockBuilder {
 }
 
 impl MockBuilder {
+    /// The settings the emulator's programs (`sendkit-mock`, `sendkit mock`) start it with: listening on `addr`,
+    /// accepting `api_key`, two worker threads, and jobs moving on real time unless `manual_clock`.
+    pub fn for_program(
+        addr: SocketAddr,
+        api_key: String,
+        workspace_id: Option<String>,
+        manual_clock: bool,
+        fault_seed: Option<u64>,
+    ) -> Self {
+        let mut builder = Self::default().addr(addr).api_key(api_key).worker_threads(2);
+        builder.workspace_id = workspace_id;
+        builder.system_clock = !manual_clock;
+        if let Some(seed) = fault_seed {
+            builder = builder.fault_seed(seed);
+        }
+        builder
+    }
+
     /// Listen here (default `127.0.0.1:0`, a free port).
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use sendkit_mock::{MockServer, DEFAULT_API_KEY};
+use sendkit_mock::{MockBuilder, DEFAULT_API_KEY};
 
 const USAGE: &str =
     "usage: sendkit-mock [--addr HOST:PORT] [--api-key KEY] [--workspace-id ID] [--manual-clock] [--fault-seed N]
@@ -58,17 +58,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let mut builder = MockServer::builder().addr(addr).api_key(key).worker_threads(2);
-    if let Some(id) = workspace_id {
-        builder = builder.workspace_id(id);
-    }
-    if !manual_clock {
-        builder = builder.system_clock();
-    }
-    if let Some(seed) = fault_seed {
-        builder = builder.fault_seed(seed);
-    }
-    let server = match builder.start() {
+    let server = match MockBuilder::for_program(addr, key, workspace_id, manual_clock, fault_seed).start() {
         Ok(server) => server,
         Err(err) => {
             eprintln!("sendkit-mock: cannot listen on {addr}: {err}");

@@ -295,11 +295,14 @@ impl<O: Operation> Flow for Call<'_, O> {
         }
         let left = match self.deadline {
             None => None,
-            Some(deadline) => match deadline.checked_duration_since(now.monotonic).filter(|left| !left.is_zero()) {
-                Some(left) => Some(left),
-                None if self.last_error.is_some() => return self.give_up(),
-                None => Some(Duration::from_millis(1)),
-            },
+            // Less than a millisecond is no time for an attempt: no transport's timer keeps finer time.
+            Some(deadline) => {
+                match deadline.checked_duration_since(now.monotonic).filter(|left| *left >= Duration::from_millis(1)) {
+                    Some(left) => Some(left),
+                    None if self.last_error.is_some() => return self.give_up(),
+                    None => Some(Duration::from_millis(1)),
+                }
+            }
         };
         let request = match &self.phase {
             Phase::Primary => self.operation.build_request(self.config),

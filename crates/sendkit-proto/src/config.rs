@@ -396,10 +396,11 @@ pub(crate) fn setting(setting: &'static str, reason: String) -> InvalidInput {
     InvalidInput::Setting { setting, reason }
 }
 
-/// A duration setting must be more than zero and at most [`Config::MAX_DURATION`].
+/// A duration setting must be at least a millisecond (the finest a transport's timer keeps) and at most
+/// [`Config::MAX_DURATION`].
 pub(crate) fn check_duration(name: &'static str, value: Duration) -> Result<(), InvalidInput> {
-    if value.is_zero() {
-        return Err(setting(name, "must be longer than zero".to_owned()));
+    if value < Duration::from_millis(1) {
+        return Err(setting(name, format!("{value:?} is shorter than the least allowed, one millisecond")));
     }
     if value > Config::MAX_DURATION {
         return Err(setting(name, format!("{value:?} is longer than the most allowed, one day")));
@@ -539,8 +540,10 @@ mod tests {
         let base = || Config::builder("sk_1");
         assert_eq!(
             build(base().attempt_timeout(Duration::ZERO)).unwrap_err(),
-            "attempt_timeout: must be longer than zero"
+            "attempt_timeout: 0ns is shorter than the least allowed, one millisecond"
         );
+        assert!(build(base().attempt_timeout(Duration::from_nanos(999_999))).is_err());
+        assert!(build(base().attempt_timeout(Duration::from_millis(1))).is_ok());
         assert!(build(base().connect_timeout(Duration::MAX)).unwrap_err().contains("longer than the most allowed"));
         assert!(build(base().deadline(Some(Duration::MAX))).is_err());
         assert!(build(base().deadline(None)).is_ok());

@@ -36,6 +36,7 @@ mod error;
 mod transport;
 
 // The state machines and what they decide.
+mod batch;
 mod call;
 mod flow;
 mod retry;
@@ -43,6 +44,8 @@ mod retry_after;
 mod trace;
 mod wait;
 
+#[doc(hidden)]
+pub use batch::InOrder;
 pub use call::Call;
 pub use cancel_job::CancelJob;
 pub use config::{AuthStyle, Config, ConfigBuilder};

@@ -53,7 +53,8 @@ use sendkit_proto::http::header::USER_AGENT;
 use sendkit_proto::http::{HeaderValue, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{
-    Attempt, Call, CancelJob, Delivery, Enrich, Flow, GetJob, Now, Operation, Step, TransportErrorKind, WaitForJob,
+    Attempt, Call, CancelJob, Delivery, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, TransportErrorKind,
+    WaitForJob,
 };
 
 pub use sendkit_proto::{
@@ -204,16 +205,13 @@ impl<T: Transport> Client<T> {
         I::Item: Into<String>,
         T: Sync,
     {
-        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
-        let mut results: Vec<Option<Result<Job, Error>>> = (0..ids.len()).map(|_| None).collect();
-        self.cancel_jobs_each(ids.iter().cloned(), concurrency, |index, _, result| {
-            results[index] = Some(result);
+        let mut results = InOrder::new(job_ids.into_iter().map(Into::into).collect());
+        let ids = results.ids().to_vec();
+        self.cancel_jobs_each(ids, concurrency, |index, _, result| {
+            results.record(index, result);
             ControlFlow::Continue(())
         });
-        ids.into_iter()
-            .zip(results)
-            .map(|(id, result)| (id, result.unwrap_or(Err(Error::Internal { message: "a cancel was not run" }))))
-            .collect()
+        results.finish()
     }
 
     /// Cancels every job, at most `concurrency` at a time, handing each result to `each` (on the calling thread)

@@ -1,0 +1,38 @@
+//! Many calls at once: their results, in the order the caller gave the IDs.
+
+use crate::error::Error;
+
+/// The results of calls about many jobs, kept in the order the IDs were given however they finish: what both
+/// clients' `cancel_jobs` return.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct InOrder<T> {
+    ids: Vec<String>,
+    results: Vec<Option<Result<T, Error>>>,
+}
+
+impl<T> InOrder<T> {
+    /// Room for a result per ID.
+    pub fn new(ids: Vec<String>) -> Self {
+        let results = ids.iter().map(|_| None).collect();
+        Self { ids, results }
+    }
+
+    /// The IDs, in order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// The result of the call about the `index`-th ID.
+    pub fn record(&mut self, index: usize, result: Result<T, Error>) {
+        if let Some(slot) = self.results.get_mut(index) {
+            *slot = Some(result);
+        }
+    }
+
+    /// Each ID with its result; one never recorded reads as sendkit's own bug, not as a silent gap.
+    pub fn finish(self) -> Vec<(String, Result<T, Error>)> {
+        let missing = || Err(Error::Internal { message: "a call of a batch was not run" });
+        self.ids.into_iter().zip(self.results).map(|(id, result)| (id, result.unwrap_or_else(missing))).collect()
+    }
+}
