@@ -39,7 +39,7 @@ use crate::transport::TransportError;
 pub enum Error {
     /// The API answered with an error envelope that no more specific variant covers (403, a 400 other than a
     /// refused cancel, a 5xx with the API's envelope).
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     Api {
         /// The call that failed.
         call: CallInfo,
@@ -53,7 +53,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The job is not in a status that can be cancelled (`completed`, `failed` or `cancelled`).
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     NotCancellable {
         /// The call that failed.
         call: CallInfo,
@@ -69,7 +69,7 @@ pub enum Error {
         job_status: Option<JobStatus>,
     },
     /// No such job, or it expired (jobs expire after 7 days).
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     NotFound {
         /// The call that failed.
         call: CallInfo,
@@ -83,7 +83,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The API key was refused.
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), RequestIdText(.request_id))]
+    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     Unauthorized {
         /// The call that failed.
         call: CallInfo,
@@ -97,7 +97,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// Too many requests; retries, if any, did not get through.
-    #[error("{call}HTTP {} {}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), MessageText(.message), RetryAfterText(.retry_after), RequestIdText(.request_id))]
+    #[error("{call}HTTP {} {}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), Maybe(": ", .message.as_deref().filter(|m| !m.is_empty()).map(Escaped), ""), Maybe(" (retry after ", .retry_after.map(Seconds), ")"), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     RateLimited {
         /// The call that failed.
         call: CallInfo,
@@ -114,7 +114,7 @@ pub enum Error {
     },
     /// The server answered a status that is not success with a body that is not an API error (an HTML page from
     /// a proxy, an empty body).
-    #[error("{call}HTTP {}: not an API answer{}{}{}", .status, ContentTypeText(.content_type), SnippetText(.snippet), RequestIdText(.request_id))]
+    #[error("{call}HTTP {}: not an API answer{}{}{}", .status, Maybe(" (", .content_type.as_deref().map(Escaped), ")"), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     UnexpectedResponse {
         /// The call that failed.
         call: CallInfo,
@@ -128,7 +128,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The server answered a redirect. Redirects are never followed, so the key never leaves the base URL's origin.
-    #[error("{call}HTTP {}: redirect{} not followed{}", .status, LocationText(.location), RequestIdText(.request_id))]
+    #[error("{call}HTTP {}: redirect{} not followed{}", .status, Maybe(" to ", .location.as_deref().map(Quoted), ""), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     Redirect {
         /// The call that failed.
         call: CallInfo,
@@ -140,7 +140,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// A success status whose body is not the JSON expected.
-    #[error("{call}HTTP {}: malformed body at `{path}`: {}{}{}", .status, Escaped(.message), SnippetText(.snippet), RequestIdText(.request_id))]
+    #[error("{call}HTTP {}: malformed body at `{path}`: {}{}{}", .status, Escaped(.message), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     Decode {
         /// The call that failed.
         call: CallInfo,
@@ -156,7 +156,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The body was larger than the client's limit; reading stopped there.
-    #[error("{call}HTTP {}: body larger than the limit of {limit} bytes{}", .status, RequestIdText(.request_id))]
+    #[error("{call}HTTP {}: body larger than the limit of {limit} bytes{}", .status, Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
     BodyTooLarge {
         /// The call that failed.
         call: CallInfo,
@@ -168,7 +168,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// A wait for a job ended at its timeout before the job reached a terminal status.
-    #[error("wait_for_job {}: not finished within {}{}{}", JobIdText(.job_id), Seconds(*.waited), LastStatusText(.last_job), LastErrorText(.last_error))]
+    #[error("wait_for_job {}: not finished within {}{}{}", JobIdText(.job_id), Seconds(*.waited), Maybe(" (last seen ", .last_job.as_ref().map(|job| &job.status), ")"), Maybe("; the last poll failed: ", .last_error.as_deref(), ""))]
     WaitTimedOut {
         /// The job waited for.
         job_id: String,
@@ -384,7 +384,7 @@ pub enum InvalidInput {
         reason: &'static str,
     },
     /// The API key is empty or holds a character that cannot be sent in an HTTP header.
-    #[error("API key{} {reason}", FromText(.from))]
+    #[error("API key{} {reason}", Maybe(" (from ", *.from, ")"))]
     ApiKey {
         /// Why it cannot be sent.
         reason: String,
@@ -392,7 +392,7 @@ pub enum InvalidInput {
         from: Option<&'static str>,
     },
     /// The workspace ID is empty or cannot be sent in an HTTP header.
-    #[error("workspace ID{} {reason}", FromText(.from))]
+    #[error("workspace ID{} {reason}", Maybe(" (from ", *.from, ")"))]
     WorkspaceId {
         /// Why it cannot be sent.
         reason: String,
@@ -400,7 +400,7 @@ pub enum InvalidInput {
         from: Option<&'static str>,
     },
     /// The base URL cannot be used.
-    #[error("base URL {url:?}{}: {reason}", FromText(.from))]
+    #[error("base URL {url:?}{}: {reason}", Maybe(" (from ", *.from, ")"))]
     BaseUrl {
         /// The URL as given.
         url: String,
@@ -410,7 +410,7 @@ pub enum InvalidInput {
         from: Option<&'static str>,
     },
     /// The proxy cannot be used.
-    #[error("proxy {url:?}{}: {reason}", FromText(.from))]
+    #[error("proxy {url:?}{}: {reason}", Maybe(" (from ", *.from, ")"))]
     Proxy {
         /// The proxy URL as given, its credentials left out.
         url: String,
@@ -459,6 +459,28 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// `before`, the value and `after` when there is a value; nothing when there is none: the optional parts of a
+/// message.
+struct Maybe<T>(&'static str, Option<T>, &'static str);
+
+impl<T: fmt::Display> fmt::Display for Maybe<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.1 {
+            Some(value) => write!(f, "{}{value}{}", self.0, self.2),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Text shown quoted and escaped, as `Debug` writes a string.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
 /// A job ID as written in messages: bare when it is plain, quoted and escaped otherwise.
 struct JobIdText<'a>(&'a str);
 
@@ -469,17 +491,6 @@ impl fmt::Display for JobIdText<'_> {
             f.write_str(self.0)
         } else {
             write!(f, "{:?}", self.0)
-        }
-    }
-}
-
-struct RequestIdText<'a>(&'a Option<String>);
-
-impl fmt::Display for RequestIdText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(id) => write!(f, " (request {})", Escaped(id)),
-            None => Ok(()),
         }
     }
 }
@@ -495,39 +506,6 @@ impl fmt::Display for CodeOr<'_> {
     }
 }
 
-struct MessageText<'a>(&'a Option<String>);
-
-impl fmt::Display for MessageText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_deref().filter(|m| !m.is_empty()) {
-            Some(message) => write!(f, ": {}", Escaped(message)),
-            None => Ok(()),
-        }
-    }
-}
-
-struct RetryAfterText<'a>(&'a Option<Duration>);
-
-impl fmt::Display for RetryAfterText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(wait) => write!(f, " (retry after {})", Seconds(*wait)),
-            None => Ok(()),
-        }
-    }
-}
-
-struct ContentTypeText<'a>(&'a Option<String>);
-
-impl fmt::Display for ContentTypeText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(content_type) => write!(f, " ({})", Escaped(content_type)),
-            None => Ok(()),
-        }
-    }
-}
-
 struct SnippetText<'a>(&'a str);
 
 impl fmt::Display for SnippetText<'_> {
@@ -536,50 +514,6 @@ impl fmt::Display for SnippetText<'_> {
             f.write_str(", empty body")
         } else {
             write!(f, ", body starts {:?}", self.0)
-        }
-    }
-}
-
-struct LocationText<'a>(&'a Option<String>);
-
-impl fmt::Display for LocationText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(location) => write!(f, " to {location:?}"),
-            None => Ok(()),
-        }
-    }
-}
-
-struct LastStatusText<'a>(&'a Option<Box<Job>>);
-
-impl fmt::Display for LastStatusText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(job) => write!(f, " (last seen {})", job.status),
-            None => Ok(()),
-        }
-    }
-}
-
-struct LastErrorText<'a>(&'a Option<Box<Error>>);
-
-impl fmt::Display for LastErrorText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(error) => write!(f, "; the last poll failed: {error}"),
-            None => Ok(()),
-        }
-    }
-}
-
-struct FromText<'a>(&'a Option<&'static str>);
-
-impl fmt::Display for FromText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(variable) => write!(f, " (from {variable})"),
-            None => Ok(()),
         }
     }
 }

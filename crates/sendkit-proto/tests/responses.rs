@@ -147,6 +147,10 @@ fn redirects_are_errors() {
     redirect.headers_mut().insert("location", "https://elsewhere.example/steal".parse().unwrap());
     let error = cancel(redirect).unwrap_err();
     assert!(matches!(&error, Error::Redirect { location: Some(l), .. } if l == "https://elsewhere.example/steal"));
+    assert_eq!(
+        error.to_string(),
+        "HTTP 307 Temporary Redirect: redirect to \"https://elsewhere.example/steal\" not followed"
+    );
 }
 
 #[test]
