@@ -51,6 +51,9 @@ pub enum AuthStyle {
 #[derive(Debug, Clone)]
 pub struct Config {
     base_url: String,
+    /// Where the base URL's authority starts and ends (its path begins), found once so that building a request
+    /// need not.
+    authority: (usize, usize),
     origin: String,
     key: ApiKey,
     workspace_id: Option<HeaderValue>,
@@ -143,6 +146,12 @@ impl Config {
     /// The base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The base URL's authority (`host[:port]`, as written) and its path (empty, or starting with `/`).
+    pub(crate) fn base_authority_and_path(&self) -> (&str, &str) {
+        let (start, end) = self.authority;
+        (&self.base_url[start..end], &self.base_url[end..])
     }
 
     /// The base URL's origin as `host:port`, as errors name it.
@@ -375,8 +384,11 @@ impl ConfigBuilder {
             // The key would cross to the proxy readable: a plain-http base URL is always reached directly.
             false => None,
         };
+        let authority_start = base_url.find("://").map_or(0, |at| at + 3);
+        let path_start = base_url[authority_start..].find('/').map_or(base_url.len(), |at| authority_start + at);
         Ok(Config {
             base_url,
+            authority: (authority_start, path_start),
             origin,
             key,
             workspace_id,

@@ -16,13 +16,22 @@ pub(crate) fn job_path(job_id: &str, suffix: &str) -> Result<String, Error> {
 /// a query or a fragment.
 pub(crate) fn push_segment(out: &mut String, segment: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in segment.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~' | b'.') {
-            out.push(byte as char);
-        } else {
+    let unreserved = |byte: &u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~' | b'.');
+    let bytes = segment.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        // Runs of unreserved characters go in whole: a job ID is usually one run. A run is ASCII, so both of its
+        // ends fall on character boundaries (an empty one may not: it is skipped).
+        let run = bytes[at..].iter().position(|byte| !unreserved(byte)).unwrap_or(bytes.len() - at);
+        if run > 0 {
+            out.push_str(&segment[at..at + run]);
+            at += run;
+        }
+        if let Some(&byte) = bytes.get(at) {
             out.push('%');
             out.push(HEX[usize::from(byte >> 4)] as char);
             out.push(HEX[usize::from(byte & 0xf)] as char);
+            at += 1;
         }
     }
 }

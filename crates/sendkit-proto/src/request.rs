@@ -8,6 +8,8 @@ use crate::error::InvalidInput;
 
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_WORKSPACE_ID: HeaderName = HeaderName::from_static("x-workspace-id");
+/// Checked when compiled, not on every request.
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 impl Config {
     /// A request to `path` on the base URL, with every header the API needs: auth as configured, `Accept`,
@@ -57,8 +59,7 @@ impl Config {
         uri.push_str(path);
         let uri: Uri = uri.parse().map_err(|_| fail("is not a valid URI path (encode its segments)"))?;
         // Belt and braces: the joined URI must name the base URL's authority, under its path.
-        let rest = self.base_url().split_once("://").map_or("", |(_, rest)| rest);
-        let (authority, base_path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (authority, base_path) = self.base_authority_and_path();
         if uri.authority().map(|a| a.as_str()) != Some(authority) || !uri.path().starts_with(base_path) {
             return Err(fail("would leave the base URL's origin"));
         }
@@ -67,9 +68,9 @@ impl Config {
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
         if json {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(CONTENT_TYPE, JSON);
         }
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, JSON);
         headers.insert(USER_AGENT, self.user_agent_header().clone());
         if matches!(self.auth_style(), AuthStyle::Both | AuthStyle::ApiKeyHeader) {
             headers.insert(X_API_KEY, self.api_key().x_api_key_header().clone());
