@@ -4,8 +4,9 @@
 //! this noisy machine hits all alike; figures are medians over the rounds.
 //!
 //! ```text
-//! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD]
+//! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD | --only =NAME] [--server fixed|emulator]
 //! sendkit-bench --tls [--rounds 5] [--ops 4000]     # HTTP/1.1 against HTTP/2 over TLS
+//! sendkit-bench --instructions [--ops 1000]          # instructions per call, counted under valgrind
 //! ```
 
 use std::convert::Infallible;
@@ -360,6 +361,61 @@ fn cpu_nanos() -> Option<u64> {
     Some(total)
 }
 
+/// The contenders `--instructions` counts, SDK before raw.
+const COUNTED: [&str; 10] = [
+    "sendkit-ureq",
+    "raw ureq",
+    "sendkit-hyper c=1",
+    "raw hyper c=1",
+    "sendkit-hyper c=16",
+    "raw hyper c=16",
+    "sendkit-hyper c=64",
+    "raw hyper c=64",
+    "raw hyper + timeout c=1",
+    "raw hyper + timeout c=64",
+];
+
+/// Instructions per call of each contender against the fixed-answer server (client and server together: the
+/// server's share is the same for every contender), counted by valgrind's callgrind. Each contender runs alone,
+/// for `ops` calls and for `3 * ops`; the difference over `2 * ops` is the cost per call without start-up. Unlike
+/// time on a shared 2-core machine, the count is the same from run to run within a fraction of a percent; it does
+/// not see waiting or scheduling (valgrind runs one thread at a time).
+fn count_instructions(ops: usize) {
+    if !available("valgrind", &["--version"]) {
+        println!("valgrind is not installed: nothing counted");
+        return;
+    }
+    let me = std::env::current_exe().expect("the bench's own path");
+    let count = |name: &str, ops: usize| -> f64 {
+        let output = Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(&me)
+            .args(["--server", "fixed", "--rounds", "1", "--ops", &ops.to_string(), "--only", &format!("={name}")])
+            .output()
+            .expect("valgrind runs");
+        let text = String::from_utf8_lossy(&output.stderr);
+        // callgrind's summary: "==PID== Collected : N"
+        text.lines()
+            .find_map(|line| line.split("Collected :").nth(1)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no instruction count for {name}: {text}"))
+    };
+    println!("instructions per call, valgrind callgrind, fixed-answer server, {ops} and {} calls", 3 * ops);
+    println!("| contender | instructions per call | SDK / raw |");
+    println!("| --- | ---: | ---: |");
+    let mut per_call = Vec::new();
+    for name in COUNTED {
+        per_call.push((name, (count(name, 3 * ops) - count(name, ops)) / (2 * ops) as f64));
+    }
+    for (name, cost) in &per_call {
+        let ratio = name
+            .strip_prefix("sendkit-")
+            .and_then(|rest| per_call.iter().find(|(n, _)| *n == format!("raw {rest}")))
+            .map(|(_, raw)| format!("{:.4}", cost / raw))
+            .unwrap_or_default();
+        println!("| {name} | {cost:.0} | {ratio} |");
+    }
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -379,15 +435,25 @@ fn main() {
     let mut ops = 4000usize;
     let mut peer_ops = 200usize;
     let mut only: Option<String> = None;
+    let mut server: Option<String> = None;
     let mut tls = false;
+    let mut instructions = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--tls" {
             tls = true;
             continue;
         }
+        if flag == "--instructions" {
+            instructions = true;
+            continue;
+        }
         if flag == "--only" {
             only = args.next();
+            continue;
+        }
+        if flag == "--server" {
+            server = args.next();
             continue;
         }
         let value: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
@@ -401,6 +467,9 @@ fn main() {
     if tls {
         return tls::run(rounds, ops);
     }
+    if instructions {
+        return count_instructions(if ops == 4000 { 1000 } else { ops });
+    }
     let python = available("python3", &["-c", "import requests"]);
     let curl = available("curl", &["--version"]);
     if !python {
@@ -410,12 +479,27 @@ fn main() {
         println!("note: curl is missing: its row is skipped");
     }
 
-    let fixed = fixed_server();
-    let emulator = MockServer::builder().api_key(KEY).worker_threads(2).start().expect("the emulator starts");
-    let targets = [
-        Target { name: "fixed-answer server", base_url: format!("http://{fixed}"), emulator: None, serial: 0.into() },
-        Target { name: "emulator", base_url: emulator.base_url(), emulator: Some(emulator), serial: 0.into() },
-    ];
+    // `--server fixed` or `--server emulator` runs against that one alone.
+    let wanted = |name: &str| server.as_deref().is_none_or(|wanted| wanted == name);
+    let mut targets = Vec::new();
+    if wanted("fixed") {
+        let fixed = fixed_server();
+        targets.push(Target {
+            name: "fixed-answer server",
+            base_url: format!("http://{fixed}"),
+            emulator: None,
+            serial: 0.into(),
+        });
+    }
+    if wanted("emulator") {
+        let emulator = MockServer::builder().api_key(KEY).worker_threads(2).start().expect("the emulator starts");
+        targets.push(Target {
+            name: "emulator",
+            base_url: emulator.base_url(),
+            emulator: Some(emulator),
+            serial: 0.into(),
+        });
+    }
     println!(
         "sendkit end-to-end: cancel a job over loopback; {rounds} rounds, {ops} calls per round ({peer_ops} for the peers), contenders alternating"
     );
@@ -449,15 +533,22 @@ fn main() {
         if curl {
             contenders.push(Box::new(Curl));
         }
-        // `--only WORD` keeps the contenders whose name holds it, in pairs, for profiling one of them.
+        // `--only WORD` keeps the contenders whose name holds it, in pairs, for profiling; `--only =NAME` keeps the
+        // one so named, to count what it alone costs (under valgrind, say).
         if let Some(word) = &only {
-            contenders.retain(|contender| contender.name().contains(word.as_str()));
+            contenders.retain(|contender| match word.strip_prefix('=') {
+                Some(name) => contender.name() == name,
+                None => contender.name().contains(word.as_str()),
+            });
         }
         // One untimed warm-up call each: connections and pools are set up before any round counts.
         for contender in &contenders {
             contender.run(target, target.jobs(if contender.is_peer() { 1 } else { 64 }));
         }
         let mut results: Vec<(Vec<f64>, Vec<Duration>)> = contenders.iter().map(|_| (Vec::new(), Vec::new())).collect();
+        // Every slice's rate, per contender: an SDK contender and its raw counterpart ran in the same slice, seconds
+        // apart, so the ratio of their slice rates is a paired sample, steadier than a ratio of round medians.
+        let mut slice_rates: Vec<Vec<f64>> = contenders.iter().map(|_| Vec::new()).collect();
         // CPU time spent while each contender ran (the in-process server's included, the same for every contender
         // of a target), and the calls it made.
         let mut cpu = vec![0u64; contenders.len()];
@@ -482,6 +573,7 @@ fn main() {
                         cpu[index] += after.saturating_sub(before);
                     }
                     spent[index] += Duration::from_secs_f64(per_slice as f64 / figures.ops_per_sec);
+                    slice_rates[index].push(figures.ops_per_sec);
                     done[index] += per_slice;
                     calls[index] += per_slice;
                     results[index].1.extend(figures.latencies);
@@ -492,8 +584,14 @@ fn main() {
             }
         }
         println!("\n{} ({})", target.name, target.base_url);
-        println!("| contender | ops/s (median) | p50 | p99 | CPU per call | SDK / raw | SDK / raw + timeout |");
-        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!(
+            "(paired: over every slice, the ratio of the two contenders' rates in that slice, which ran seconds \
+             apart; its median and quartiles)"
+        );
+        println!(
+            "| contender | ops/s (median) | p50 | p99 | CPU per call | SDK / raw | SDK / raw + timeout | paired: SDK / raw | paired: SDK / raw + timeout |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         let medians: Vec<f64> = results.iter_mut().map(|(rates, _)| median(rates)).collect();
         let names: Vec<String> = contenders.iter().map(|contender| contender.name()).collect();
         let rate_of = |name: &str| names.iter().position(|n| n == name).map(|i| medians[i]);
@@ -502,19 +600,41 @@ fn main() {
             let (p50, p99) = (percentile(latencies, 0.50), percentile(latencies, 0.99));
             // Each sendkit row is compared with the raw transport doing the same (and, for hyper, with the raw
             // transport bounded by the same per-call timeout); the peers with sendkit-ureq.
-            let (vs_raw, vs_timeout) = if let Some(rest) = name.strip_prefix("sendkit-") {
+            // The median (and quartiles) of the ratios of this contender's slice rates to `other`'s.
+            let paired = |other: &str| match names.iter().position(|n| n == other) {
+                Some(other) => {
+                    let mut ratios: Vec<f64> =
+                        slice_rates[index].iter().zip(&slice_rates[other]).map(|(a, b)| a / b).collect();
+                    ratios.sort_by(f64::total_cmp);
+                    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+                    format!("**{:.3}** ({:.3}–{:.3})", at(0.5), at(0.25), at(0.75))
+                }
+                None => String::new(),
+            };
+            let (vs_raw, vs_timeout, paired_raw, paired_timeout) = if let Some(rest) = name.strip_prefix("sendkit-") {
                 let ratio = |raw: Option<f64>| raw.map(|r| format!("{:.3}", medians[index] / r)).unwrap_or_default();
-                let with_timeout = rest.replace(" c=", " + timeout c=");
-                (ratio(rate_of(&format!("raw {rest}"))), ratio(rate_of(&format!("raw {with_timeout}"))))
+                let (raw, with_timeout) =
+                    (format!("raw {rest}"), format!("raw {}", rest.replace(" c=", " + timeout c=")));
+                (ratio(rate_of(&raw)), ratio(rate_of(&with_timeout)), paired(&raw), paired(&with_timeout))
+            } else if name.contains(" + timeout") {
+                // What the timeout alone costs raw hyper, in the SDK / raw column.
+                let raw = name.replace(" + timeout", "");
+                let ratio = rate_of(&raw).map(|r| format!("{:.3}", medians[index] / r)).unwrap_or_default();
+                (ratio, String::new(), paired(&raw), String::new())
             } else if contenders[index].is_peer() {
                 let ureq = rate_of("sendkit-ureq").unwrap_or(f64::NAN);
-                (format!("sendkit-ureq is {:.0}× faster", ureq / medians[index]), String::new())
+                (
+                    format!("sendkit-ureq is {:.0}× faster", ureq / medians[index]),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                )
             } else {
-                (String::new(), String::new())
+                (String::new(), String::new(), String::new(), String::new())
             };
             let cpu_per_call = Duration::from_nanos(cpu[index] / calls[index].max(1) as u64);
             println!(
-                "| {name} | {:.0} | {} | {} | {:.1} µs | {vs_raw} | {vs_timeout} |",
+                "| {name} | {:.0} | {} | {} | {:.1} µs | {vs_raw} | {vs_timeout} | {paired_raw} | {paired_timeout} |",
                 medians[index],
                 micros(p50),
                 micros(p99),
