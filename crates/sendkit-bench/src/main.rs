@@ -613,8 +613,12 @@ fn main() {
             };
             let (vs_raw, vs_timeout, paired_raw, paired_timeout) = if let Some(rest) = name.strip_prefix("sendkit-") {
                 let ratio = |raw: Option<f64>| raw.map(|r| format!("{:.3}", medians[index] / r)).unwrap_or_default();
-                let (raw, with_timeout) =
-                    (format!("raw {rest}"), format!("raw {}", rest.replace(" c=", " + timeout c=")));
+                let raw = format!("raw {rest}");
+                // Only the raw hyper contenders come with a "+ timeout" twin.
+                let with_timeout = match rest.contains(" c=") {
+                    true => format!("raw {}", rest.replace(" c=", " + timeout c=")),
+                    false => String::new(),
+                };
                 (ratio(rate_of(&raw)), ratio(rate_of(&with_timeout)), paired(&raw), paired(&with_timeout))
             } else if name.contains(" + timeout") {
                 // What the timeout alone costs raw hyper, in the SDK / raw column.
