@@ -7,8 +7,8 @@
 //!   checked against the emulator's ledger (see `tests/src/bin/soak.rs`).
 //! - `fuzz --seconds N`: each cargo-fuzz target for N seconds (installs cargo-fuzz when missing).
 //! - `bench`: proto's micro benchmarks, then the end-to-end table (sendkit against raw ureq and hyper, Python
-//!   requests and curl), instructions per call when valgrind is installed, then the dependency weight of each crate. Timing is for people to read: CI never
-//!   depends on it.
+//!   requests and curl), instructions per call when valgrind is installed, then the dependency weight of each
+//!   crate. Timing is for people to read: CI never depends on it.
 //! - `weight [--clean-builds]`: crates in each library crate's dependency tree (and, with the flag, its clean
 //!   release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS.
 
@@ -390,12 +390,8 @@ fn bench(args: Vec<String>) -> Result<(), String> {
     step("build the end-to-end bench (release)", cargo().args(["build", "--release", "-p", "sendkit-bench"]))?;
     let binary = target_dir()?.join("release").join("sendkit-bench");
     step("end to end", Command::new(&binary).args(&args))?;
-    // Instructions per call are steady where times are not; they need valgrind, which not every machine has.
-    if Command::new("valgrind").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
-        step("instructions per call (valgrind)", Command::new(&binary).arg("--instructions"))?;
-    } else {
-        println!("valgrind is not installed: instructions per call are not counted");
-    }
+    // Instructions per call are steady where times are not (the bench says so and counts none without valgrind).
+    step("instructions per call (valgrind)", Command::new(&binary).arg("--instructions"))?;
     weight(false)
 }
 
