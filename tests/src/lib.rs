@@ -68,6 +68,53 @@ pub fn hyper(config: Config) -> Box<dyn Adapter> {
     Box::new(Hyper { client: sendkit_hyper::Client::new(config), runtime })
 }
 
+/// The blocking adapter, trusting only `root` (an emulator's certificate made in the test).
+pub fn ureq_trusting(config: Config, root: &sendkit_mock::pki_types::CertificateDer<'static>) -> Box<dyn Adapter> {
+    let root = sendkit_ureq::ureq::tls::Certificate::from_der(root.as_ref()).to_owned();
+    Box::new(sendkit_ureq::Client::with_roots(config, [root]))
+}
+
+/// The async adapter, trusting only `root`.
+pub fn hyper_trusting(config: Config, root: &sendkit_mock::pki_types::CertificateDer<'static>) -> Box<dyn Adapter> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a test runtime");
+    let mut roots = sendkit_hyper::rustls::RootCertStore::empty();
+    roots.add(root.clone()).expect("a certificate made in the test");
+    Box::new(Hyper { client: sendkit_hyper::Client::with_roots(config, roots), runtime })
+}
+
+/// A loopback address whose connections never complete: a listener whose accept queue is full, so that the
+/// kernel drops every further SYN, as a firewall that drops packets does. Kept open while this lives.
+pub struct BlackHole {
+    addr: std::net::SocketAddr,
+    _listener: socket2::Socket,
+    _queued: Vec<std::net::TcpStream>,
+}
+
+impl BlackHole {
+    /// Listens with the smallest accept queue and fills it.
+    pub fn start() -> Self {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+        listener.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).expect("a loopback port");
+        listener.listen(0).expect("listening");
+        let addr = listener.local_addr().expect("a bound socket").as_socket().expect("an IP address");
+        let mut queued = Vec::new();
+        // The queue takes one or two connections; the first that does not complete shows it is full.
+        for _ in 0..16 {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(stream) => queued.push(stream),
+                Err(_) => break,
+            }
+        }
+        Self { addr, _listener: listener, _queued: queued }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
 /// The async client over [`InMemory`], a transport of the kind a user would write.
 pub fn in_memory(config: Config) -> Box<dyn Adapter> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a test runtime");

@@ -22,6 +22,28 @@ struct Row {
 
 static ROWS: Mutex<Vec<Row>> = Mutex::new(Vec::new());
 
+/// Every row that did not read as expected: the test reports them all at once, not only the first.
+static MISMATCHES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// `assert_eq!`, recorded rather than panicking.
+macro_rules! expect_eq {
+    ($said:expr, $expected:expr $(, $($context:tt)*)?) => {{
+        let (said, expected): (&str, &str) = (&$said, &$expected);
+        if said != expected {
+            MISMATCHES.lock().unwrap().push(format!("line {}:\n   said {said:?}\n   want {expected:?}", line!()));
+        }
+    }};
+}
+
+/// `assert!`, recorded rather than panicking.
+macro_rules! expect {
+    ($condition:expr, $($message:tt)+) => {{
+        if !$condition {
+            MISMATCHES.lock().unwrap().push(format!("line {}: {}", line!(), format!($($message)+)));
+        }
+    }};
+}
+
 fn base(url: &str) -> ConfigBuilder {
     Config::builder(KEY).base_url(url).retry(quick_retries()).proxy(Proxy::Off)
 }
@@ -59,7 +81,10 @@ fn row<S>(failure: &'static str, setup: impl Fn() -> (S, Config), call: impl Fn(
             normalized(&call(&*connect(config)))
         })
         .collect();
-    assert_eq!(said[0], said[1], "{failure}: ureq and hyper must say the same");
+    if said[0] != said[1] {
+        let mismatch = format!("{failure}: ureq and hyper must say the same:\n   {}\n   {}", said[0], said[1]);
+        MISMATCHES.lock().unwrap().push(mismatch);
+    }
     ROWS.lock().unwrap().push(Row { failure, outcome: said[0].clone() });
     said[0].clone()
 }
@@ -96,8 +121,8 @@ fn what_the_caller_sees() {
         || ((), base("https://sendkit-test.invalid").build().unwrap()),
         |c| error_text(c.get_job("job_1")),
     );
-    assert!(said.starts_with("get_job job_1: could not resolve the host: "), "{said}");
-    assert!(said.ends_with("(sendkit-test.invalid:443, 3 attempts in T; the request was never sent)"), "{said}");
+    expect!(said.starts_with("get_job job_1: could not resolve the host: "), "{said}");
+    expect!(said.ends_with("(sendkit-test.invalid:443, 3 attempts in T; the request was never sent)"), "{said}");
 
     let said = row(
         "connection refused",
@@ -107,8 +132,8 @@ fn what_the_caller_sees() {
         },
         |c| error_text(enrich(c)),
     );
-    assert!(said.starts_with("enrich: could not connect: Connection refused"), "{said}");
-    assert!(said.ends_with("(127.0.0.1:PORT, 3 attempts in T; the request was never sent)"), "{said}");
+    expect!(said.starts_with("enrich: could not connect: Connection refused"), "{said}");
+    expect!(said.ends_with("(127.0.0.1:PORT, 3 attempts in T; the request was never sent)"), "{said}");
 
     let said = row(
         "TLS: a certificate nothing trusts",
@@ -119,7 +144,7 @@ fn what_the_caller_sees() {
         },
         |c| error_text(c.cancel_job("job_1")),
     );
-    assert_eq!(
+    expect_eq!(
         said,
         "cancel_job job_1: TLS handshake failed: invalid peer certificate: UnknownIssuer (localhost:PORT, 1 attempt in \
          T; the request was never sent)"
@@ -140,20 +165,20 @@ fn what_the_caller_sees() {
         },
         |c| error_text(c.cancel_job("job_1")),
     );
-    assert!(started.elapsed() < Duration::from_secs(4), "two calls, each within its 1 s deadline");
-    assert!(
+    expect!(started.elapsed() < Duration::from_secs(4), "two calls, each within its 1 s deadline");
+    expect!(
         said.starts_with("[may have taken effect] cancel_job job_1: timed out: no complete answer within "),
         "{said}"
     );
-    assert!(said.contains("within 300ms (127.0.0.1:PORT, 2 attempts in T; "), "{said}");
-    assert!(said.ends_with("get job job_1 to see)"), "{said}");
+    expect!(said.contains("within 300ms (127.0.0.1:PORT, 2 attempts in T; "), "{said}");
+    expect!(said.ends_with("get job job_1 to see)"), "{said}");
 
     let said = row(
         "connection reset after the request was written (enrich)",
         with_fault(Fault::reset().on(Route::Enrich).times(1)),
         |c| error_text(enrich(c)),
     );
-    assert!(
+    expect!(
         said.starts_with("[may have taken effect] enrich: connection lost before the answer was complete"),
         "{said}"
     );
@@ -163,7 +188,7 @@ fn what_the_caller_sees() {
         with_fault(Fault::lose_answer().on(Route::Cancel).times(1)),
         |c| format!("Ok: job {}", c.cancel_job("job_1").unwrap().status),
     );
-    assert_eq!(said, "Ok: job cancelled");
+    expect_eq!(said, "Ok: job cancelled");
 
     let said = row(
         "truncated body (enrich)",
@@ -176,25 +201,25 @@ fn what_the_caller_sees() {
         ),
         |c| error_text(enrich(c)),
     );
-    assert!(said.starts_with("[may have taken effect] enrich: connection lost before the answer was complete, after HTTP 200 OK (127.0.0.1:PORT"), "{said}");
+    expect!(said.starts_with("[may have taken effect] enrich: connection lost before the answer was complete, after HTTP 200 OK (127.0.0.1:PORT"), "{said}");
 
     let said = row(
         "429 with a truncated body (enrich), then success",
         with_fault(Fault::status(429).body(r#"{"success":false}"#).truncate_body(5).on(Route::Enrich).times(1)),
         |c| format!("Ok: {}", enrich(c).is_ok()),
     );
-    assert_eq!(said, "Ok: true", "a 429 is a refusal even when its body breaks");
+    expect_eq!(said, "Ok: true", "a 429 is a refusal even when its body breaks");
 
     let said = row("400, a job that cannot be cancelled", with_fault(Fault::status(200).times(0)), |c| {
         error_text(c.cancel_job("done"))
     });
-    assert_eq!(
+    expect_eq!(
         said,
         "cancel_job done: HTTP 400 VALIDATION_ERROR: Job cannot be cancelled in status \"completed\" (request req_1)"
     );
 
     let said = row("404, no such job", with_fault(Fault::status(200).times(0)), |c| error_text(c.get_job("missing")));
-    assert_eq!(said, "get_job missing: HTTP 404 NOT_FOUND: Job not found or expired (request req_1)");
+    expect_eq!(said, "get_job missing: HTTP 404 NOT_FOUND: Job not found or expired (request req_1)");
 
     let said = row(
         "401, a wrong key",
@@ -205,8 +230,8 @@ fn what_the_caller_sees() {
         },
         |c| error_text(c.get_job("job_1")),
     );
-    assert!(said.starts_with("get_job job_1: HTTP 401 UNAUTHORIZED: "), "{said}");
-    assert!(said.ends_with("(request req_1)"), "{said}");
+    expect!(said.starts_with("get_job job_1: HTTP 401 UNAUTHORIZED: "), "{said}");
+    expect!(said.ends_with("(request req_1)"), "{said}");
 
     let said = row(
         "500 with the API's envelope and a request ID",
@@ -219,7 +244,7 @@ fn what_the_caller_sees() {
         ),
         |c| error_text(c.get_job("job_1")),
     );
-    assert_eq!(said, "get_job job_1: HTTP 500 INTERNAL_ERROR: boom\\n\\u{1b}[31mred (request req_abc)");
+    expect_eq!(said, "get_job job_1: HTTP 500 INTERNAL_ERROR: boom\\n\\u{1b}[31mred (request req_abc)");
 
     let said = row(
         "502 HTML page from a proxy, three times",
@@ -232,7 +257,7 @@ fn what_the_caller_sees() {
         ),
         |c| error_text(c.get_job("job_1")),
     );
-    assert_eq!(
+    expect_eq!(
         said,
         "get_job job_1: HTTP 502 Bad Gateway: not an API answer (text/html), body starts \"<html>bad gateway</html>\" \
          (request req_3)"
@@ -243,9 +268,11 @@ fn what_the_caller_sees() {
         with_fault(Fault::status(503).on(Route::Enrich).times(1)),
         |c| error_text(enrich(c)),
     );
-    assert_eq!(
+    expect_eq!(
         said,
-        "[may have taken effect] enrich: HTTP 503 Service Unavailable: not an API answer, empty body (request req_1)"
+        "[may have taken effect] enrich: HTTP 503 Service Unavailable: not an API answer, empty body (request req_1); \
+         the server may have acted before it failed, so it may have taken effect: look for the jobs it would have \
+         created before sending it again"
     );
 
     for (failure, value) in [
@@ -259,7 +286,7 @@ fn what_the_caller_sees() {
             row(failure, with_fault(Fault::status(429).header("retry-after", &value).on(Route::Get).times(1)), |c| {
                 error_text(c.get_job("job_1"))
             });
-        assert!(said.starts_with("get_job job_1: HTTP 429 rate limited (retry after 3"), "{said}");
+        expect!(said.starts_with("get_job job_1: HTTP 429 rate limited (retry after 3"), "{said}");
     }
     for (failure, form) in [
         ("429, Retry-After as an RFC 850 date 1 s ahead, then success", "%A, %d-%b-%y %H:%M:%S GMT"),
@@ -271,11 +298,11 @@ fn what_the_caller_sees() {
             row(failure, with_fault(Fault::status(429).header("retry-after", &value).on(Route::Get).times(1)), |c| {
                 format!("Ok: {}", c.get_job("job_1").unwrap().id)
             });
-        assert_eq!(said, "Ok: job_1", "{value}");
+        expect_eq!(said, "Ok: job_1", "{value}");
     }
 
     let said = row("job ID `..`", with_fault(Fault::status(200).times(0)), |c| error_text(c.cancel_job("..")));
-    assert_eq!(
+    expect_eq!(
         said,
         "invalid input: job ID .. is a dot segment, which proxies and URL libraries may read as a path step"
     );
@@ -297,4 +324,6 @@ fn what_the_caller_sees() {
         }
         std::fs::write(path, table).unwrap();
     }
+    let mismatches = MISMATCHES.lock().unwrap();
+    assert!(mismatches.is_empty(), "{} rows read wrong:\n{}", mismatches.len(), mismatches.join("\n"));
 }

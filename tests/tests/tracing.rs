@@ -66,8 +66,8 @@ fn spans_of_one_call(connect: Connect, spans: &Spans) {
         shown,
         [
             "sendkit.call operation=\"cancel_job\" job_id=\"job_1\"",
-            "sendkit.attempt attempt=1 settling=false status=503 next_wait_ms=1",
-            "sendkit.attempt attempt=2 settling=false status=200",
+            "sendkit.attempt attempt=1 status=503 next_wait_ms=1",
+            "sendkit.attempt attempt=2 status=200",
         ],
     );
     assert!(shown.iter().all(|line| !line.contains(&key)));

@@ -69,7 +69,7 @@ use sendkit_proto::http::header::CONTENT_LENGTH;
 use sendkit_proto::http::{Request, Response, Uri};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{
-    causes, Attempt, Call, CancelJob, Delivery, Enrich, Flow, GetJob, InOrder, Now, Operation, Step,
+    causes, Attempt, Call, CancelJobFlow, Delivery, Enrich, Flow, GetJob, InOrder, Now, Operation, Step,
     TransportErrorKind, WaitForJob,
 };
 
@@ -170,7 +170,10 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         &self.transport
     }
 
-    /// Cancels a `pending` or `processing` job and returns it, now `cancelled`.
+    /// Cancels a `pending` or `processing` job and returns it, now `cancelled`. When the outcome is unknown (the
+    /// answer was lost or unreadable, or a refusal followed an attempt that may have gone through), the job is read
+    /// to settle it, within the call's deadline; an error that still cannot say so reports
+    /// [`Error::may_have_taken_effect`].
     ///
     /// ```no_run
     /// # async fn run(client: sendkit_hyper::Client) -> Result<(), sendkit_hyper::Error> {
@@ -180,7 +183,7 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
     /// # }
     /// ```
     pub async fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
-        self.run(CancelJob::new(job_id)).await
+        self.drive(CancelJobFlow::new(job_id, &self.config), |_| {}).await
     }
 
     /// Gets a job's current status and progress.
@@ -334,6 +337,9 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         let now = || Now::new(Instant::now(), SystemTime::now());
         let mut step = flow.next(now());
         loop {
+            while let Some(job) = flow.take_progress() {
+                on_progress(&job);
+            }
             step = match step {
                 // `T`'s own methods, not the `Arc`'s forwarding impl: one boxed future per step rather than two.
                 Step::Send(attempt) => {
@@ -344,12 +350,7 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
                     T::sleep(&self.transport, pause).await;
                     flow.next(now())
                 }
-                Step::Progress(job) => {
-                    on_progress(&job);
-                    flow.next(now())
-                }
                 Step::Done(result) => return result,
-                _ => return Err(Error::Internal { message: "a step this client does not know" }),
             };
         }
     }
@@ -399,7 +400,8 @@ impl HyperTransport {
         let https: HttpsConnector<Connector> = https.enable_all_versions().wrap_connector(connector);
         #[cfg(not(feature = "http2"))]
         let https: HttpsConnector<Connector> = https.enable_http1().wrap_connector(connector);
-        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
+        let timed = Timed { inner: https, default: config.connect_timeout() };
+        let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(timed);
         Self { request: Arc::new(move |request| http.request(request)) }
     }
 
@@ -428,7 +430,11 @@ impl HyperTransport {
 #[async_trait::async_trait]
 impl AsyncTransport for HyperTransport {
     async fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
-        match tokio::time::timeout(attempt.timeout, self.attempt(attempt.request, attempt.body_limit)).await {
+        let attempt_now = self.attempt(attempt.request, attempt.body_limit);
+        let within_connect_timeout = CONNECT_TIMEOUT.scope(attempt.connect_timeout, attempt_now);
+        // The connect timeout is strictly under this one (proto sees to it): a connection that never completes
+        // ends as a connect failure, never sent, before this timer can fire.
+        match tokio::time::timeout(attempt.timeout, within_connect_timeout).await {
             Ok(outcome) => outcome,
             Err(elapsed) => {
                 Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent).with_source(elapsed))
@@ -438,6 +444,48 @@ impl AsyncTransport for HyperTransport {
 
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await
+    }
+}
+
+tokio::task_local! {
+    /// The connect timeout of the attempt being sent on this task, for the connector that makes its connection.
+    static CONNECT_TIMEOUT: Duration;
+}
+
+/// The whole of connecting (TCP, the proxy's tunnel, the TLS handshake) under one timeout: the attempt's, when
+/// the connection is made on the attempt's task, else the client's. A connection that does not complete in time
+/// is a connect failure, so the request is known never sent.
+#[derive(Clone)]
+struct Timed {
+    inner: HttpsConnector<Connector>,
+    default: Duration,
+}
+
+type TimedConnecting = Pin<
+    Box<dyn Future<Output = Result<hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>, BoxError>> + Send>,
+>;
+
+impl tower_service::Service<Uri> for Timed {
+    type Response = hyper_rustls::MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+    type Error = BoxError;
+    type Future = TimedConnecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let timeout = CONNECT_TIMEOUT.try_with(|timeout| *timeout).unwrap_or(self.default);
+        let connecting = self.inner.call(dst);
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(connected) => connected,
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connecting took longer than the connect timeout of {timeout:?}"),
+                )) as BoxError),
+            }
+        })
     }
 }
 

@@ -17,6 +17,8 @@ pub(crate) struct AnswerBody {
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
     /// `Some(n)` when the whole body is `n` bytes and will all be sent: hyper then writes `Content-Length`.
     exact: Option<u64>,
+    /// Called once the last part is handed out, when the body is whole (not cut short by a fault).
+    on_end: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
 enum Part {
@@ -28,7 +30,7 @@ enum Part {
 impl AnswerBody {
     pub(crate) fn whole(bytes: Bytes) -> Self {
         let exact = Some(bytes.len() as u64);
-        Self { parts: VecDeque::from([Part::Data(bytes)]), pause: None, exact }
+        Self { parts: VecDeque::from([Part::Data(bytes)]), pause: None, exact, on_end: None }
     }
 
     /// `bytes` sent as `shape` says.
@@ -38,18 +40,29 @@ impl AnswerBody {
             BodyShape::Stall { after, pause } => {
                 let after = after.min(bytes.len());
                 let parts = [Part::Data(bytes.slice(..after)), Part::Pause(pause), Part::Data(bytes.slice(after..))];
-                Self { parts: parts.into(), pause: None, exact: Some(bytes.len() as u64) }
+                Self { parts: parts.into(), pause: None, exact: Some(bytes.len() as u64), on_end: None }
             }
             BodyShape::Truncate { sent } => {
                 let sent = sent.min(bytes.len());
-                Self { parts: VecDeque::from([Part::Data(bytes.slice(..sent))]), pause: None, exact: None }
+                let parts = VecDeque::from([Part::Data(bytes.slice(..sent))]);
+                Self { parts, pause: None, exact: None, on_end: None }
             }
             BodyShape::Endless { limit } => {
                 let chunk = if bytes.is_empty() { Bytes::from_static(&[b' '; 4096]) } else { bytes };
                 let left = limit / chunk.len() as u64;
-                Self { parts: VecDeque::from([Part::Repeat { chunk, left }]), pause: None, exact: None }
+                Self { parts: VecDeque::from([Part::Repeat { chunk, left }]), pause: None, exact: None, on_end: None }
             }
         }
+    }
+}
+
+impl AnswerBody {
+    /// Calls `done` once the whole body has been handed out; a body that a fault cuts short never calls it.
+    pub(crate) fn on_end(mut self, done: impl FnOnce() + Send + Sync + 'static, whole: bool) -> Self {
+        if whole {
+            self.on_end = Some(Box::new(done));
+        }
+        self
     }
 }
 
@@ -66,9 +79,22 @@ impl Body for AnswerBody {
                 }
             }
             match self.parts.pop_front() {
-                None => return Poll::Ready(None),
+                None => {
+                    if let Some(done) = self.on_end.take() {
+                        done();
+                    }
+                    return Poll::Ready(None);
+                }
                 Some(Part::Data(bytes)) if bytes.is_empty() => continue,
-                Some(Part::Data(bytes)) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                Some(Part::Data(bytes)) => {
+                    // hyper may not poll again once `is_end_stream` says so: the last part is the end.
+                    if self.parts.is_empty() {
+                        if let Some(done) = self.on_end.take() {
+                            done();
+                        }
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
+                }
                 Some(Part::Pause(duration)) => self.pause = Some(Box::pin(tokio::time::sleep(duration))),
                 Some(Part::Repeat { left: 0, .. }) => continue,
                 Some(Part::Repeat { chunk, left }) => {

@@ -5,7 +5,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 
 /// Which calls a [`Fault`] applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Route {
@@ -42,6 +42,7 @@ pub struct Fault {
     pub(crate) fraction: Option<f64>,
     pub(crate) delay: Duration,
     pub(crate) action: Action,
+    pub(crate) after_acting: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +57,12 @@ pub(crate) enum Action {
     Reset,
     /// Act on the request as usual, then close the connection without answering.
     LoseAnswer,
+    /// Read the request, then break the TLS session (a record the client cannot take) instead of answering.
+    TlsAlert,
+    /// A new connection: never answer the TLS handshake.
+    StallHandshake,
+    /// A new connection: reset it before reading anything.
+    ResetOnAccept,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +88,8 @@ pub const ENDLESS_LIMIT: u64 = 1 << 30;
 
 impl Fault {
     fn new(action: Action) -> Self {
-        Self { route: Route::Any, job_id: None, remaining: None, fraction: None, delay: Duration::ZERO, action }
+        let (route, job_id, remaining, fraction, delay) = (Route::Any, None, None, None, Duration::ZERO);
+        Self { route, job_id, remaining, fraction, delay, action, after_acting: false }
     }
 
     /// Answer with `status` and an empty body. A number that is not a valid HTTP status becomes 500.
@@ -108,6 +116,36 @@ impl Fault {
     /// without answering: the client cannot know the outcome.
     pub fn lose_answer() -> Self {
         Self::new(Action::LoseAnswer)
+    }
+
+    /// Over TLS: read the request, then, instead of answering, send the client a TLS record it cannot accept, as a
+    /// gateway that fails mid-session does. The request is not acted on unless [`Fault::after_acting`].
+    pub fn tls_alert() -> Self {
+        Self::new(Action::TlsAlert)
+    }
+
+    /// Over TLS, for the next new connection(s): accept it and never answer the handshake. A connection-level fault:
+    /// it takes connections, not requests, so its route and job are not looked at.
+    pub fn stall_handshake() -> Self {
+        Self::new(Action::StallHandshake)
+    }
+
+    /// For the next new connection(s): accept it and reset it (TCP RST) before reading anything. A
+    /// connection-level fault, as [`Fault::stall_handshake`].
+    pub fn reset_on_accept() -> Self {
+        Self::new(Action::ResetOnAccept)
+    }
+
+    /// Act on the request as usual first (the job is cancelled, the credits charged), then misbehave as the fault
+    /// says: a 5xx, an unreadable 2xx, a body cut short, all after the effect.
+    pub fn after_acting(mut self) -> Self {
+        self.after_acting = true;
+        self
+    }
+
+    /// Whether the fault takes new connections rather than requests.
+    pub(crate) fn on_connections(&self) -> bool {
+        matches!(self.action, Action::StallHandshake | Action::ResetOnAccept)
     }
 
     /// Add a response header. A name or value that is not valid HTTP is skipped.
@@ -182,7 +220,8 @@ impl Fault {
     }
 
     pub(crate) fn matches(&self, route: Route, job_id: Option<&str>) -> bool {
-        (self.route == Route::Any || self.route == route)
+        !self.on_connections()
+            && (self.route == Route::Any || self.route == route)
             && self.job_id.as_deref().is_none_or(|wanted| Some(wanted) == job_id)
             && self.remaining != Some(0)
     }
@@ -190,8 +229,8 @@ impl Fault {
 
 /// A fault as the admin route takes it, in JSON:
 /// `{"route": "cancel", "status": 503, "headers": {"retry-after": "1"}, "body": "...", "times": 2}`, or with
-/// `"kind": "reset"` / `"kind": "lose_answer"`, and optionally `delayMs`, `stallAfter` + `stallMs`,
-/// `truncateTo`, `endless`, `jobId`, `fraction`.
+/// `"kind": "reset"` / `"lose_answer"` / `"tls_alert"` / `"stall_handshake"` / `"reset_on_accept"`, and optionally
+/// `delayMs`, `stallAfter` + `stallMs`, `truncateTo`, `endless`, `jobId`, `fraction`, `afterActing`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct FaultSpec {
@@ -221,6 +260,8 @@ pub(crate) struct FaultSpec {
     times: Option<u64>,
     #[serde(default)]
     fraction: Option<f64>,
+    #[serde(default)]
+    after_acting: bool,
 }
 
 impl FaultSpec {
@@ -247,6 +288,9 @@ impl FaultSpec {
             }
             Some("reset") => Fault::reset(),
             Some("lose_answer") => Fault::lose_answer(),
+            Some("tls_alert") => Fault::tls_alert(),
+            Some("stall_handshake") => Fault::stall_handshake(),
+            Some("reset_on_accept") => Fault::reset_on_accept(),
             Some(other) => return Err(format!("unknown fault kind {other:?}")),
         };
         if let Some(route) = self.route {
@@ -263,6 +307,9 @@ impl FaultSpec {
         }
         if let Some(fraction) = self.fraction {
             fault = fault.fraction(fraction);
+        }
+        if self.after_acting {
+            fault = fault.after_acting();
         }
         Ok(fault)
     }

@@ -67,7 +67,7 @@ pub use fault::{Fault, Route, ENDLESS_LIMIT};
 /// The reference for arming faults over HTTP, as the binaries' `--help` prints it.
 pub const FAULTS_HELP: &str = include_str!("../FAULTS.md");
 pub use rustls::pki_types;
-pub use state::{Ledger, Progress};
+pub use state::{Ledger, Progress, RequestRecord};
 
 use connection::Connection;
 use routes::Shared;
@@ -244,9 +244,23 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAccept
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
         let _ = stream.set_nodelay(true);
+        let connection_fault = shared.lock().take_connection_fault();
         tokio::spawn(async move {
-            let (connection, reset) = Connection::new(stream);
-            let service = service_fn(move |request| routes::handle(Arc::clone(&shared), Arc::clone(&reset), request));
+            let (connection, ending) = Connection::new(stream);
+            match connection_fault.map(|fault| fault.action) {
+                Some(fault::Action::ResetOnAccept) => {
+                    ending.reset();
+                    return;
+                }
+                // Held open, unanswered, until the client gives up or the emulator stops.
+                Some(fault::Action::StallHandshake) => {
+                    let _held = connection;
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    return;
+                }
+                _ => {}
+            }
+            let service = service_fn(move |request| routes::handle(Arc::clone(&shared), ending.clone(), request));
             // A client that hangs up mid-request or fails the handshake, or a fault that ends the connection,
             // ends this task; the server goes on.
             match tls {
@@ -363,8 +377,8 @@ pub fn connect_in_memory(addr: SocketAddr) -> Option<tokio::io::DuplexStream> {
     let (client, server) = tokio::io::duplex(64 * 1024);
     shared.lock().ledger.connections += 1;
     runtime.spawn(async move {
-        let reset = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let service = service_fn(move |request| routes::handle(Arc::clone(&shared), Arc::clone(&reset), request));
+        let ending = connection::Ending::default();
+        let service = service_fn(move |request| routes::handle(Arc::clone(&shared), ending.clone(), request));
         let _ = http1::Builder::new().serve_connection(TokioIo::new(server), service).await;
     });
     Some(client)

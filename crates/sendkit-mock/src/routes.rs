@@ -1,7 +1,6 @@
 //! What the emulator answers: the three enrichment calls, with the API's auth rules and error envelopes.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -15,8 +14,9 @@ use sendkit_model::{
 use serde::Serialize;
 
 use crate::body::AnswerBody;
+use crate::connection::Ending;
 use crate::fault::{Action, BodyShape, FaultSpec, Route};
-use crate::state::{job_type_name, State, StoredJob};
+use crate::state::{job_type_name, Ledger, RequestRecord, State, StoredJob};
 
 /// The largest request body the emulator reads.
 const REQUEST_LIMIT: usize = 1024 * 1024;
@@ -56,7 +56,7 @@ impl Refusal {
 
 pub(crate) async fn handle(
     shared: Arc<Shared>,
-    reset: Arc<AtomicBool>,
+    ending: Ending,
     request: Request<Incoming>,
 ) -> Result<Response<AnswerBody>, io::Error> {
     if request.uri().path().starts_with(ADMIN_PREFIX) {
@@ -83,17 +83,48 @@ pub(crate) async fn handle(
         Ok(call) => call,
         Err(refusal) => return Ok(with_id(refusal.answer().map(AnswerBody::whole))),
     };
-    let fault = shared.lock().take_fault(call.route(), call.job_id());
-    let Some(fault) = fault else {
-        return Ok(with_id(serve(&shared, &parts.headers, call, body).await.map(AnswerBody::whole)));
+    let (route, job_id) = (call.route(), call.job_id().map(str::to_owned));
+    let (fault, seen) = {
+        let mut state = shared.lock();
+        let fault = state.take_fault(route, job_id.as_deref());
+        let seen = state.ledger.requests_seen.len();
+        if seen < Ledger::MAX_RECORDS {
+            state.ledger.requests_seen.push(RequestRecord { route, job_id, acted: false, answered: false });
+        }
+        (fault, seen)
     };
+    // What the emulator did with the request, for the ledger: the ground truth of a test.
+    let acted = |answer: &Answer| {
+        let acted = answer.status().is_success() && matches!(route, Route::Cancel | Route::Enrich);
+        if let Some(record) = shared.lock().ledger.requests_seen.get_mut(seen) {
+            record.acted = acted;
+        }
+    };
+    let answered = {
+        let shared = Arc::clone(&shared);
+        move || {
+            if let Some(record) = shared.lock().ledger.requests_seen.get_mut(seen) {
+                record.answered = true;
+            }
+        }
+    };
+    let Some(fault) = fault else {
+        let answer = serve(&shared, &parts.headers, call, body).await;
+        acted(&answer);
+        return Ok(with_id(answer.map(AnswerBody::whole).map(|body| body.on_end(answered, true))));
+    };
+    if fault.after_acting || matches!(fault.action, Action::LoseAnswer) {
+        let answer = serve(&shared, &parts.headers, call, body).await;
+        acted(&answer);
+    }
     if !fault.delay.is_zero() {
         tokio::time::sleep(fault.delay).await;
     }
     match fault.action {
         Action::Respond { status, headers, body, shape } => {
             let declared = body.len();
-            let mut answer = Response::new(AnswerBody::shaped(body, shape));
+            let whole = !matches!(shape, BodyShape::Truncate { .. });
+            let mut answer = Response::new(AnswerBody::shaped(body, shape).on_end(answered, whole));
             *answer.status_mut() = status;
             for (name, value) in headers {
                 answer.headers_mut().append(name, value);
@@ -103,13 +134,14 @@ pub(crate) async fn handle(
             }
             Ok(with_id(answer))
         }
-        Action::Reset => {
-            reset.store(true, Ordering::Relaxed);
+        Action::Reset | Action::StallHandshake | Action::ResetOnAccept => {
+            ending.reset();
             Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: reset"))
         }
-        Action::LoseAnswer => {
-            let _acted = serve(&shared, &parts.headers, call, body).await;
-            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "fault: answer lost"))
+        Action::LoseAnswer => Err(io::Error::new(io::ErrorKind::ConnectionAborted, "fault: answer lost")),
+        Action::TlsAlert => {
+            ending.tls_alert();
+            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "fault: TLS alert"))
         }
     }
 }

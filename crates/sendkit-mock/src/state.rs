@@ -29,6 +29,29 @@ pub struct Ledger {
     pub enrich_calls: u64,
     /// Credits charged by all enrich requests.
     pub credits_charged: u64,
+    /// Every API request read, in order, and how far the emulator got with it: the ground truth a client's
+    /// reported outcome is checked against. The first [`Ledger::MAX_RECORDS`] only, so that a long-running
+    /// emulator's memory stays bounded.
+    pub requests_seen: Vec<RequestRecord>,
+}
+
+/// One API request the emulator read, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RequestRecord {
+    /// Which call it was (`Route::Any` for a path the API does not have).
+    pub route: Route,
+    /// The job it named, if any.
+    pub job_id: Option<String>,
+    /// Whether it changed anything: a job cancelled, jobs created and credits charged.
+    pub acted: bool,
+    /// Whether the whole answer was handed to the connection.
+    pub answered: bool,
+}
+
+impl Ledger {
+    /// How many requests [`Ledger::requests_seen`] keeps.
+    pub const MAX_RECORDS: usize = 1_000_000;
 }
 
 /// How the emulator's jobs move.
@@ -100,6 +123,19 @@ impl State {
     }
 
     /// The first fault that applies to this request, used up by one.
+    /// The first armed fault that takes new connections, if any, counted as served.
+    pub(crate) fn take_connection_fault(&mut self) -> Option<Fault> {
+        let index = self.faults.iter().position(|fault| fault.on_connections() && fault.remaining != Some(0))?;
+        let fault = &mut self.faults[index];
+        if let Some(remaining) = &mut fault.remaining {
+            *remaining -= 1;
+        }
+        let fault = fault.clone();
+        self.faults.retain(|fault| fault.remaining != Some(0));
+        self.ledger.faults_served += 1;
+        Some(fault)
+    }
+
     pub(crate) fn take_fault(&mut self, route: Route, job_id: Option<&str>) -> Option<Fault> {
         let mut chosen = None;
         for index in 0..self.faults.len() {

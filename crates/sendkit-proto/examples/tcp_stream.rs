@@ -69,7 +69,6 @@ fn main() {
                 call.next(now())
             }
             Step::Done(result) => break result,
-            _ => call.next(now()),
         };
     };
     match result {

@@ -1,4 +1,4 @@
-//! One operation carried out to the end: attempts, retries, the call's deadline, and the settling read.
+//! One operation carried out to the end: attempts, retries and the call's deadline.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -11,11 +11,10 @@ use sendkit_model::ErrorCode;
 use crate::config::Config;
 use crate::error::{is_gateway_failure, CallInfo, Error};
 use crate::flow::{Flow, Now, Step};
-use crate::get_job::GetJob;
-use crate::operation::{sealed::Sealed, Idempotency, Operation};
+use crate::operation::{Idempotency, Operation};
 use crate::retry_after::parse_retry_after;
 use crate::trace::Trace;
-use crate::transport::{Attempt, TransportError, TransportErrorKind};
+use crate::transport::{Attempt, Delivery, TransportError, TransportErrorKind};
 
 /// An operation being carried out: the sans-IO loop every driver runs, as a [`Flow`].
 ///
@@ -28,9 +27,10 @@ use crate::transport::{Attempt, TransportError, TransportErrorKind};
 ///   enrich that may have reached the server is never sent again. A TLS failure is never retried.
 /// - **The deadline.** [`Config::deadline`] bounds the whole call: each attempt's timeout and each wait is clamped
 ///   to what is left, and a retry that would start past it is not made. [`RetryPolicy`](crate::RetryPolicy)'s
-///   `max_attempts` counts every request sent, the settling read included.
-/// - **Settling.** When a cancel's answer was lost and its retry is refused in a way that can mean "already
-///   cancelled", the job is read: the call succeeds if it is that job, now `cancelled`.
+///   `max_attempts` counts every request sent.
+/// - **Memory.** Once an attempt may have taken effect, every later error of the call says so
+///   ([`Error::may_have_taken_effect`]), whatever the later attempts met. Settling a cancel by reading the job is
+///   a flow of its own, [`CancelJobFlow`](crate::CancelJobFlow), which runs this call and then a read.
 ///
 /// ```
 /// use std::time::{Instant, SystemTime};
@@ -51,7 +51,6 @@ use crate::transport::{Attempt, TransportError, TransportErrorKind};
 ///         }
 ///         Step::Sleep(wait) => { /* sleep `wait` */ call.next(now()) }
 ///         Step::Done(result) => break result,
-///         _ => call.next(now()),
 ///     };
 /// };
 /// assert_eq!(result.unwrap().id, "job_1");
@@ -63,37 +62,20 @@ pub struct Call<'c, O: Operation> {
     config: &'c Config,
     /// What errors say of the call; made on the first error, so that a call that succeeds allocates none of it.
     info: Option<CallInfo>,
-    phase: Phase,
     attempts: u32,
     started: Option<Instant>,
     deadline: Option<Instant>,
     /// A deadline from outside (a wait's), which the call's own may not pass.
     outer_deadline: Option<Instant>,
-    /// The timeout the last attempt ran under, to say it when it ran out.
-    last_timeout: Duration,
+    /// The timeouts the last attempt ran under (connect, whole attempt), to say the one that ran out.
+    last_timeouts: (Duration, Duration),
     /// How long the last answer asked to wait, from its `Retry-After` (on a 429, or a 503 as RFC 9110 allows).
     server_wait: Option<Duration>,
     /// The error that the pending retry follows, returned if the deadline leaves no time for the retry.
     last_error: Option<Error>,
-    maybe_applied: bool,
     done: bool,
     random: u64,
     trace: Trace,
-}
-
-/// What an answer was read as.
-enum Read<T> {
-    Output(T),
-    Job(Box<sendkit_model::Job>),
-}
-
-#[derive(Debug)]
-enum Phase {
-    Primary,
-    /// The operation was refused in a way that may mean an earlier lost attempt succeeded: reading the job.
-    Settling {
-        original: Error,
-    },
 }
 
 impl<'c, O: Operation> Call<'c, O> {
@@ -106,15 +88,13 @@ impl<'c, O: Operation> Call<'c, O> {
             operation,
             config,
             info: None,
-            phase: Phase::Primary,
             attempts: 0,
             started: None,
             deadline: None,
             outer_deadline: None,
-            last_timeout: Duration::ZERO,
+            last_timeouts: (Duration::ZERO, Duration::ZERO),
             server_wait: None,
             last_error: None,
-            maybe_applied: false,
             done: false,
             random,
             trace,
@@ -127,20 +107,23 @@ impl<'c, O: Operation> Call<'c, O> {
         self
     }
 
-    /// The call as errors describe it.
-    fn info(&mut self) -> CallInfo {
-        let (operation, config) = (&self.operation, self.config);
-        self.info
-            .get_or_insert_with(|| {
-                let has_effect = operation.idempotency() != Idempotency::Safe;
-                CallInfo::new(operation.name(), operation.job_id(), config.origin(), has_effect)
-            })
-            .clone()
+    /// When the call must end by, once it has started.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
-    /// The operation being carried out.
-    pub fn operation(&self) -> &O {
-        &self.operation
+    /// The call as errors describe it.
+    fn info(&mut self) -> CallInfo {
+        self.info_mut().clone()
+    }
+
+    fn info_mut(&mut self) -> &mut CallInfo {
+        let (operation, config) = (&self.operation, self.config);
+        self.info.get_or_insert_with(|| {
+            let has_effect = operation.idempotency() != Idempotency::Safe;
+            let proxy = config.proxy().map(|proxy| format!("{}:{}", proxy.host(), proxy.port()));
+            CallInfo::new(operation.name(), operation.job_id(), config.origin(), proxy, has_effect)
+        })
     }
 
     /// How many requests have been handed out so far, the current one included.
@@ -159,20 +142,16 @@ impl<'c, O: Operation> Call<'c, O> {
         self.finish(Err(error))
     }
 
-    /// The outcome as this call's result (or, while settling, the job read back) or error.
-    fn read(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Result<Read<O::Output>, Error> {
+    /// The outcome as this call's result or error.
+    fn read(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Result<O::Output, Error> {
         let response = match outcome {
             Ok(response) => response,
             Err(transport) => return Err(self.transport_error(transport, now)),
         };
         self.trace.outcome(Some(response.status().as_u16()), None);
         self.server_wait = server_wait(&response, now);
-        let parsed = match &self.phase {
-            Phase::Primary => self.operation.parse_response(&response).map(Read::Output),
-            Phase::Settling { .. } => self.settle_read().parse_response(&response).map(|job| Read::Job(Box::new(job))),
-        };
-        let error = match parsed {
-            Ok(read) => return Ok(read),
+        let error = match self.operation.parse_response(&response) {
+            Ok(output) => return Ok(output),
             Err(error) => error,
         };
         let info = self.info();
@@ -183,21 +162,6 @@ impl<'c, O: Operation> Call<'c, O> {
             }
             other => other,
         })
-    }
-
-    fn settle_read(&self) -> GetJob {
-        GetJob::new(self.operation.job_id().unwrap_or_default())
-    }
-
-    /// Ends a settling read: the job read back shows the call took effect, or the refusal stands.
-    fn settled(&mut self, job: Option<sendkit_model::Job>) -> Step<O::Output> {
-        if let Some(output) = job.and_then(|job| self.operation.settle(job, Sealed)) {
-            return self.finish(Ok(output));
-        }
-        match std::mem::replace(&mut self.phase, Phase::Primary) {
-            Phase::Settling { original } => self.finish(Err(original)),
-            Phase::Primary => self.finish(Err(Error::Internal { message: "settled a call that was not settling" })),
-        }
     }
 
     fn transport_error(&mut self, transport: TransportError, now: Now) -> Error {
@@ -224,7 +188,9 @@ impl<'c, O: Operation> Call<'c, O> {
             },
             (kind, _) => {
                 let source = if kind == TransportErrorKind::Timeout {
-                    transport.with_limit(self.last_timeout)
+                    let (connect, attempt) = self.last_timeouts;
+                    let limit = if transport.delivery() == Delivery::NotSent { connect } else { attempt };
+                    transport.with_limit(limit)
                 } else {
                     transport
                 };
@@ -240,10 +206,7 @@ impl<'c, O: Operation> Call<'c, O> {
         if self.attempts >= policy.max_attempts {
             return None;
         }
-        let repeatable = match self.phase {
-            Phase::Primary => self.operation.idempotency() != Idempotency::NonIdempotent,
-            Phase::Settling { .. } => true,
-        };
+        let repeatable = self.operation.idempotency() != Idempotency::NonIdempotent;
         let retryable = match error {
             Error::RateLimited { .. } => true,
             Error::Transport { source, .. } => {
@@ -304,11 +267,7 @@ impl<O: Operation> Flow for Call<'_, O> {
                 }
             }
         };
-        let request = match &self.phase {
-            Phase::Primary => self.operation.build_request(self.config),
-            Phase::Settling { .. } => self.settle_read().build_request(self.config),
-        };
-        let request = match request {
+        let request = match self.operation.build_request(self.config) {
             Ok(request) => request,
             Err(error) => {
                 let info = self.info();
@@ -317,15 +276,11 @@ impl<O: Operation> Flow for Call<'_, O> {
         };
         self.attempts += 1;
         self.last_error = None;
-        self.trace.attempt(self.attempts, matches!(self.phase, Phase::Settling { .. }));
+        self.trace.attempt(self.attempts);
         let timeout = left.map_or(self.config.attempt_timeout(), |left| left.min(self.config.attempt_timeout()));
-        self.last_timeout = timeout;
-        Step::Send(Attempt {
-            request,
-            timeout,
-            connect_timeout: self.config.connect_timeout().min(timeout),
-            body_limit: self.config.body_limit(),
-        })
+        let connect_timeout = connect_timeout_within(self.config.connect_timeout(), timeout);
+        self.last_timeouts = (connect_timeout, timeout);
+        Step::Send(Attempt { request, timeout, connect_timeout, body_limit: self.config.body_limit() })
     }
 
     fn receive(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Step<O::Output> {
@@ -333,13 +288,12 @@ impl<O: Operation> Flow for Call<'_, O> {
             return Step::Done(Err(Error::Internal { message: "a call was driven past its end" }));
         }
         let error = match self.read(outcome, now) {
-            Ok(Read::Output(output)) => return self.finish(Ok(output)),
-            Ok(Read::Job(job)) => return self.settled(Some(*job)),
+            Ok(output) => return self.finish(Ok(output)),
             Err(error) => error,
         };
-        if matches!(self.phase, Phase::Primary) && error.may_have_taken_effect() {
-            self.maybe_applied = true;
-        }
+        // Later errors of this call say what this attempt showed: once it may have acted, so may the call.
+        let reached = error.reached_server();
+        self.info_mut().note_attempt(reached);
         if let Some(wait) = self.retry_wait(&error) {
             if self.fits(now.monotonic, wait) {
                 self.trace.retry_after(wait);
@@ -347,21 +301,16 @@ impl<O: Operation> Flow for Call<'_, O> {
                 return if wait.is_zero() { self.next(now) } else { Step::Sleep(wait) };
             }
         }
-        if let Phase::Primary = self.phase {
-            let settle = self.maybe_applied
-                && self.operation.settles_after(&error, Sealed)
-                && self.operation.job_id().is_some()
-                && self.attempts < self.config.retry().max_attempts
-                && self.fits(now.monotonic, Duration::ZERO);
-            if settle {
-                self.phase = Phase::Settling { original: error };
-                return self.next(now);
-            }
-            return self.finish(Err(error));
-        }
-        // The settling read failed: the operation's own answer is the most accurate one there is.
-        self.settled(None)
+        self.finish(Err(error))
     }
+}
+
+/// The connect timeout of an attempt: strictly under the attempt's own, so that a connection that never completes
+/// (a silent host, a stalled TLS handshake) ends as a connect failure, known never sent, rather than as the
+/// attempt's timeout, which cannot say whether the request went out.
+fn connect_timeout_within(connect: Duration, attempt: Duration) -> Duration {
+    let margin = (attempt / 10).max(Duration::from_millis(1));
+    connect.min(attempt.saturating_sub(margin)).max(Duration::from_millis(1))
 }
 
 /// How long the answer asks to wait, from `Retry-After` in any form; a date is read against the answer's own

@@ -3,7 +3,7 @@ use sendkit_model::{ErrorCode, Job, JobStatus};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::operation::{sealed::Sealed, Idempotency, Operation};
+use crate::operation::{Idempotency, Operation};
 use crate::path::job_path;
 use crate::response::parse_response;
 
@@ -13,9 +13,8 @@ use crate::response::parse_response;
 /// [`Error::NotCancellable`] naming its status. Sent as the API's page sends it: no body, with
 /// `Content-Type: application/json`.
 ///
-/// Cancel is safe to retry. When an attempt's answer is lost (the connection dropped after the request went out)
-/// and the retry answers that the job is already cancelled, the call reads the job and succeeds with it: the job
-/// the caller asked to cancel is cancelled.
+/// Cancel is safe to retry. Run through [`CancelJobFlow`](crate::CancelJobFlow) (as the clients' `cancel_job`
+/// does), a cancel whose outcome is unknown is settled by reading the job.
 ///
 /// ```
 /// use sendkit_proto::{CancelJob, Config, Operation};
@@ -64,24 +63,6 @@ impl Operation for CancelJob {
 
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
         parse_response(response).map_err(not_cancellable)
-    }
-
-    /// A refusal that can mean "already cancelled": the API's refusal of a job that is not cancellable, unless
-    /// it names another terminal status, or any other 400, 409 or 422 (a proxy or a new API version may word it
-    /// differently). Decided by meaning, never by the message's exact words.
-    fn settles_after(&self, error: &Error, _: Sealed) -> bool {
-        match error {
-            Error::NotCancellable { job_status, .. } => {
-                !matches!(job_status, Some(JobStatus::Completed | JobStatus::Failed))
-            }
-            Error::Api { status, .. } => matches!(status.as_u16(), 400 | 409 | 422),
-            _ => false,
-        }
-    }
-
-    /// Success only when the job read back is this one, and cancelled.
-    fn settle(&self, job: Job, _: Sealed) -> Option<Job> {
-        (job.id == self.job_id && job.status == JobStatus::Cancelled).then_some(job)
     }
 }
 

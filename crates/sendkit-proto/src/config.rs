@@ -271,6 +271,7 @@ impl ConfigBuilder {
     /// [`ConfigBuilder::danger_allow_insecure_http`] is set.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
+        self.from_env.base_url = false;
         self
     }
 
@@ -443,7 +444,7 @@ fn check_base_url(
     insecure_http: bool,
     from: Option<&'static str>,
 ) -> Result<(String, String), InvalidInput> {
-    let fail = |reason| InvalidInput::BaseUrl { url: url.to_owned(), reason, from };
+    let fail = |reason| InvalidInput::BaseUrl { url: without_credentials(url), reason, from };
     let uri: http::Uri = url.parse().map_err(|_| fail("not a URL"))?;
     let authority = uri.authority().ok_or_else(|| fail("no host: write it as https://host[:port]"))?;
     if authority.as_str().contains('@') {
@@ -469,6 +470,16 @@ fn check_base_url(
     }
     let origin = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(port));
     Ok((format!("{}://{}{}", uri.scheme_str().unwrap_or("https"), authority, path), origin))
+}
+
+/// The URL as an error may show it: anything between the scheme and an `@` in the authority is a credential.
+fn without_credentials(url: &str) -> String {
+    let start = url.find("://").map_or(0, |at| at + 3);
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |at| start + at);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}***@{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -504,6 +515,21 @@ mod tests {
             assert!(check_base_url(bad, false, None).is_err(), "{bad}");
         }
         assert_eq!(check_base_url("http://api.internal", true, None).unwrap().0, "http://api.internal");
+    }
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_unseen_and_the_source_is_named_truly() {
+        let vars = |name: &str| match name {
+            Config::ENV_API_KEY => Some("sk_live_abc".to_owned()),
+            Config::ENV_BASE_URL => Some("https://user:sk_live_secret@api.example.com/x".to_owned()),
+            _ => None,
+        };
+        let refused = Config::from_lookup(vars).unwrap().build().unwrap_err().to_string();
+        assert!(!refused.contains("sk_live_secret") && !refused.contains("user:"), "{refused}");
+        assert!(refused.contains("https://***@api.example.com/x") && refused.contains("SENDKIT_BASE_URL"), "{refused}");
+        // Set in code after the lookup: the variable is no longer where it came from.
+        let in_code = Config::from_lookup(vars).unwrap().base_url("http://api.sendkit.ai").build().unwrap_err();
+        assert!(!in_code.to_string().contains("SENDKIT_BASE_URL"), "{in_code}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::StatusCode;
 use sendkit_model::{ErrorCode, Job, JobStatus};
 
-use crate::transport::TransportError;
+use crate::transport::{Delivery, TransportError};
 
 /// Everything that can go wrong in a call. One type, for every operation and both adapters.
 ///
@@ -34,12 +34,12 @@ use crate::transport::TransportError;
 /// }
 /// # let _ = explain;
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The API answered with an error envelope that no more specific variant covers (403, a 400 other than a
     /// refused cancel, a 5xx with the API's envelope).
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Api {
         /// The call that failed.
         call: CallInfo,
@@ -53,7 +53,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The job is not in a status that can be cancelled (`completed`, `failed` or `cancelled`).
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     NotCancellable {
         /// The call that failed.
         call: CallInfo,
@@ -69,7 +69,7 @@ pub enum Error {
         job_status: Option<JobStatus>,
     },
     /// No such job, or it expired (jobs expire after 7 days).
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     NotFound {
         /// The call that failed.
         call: CallInfo,
@@ -83,7 +83,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The API key was refused.
-    #[error("{call}HTTP {} {}: {}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Unauthorized {
         /// The call that failed.
         call: CallInfo,
@@ -97,7 +97,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// Too many requests; retries, if any, did not get through.
-    #[error("{call}HTTP {} {}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), Maybe(": ", .message.as_deref().filter(|m| !m.is_empty()).map(Escaped), ""), Maybe(" (retry after ", .retry_after.map(Seconds), ")"), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {} {}{}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), Maybe(": ", .message.as_deref().filter(|m| !m.is_empty()).map(Escaped), ""), Maybe(" (retry after ", .retry_after.map(Seconds), ")"), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     RateLimited {
         /// The call that failed.
         call: CallInfo,
@@ -114,7 +114,7 @@ pub enum Error {
     },
     /// The server answered a status that is not success with a body that is not an API error (an HTML page from
     /// a proxy, an empty body).
-    #[error("{call}HTTP {}: not an API answer{}{}{}", .status, Maybe(" (", .content_type.as_deref().map(Escaped), ")"), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {}: not an API answer{}{}{}{}", .status, Maybe(" (", .content_type.as_deref().map(Escaped), ")"), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     UnexpectedResponse {
         /// The call that failed.
         call: CallInfo,
@@ -128,7 +128,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The server answered a redirect. Redirects are never followed, so the key never leaves the base URL's origin.
-    #[error("{call}HTTP {}: redirect{} not followed{}", .status, Maybe(" to ", .location.as_deref().map(Quoted), ""), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {}: redirect{} not followed{}{}", .status, Maybe(" to ", .location.as_deref().map(Quoted), ""), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Redirect {
         /// The call that failed.
         call: CallInfo,
@@ -140,7 +140,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// A success status whose body is not the JSON expected.
-    #[error("{call}HTTP {}: malformed body at `{path}`: {}{}{}", .status, Escaped(.message), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {}: malformed body at `{path}`: {}{}{}{}", .status, Escaped(.message), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Decode {
         /// The call that failed.
         call: CallInfo,
@@ -156,7 +156,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The body was larger than the client's limit; reading stopped there.
-    #[error("{call}HTTP {}: body larger than the limit of {limit} bytes{}", .status, Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"))]
+    #[error("{call}HTTP {}: body larger than the limit of {limit} bytes{}{}", .status, Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     BodyTooLarge {
         /// The call that failed.
         call: CallInfo,
@@ -168,7 +168,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// A wait for a job ended at its timeout before the job reached a terminal status.
-    #[error("wait_for_job {}: not finished within {}{}{}", JobIdText(.job_id), Seconds(*.waited), Maybe(" (last seen ", .last_job.as_ref().map(|job| &job.status), ")"), Maybe("; the last poll failed: ", .last_error.as_deref(), ""))]
+    #[error("wait_for_job {}: not finished within {}{}", JobIdText(.job_id), Seconds(*.waited), Maybe(" (last seen ", .last_job.as_ref().map(|job| &job.status), ")"))]
     WaitTimedOut {
         /// The job waited for.
         job_id: String,
@@ -176,14 +176,16 @@ pub enum Error {
         waited: Duration,
         /// The last job a poll returned, if any did.
         last_job: Option<Box<Job>>,
-        /// The error of the last poll, when it failed (a passing failure that did not end the wait).
+        /// The error of the last poll, when it failed (a passing failure that did not end the wait); also this
+        /// error's `source()`.
+        #[source]
         last_error: Option<Box<Error>>,
     },
     /// The call was refused before any I/O: a bad job ID, key, base URL, setting or request.
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
     /// No answer came: the host did not resolve, no connection, a TLS failure, a timeout, a connection lost.
-    #[error("{call}{source} ({}, {} in {}{})", .call.origin(), Attempts(*.attempts), Seconds(*.elapsed), EffectText(self))]
+    #[error("{call}{source} ({}{}, {} in {}{})", .call.origin(), Maybe(" via proxy ", .call.proxy(), ""), Attempts(*.attempts), Seconds(*.elapsed), Effect(self))]
     Transport {
         /// The call that failed.
         call: CallInfo,
@@ -270,16 +272,67 @@ impl Error {
     }
 
     /// Whether the call may have taken effect although it failed: a cancel or an enrich whose request may have
-    /// reached the server when the connection broke, or that a gateway answered 502/503/504 to. Read the job (or
-    /// list the jobs) to find out. Always `false` for a get, which has no effect.
+    /// reached the server (the connection broke after it went out, the server accepted it but its answer could
+    /// not be read, or the server failed with a 5xx), on this attempt or an earlier one of the same call. Read the
+    /// job (or list the jobs) to find out. Always `false` for a get, which has no effect, and once a read of the
+    /// job showed that the call did not take effect.
     pub fn may_have_taken_effect(&self) -> bool {
         let Some(call) = self.call() else { return false };
-        if !call.has_effect() {
+        if !call.has_effect() || call.read_back().is_some() {
             return false;
         }
+        // The server named a finished status the cancel cannot have led to: nothing of ours took effect.
+        if let Self::NotCancellable { job_status: Some(status), .. } = self {
+            if *status != JobStatus::Cancelled {
+                return false;
+            }
+        }
+        call.earlier().may_have_acted || self.reached_server() == Some(Reached::MayHaveActed)
+    }
+
+    /// What this error's own attempt shows of the server: whether it may have acted on the request.
+    pub(crate) fn reached_server(&self) -> Option<Reached> {
         match self {
-            Self::Transport { source, .. } => source.may_have_been_processed(),
-            other => other.status().is_some_and(is_gateway_failure),
+            Self::Transport { source, .. } if source.may_have_been_processed() => Some(Reached::MayHaveActed),
+            Self::Transport { source, .. } if source.delivery() == Delivery::MaybeSent => Some(Reached::Refused),
+            Self::Transport { .. } => None,
+            // An answer the client could not read is still an answer: a 2xx says the server did it.
+            Self::Decode { status, .. }
+            | Self::UnexpectedResponse { status, .. }
+            | Self::BodyTooLarge { status, .. }
+                if status.is_success() =>
+            {
+                Some(Reached::MayHaveActed)
+            }
+            other => match other.status() {
+                Some(status) if status.is_server_error() => Some(Reached::MayHaveActed),
+                Some(_) => Some(Reached::Refused),
+                None => None,
+            },
+        }
+    }
+
+    /// The same error, after a read of the job showed `status`: the call did not take effect.
+    pub(crate) fn with_read_back(mut self, status: JobStatus) -> Self {
+        if let Some(call) = self.call_mut() {
+            call.set_read_back(status);
+        }
+        self
+    }
+
+    fn call_mut(&mut self) -> Option<&mut CallInfo> {
+        match self {
+            Self::Api { call, .. }
+            | Self::NotCancellable { call, .. }
+            | Self::NotFound { call, .. }
+            | Self::Unauthorized { call, .. }
+            | Self::RateLimited { call, .. }
+            | Self::UnexpectedResponse { call, .. }
+            | Self::Redirect { call, .. }
+            | Self::Decode { call, .. }
+            | Self::BodyTooLarge { call, .. }
+            | Self::Transport { call, .. } => Some(call),
+            Self::WaitTimedOut { .. } | Self::InvalidInput(_) | Self::Internal { .. } => None,
         }
     }
 
@@ -291,20 +344,35 @@ impl Error {
 
     /// The same error, said of `call`.
     pub(crate) fn for_call(mut self, info: &CallInfo) -> Self {
-        match &mut self {
-            Self::Api { call, .. }
-            | Self::NotCancellable { call, .. }
-            | Self::NotFound { call, .. }
-            | Self::Unauthorized { call, .. }
-            | Self::RateLimited { call, .. }
-            | Self::UnexpectedResponse { call, .. }
-            | Self::Redirect { call, .. }
-            | Self::Decode { call, .. }
-            | Self::BodyTooLarge { call, .. }
-            | Self::Transport { call, .. } => call.clone_from(info),
-            Self::WaitTimedOut { .. } | Self::InvalidInput(_) | Self::Internal { .. } => {}
+        if let Some(call) = self.call_mut() {
+            call.clone_from(info);
         }
         self
+    }
+}
+
+/// How far an attempt got with the server, as its error shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reached {
+    /// An answer said the request was refused (4xx, 429), or it may have arrived and been refused.
+    Refused,
+    /// The server may have acted on it.
+    MayHaveActed,
+}
+
+impl fmt::Debug for Error {
+    /// The one-line message, so that `fn main() -> Result<(), Error>` prints what a person needs; `{:#?}` adds
+    /// the chain of causes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        if f.alternate() {
+            let mut cause = std::error::Error::source(self);
+            while let Some(error) = cause {
+                write!(f, "\n  caused by: {error}")?;
+                cause = error.source();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -313,47 +381,99 @@ pub(crate) fn is_gateway_failure(status: StatusCode) -> bool {
     matches!(status, StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
 }
 
-/// What was attempted: the SDK method, the job it was about, the origin it was sent to.
+/// What was attempted: the SDK method, the job it was about, the origin it was sent to, and what earlier attempts
+/// of the same call showed.
 ///
 /// Errors from [`parse_response`](crate::parse_response) alone carry an empty one; a [`Call`](crate::Call) fills
 /// it in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CallInfo(Option<Arc<Called>>);
+pub struct CallInfo {
+    /// Shared by the errors of one call, so that keeping it costs a pointer; copied on write.
+    called: Option<Arc<Called>>,
+}
 
-/// Shared by every error of one call, so that keeping it costs a pointer.
-#[derive(Debug, PartialEq, Eq)]
+/// What the call's earlier attempts showed of the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Earlier {
+    /// An earlier attempt reached the server (it answered, or the request may have been written).
+    pub(crate) reached: bool,
+    /// An earlier attempt may have been acted on.
+    pub(crate) may_have_acted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Called {
     operation: &'static str,
     job_id: Option<String>,
     origin: String,
+    proxy: Option<String>,
     has_effect: bool,
+    earlier: Earlier,
+    read_back: Option<JobStatus>,
 }
 
 impl CallInfo {
-    pub(crate) fn new(operation: &'static str, job_id: Option<&str>, origin: &str, has_effect: bool) -> Self {
+    pub(crate) fn new(
+        operation: &'static str,
+        job_id: Option<&str>,
+        origin: &str,
+        proxy: Option<String>,
+        has_effect: bool,
+    ) -> Self {
         let job_id = job_id.map(str::to_owned);
-        Self(Some(Arc::new(Called { operation, job_id, origin: origin.to_owned(), has_effect })))
+        let (earlier, read_back) = (Earlier::default(), None);
+        let called = Called { operation, job_id, origin: origin.to_owned(), proxy, has_effect, earlier, read_back };
+        Self { called: Some(Arc::new(called)) }
     }
 
     /// The operation's name, as the client method that runs it: `cancel_job`, `get_job`, `enrich` (empty for an
     /// error that did not come from a call).
     pub fn operation(&self) -> &'static str {
-        self.0.as_ref().map_or("", |called| called.operation)
+        self.called.as_ref().map_or("", |called| called.operation)
     }
 
     /// The job the call was about, if any.
     pub fn job_id(&self) -> Option<&str> {
-        self.0.as_ref().and_then(|called| called.job_id.as_deref())
+        self.called.as_ref().and_then(|called| called.job_id.as_deref())
     }
 
     /// Where the call was sent, as `host:port`.
     pub fn origin(&self) -> &str {
-        self.0.as_ref().map_or("", |called| called.origin.as_str())
+        self.called.as_ref().map_or("", |called| called.origin.as_str())
+    }
+
+    /// The proxy the call went through, as `host:port`, if any.
+    pub fn proxy(&self) -> Option<&str> {
+        self.called.as_ref().and_then(|called| called.proxy.as_deref())
+    }
+
+    /// The job's status as read back after the failure, when a read showed the call did not take effect.
+    pub fn read_back(&self) -> Option<&JobStatus> {
+        self.called.as_ref().and_then(|called| called.read_back.as_ref())
+    }
+
+    fn earlier(&self) -> Earlier {
+        self.called.as_ref().map(|called| called.earlier).unwrap_or_default()
     }
 
     /// Whether the operation changes anything (a cancel, an enrich).
     fn has_effect(&self) -> bool {
-        self.0.as_ref().is_some_and(|called| called.has_effect)
+        self.called.as_ref().is_some_and(|called| called.has_effect)
+    }
+
+    /// Notes what one more failed attempt showed, for the errors of the attempts after it.
+    pub(crate) fn note_attempt(&mut self, reached: Option<Reached>) {
+        if let Some(called) = &mut self.called {
+            let earlier = &mut Arc::make_mut(called).earlier;
+            earlier.reached |= reached.is_some();
+            earlier.may_have_acted |= reached == Some(Reached::MayHaveActed);
+        }
+    }
+
+    fn set_read_back(&mut self, status: JobStatus) {
+        if let Some(called) = &mut self.called {
+            Arc::make_mut(called).read_back = Some(status);
+        }
     }
 }
 
@@ -545,33 +665,45 @@ impl fmt::Display for Seconds {
     }
 }
 
-/// What a transport error means for the call: never sent, or may have taken effect (said only for a call that
-/// has an effect).
-struct EffectText<'a>(&'a Error);
+/// What the failure means for the call's effect, said once at the end of every message: never sent, may have
+/// taken effect (and why, and what to do), or shown by a read not to have taken effect.
+struct Effect<'a>(&'a Error);
 
-impl fmt::Display for EffectText<'_> {
+impl fmt::Display for Effect<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Error::Transport { call, source, .. } = self.0 else { return Ok(()) };
-        if !source.may_have_been_processed() {
-            if source.delivery() == crate::transport::Delivery::NotSent {
-                f.write_str("; the request was never sent")?;
-            }
-            return Ok(());
+        let error = self.0;
+        let Some(call) = error.call() else { return Ok(()) };
+        if let Some(status) = call.read_back() {
+            return write!(f, "; the job read back is {status}, so the call did not take effect");
         }
-        if call.has_effect() {
-            match call.job_id() {
-                Some(job_id) => write!(
+        if error.may_have_taken_effect() {
+            let why = match error.reached_server() {
+                Some(Reached::MayHaveActed) => match error {
+                    Error::Transport { source, .. } if source.status().is_none_or(|s| !s.is_success()) => {
+                        "the request may have reached the server"
+                    }
+                    _ if error.status().is_some_and(|s| s.is_server_error()) => {
+                        "the server may have acted before it failed"
+                    }
+                    _ => "the server accepted the request",
+                },
+                _ => "an earlier attempt may have reached the server",
+            };
+            return match call.job_id() {
+                Some(job_id) => write!(f, "; {why}, so it may have taken effect: get job {} to see", JobIdText(job_id)),
+                None => write!(
                     f,
-                    "; the request may have reached the server, so it may have taken effect: get job {} to see",
-                    JobIdText(job_id)
-                )?,
-                None => f.write_str(
-                    "; the request may have reached the server, so it may have taken effect: look for the jobs it \
-                     would have created before sending it again",
-                )?,
-            }
+                    "; {why}, so it may have taken effect: look for the jobs it would have created before sending it \
+                     again"
+                ),
+            };
         }
-        Ok(())
+        match error {
+            Error::Transport { source, .. } if source.delivery() == Delivery::NotSent && !call.earlier().reached => {
+                f.write_str("; the request was never sent")
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -8,17 +8,15 @@ use sendkit_model::Job;
 use crate::error::Error;
 use crate::transport::{Attempt, TransportError};
 
-/// What a driver does next.
+/// What a driver must do next: the whole list, so that a driver handles every step and nothing else. What a flow
+/// has seen along the way (a wait's progress) is not a step: the driver drains it with [`Flow::take_progress`].
 #[derive(Debug)]
 #[must_use]
-#[non_exhaustive]
 pub enum Step<T> {
     /// Send this request within its limits, then hand the outcome to [`Flow::receive`].
     Send(Attempt),
     /// Sleep this long, then call [`Flow::next`].
     Sleep(Duration),
-    /// A wait's poll returned this job: report it to the caller, then call [`Flow::next`].
-    Progress(Job),
     /// The flow is over.
     Done(Result<T, Error>),
 }
@@ -42,16 +40,17 @@ impl Now {
 /// A state machine that a driver runs to completion. Every flow in proto (a [`Call`](crate::Call), a
 /// [`WaitForJob`](crate::WaitForJob)) is driven the same way and yields the same [`Step`]s.
 ///
-/// A driver calls [`Flow::next`] first, and then after every step that is not a send; after a
-/// [`Step::Send`] it hands the outcome to [`Flow::receive`]. It stops at [`Step::Done`]:
+/// A driver calls [`Flow::next`] first, and then after every [`Step::Sleep`]; after a [`Step::Send`] it hands
+/// the outcome to [`Flow::receive`]. It stops at [`Step::Done`]. After each step it may report what
+/// [`Flow::take_progress`] hands out:
 ///
 /// ```text
 ///            next(now)                      receive(outcome, now)
 ///   start ─────────────▶ Step ◀──────────────────────────────┐
 ///                         │ Send(attempt) ── send it ─────────┘
-///                         │ Sleep(d) ─────── sleep d ──┐
-///                         │ Progress(job) ── report ───┴──▶ next(now)
+///                         │ Sleep(d) ─────── sleep d ─────▶ next(now)
 ///                         └ Done(result)
+///   after each step: while let Some(job) = flow.take_progress() { report(job) }
 /// ```
 ///
 /// The clocks are read by the driver and passed in as [`Now`]; proto never reads a clock, sleeps or does I/O.
@@ -59,9 +58,15 @@ pub trait Flow {
     /// What the flow returns when it succeeds.
     type Output;
 
-    /// The next step: call it first, and after every [`Step::Sleep`] and [`Step::Progress`].
+    /// The next step: call it first, and after every [`Step::Sleep`].
     fn next(&mut self, now: Now) -> Step<Self::Output>;
 
     /// Takes the outcome of the last [`Step::Send`] and says what comes next.
     fn receive(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Step<Self::Output>;
+
+    /// A job the flow has seen change since the last call (a wait's polls), for the driver to report; `None` when
+    /// there is nothing new. Flows that watch nothing have nothing to hand out.
+    fn take_progress(&mut self) -> Option<Job> {
+        None
+    }
 }

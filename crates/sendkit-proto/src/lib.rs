@@ -5,8 +5,9 @@
 //! - An [`Operation`] is one API call as a value — [`CancelJob`], [`GetJob`], [`Enrich`] — that builds an
 //!   [`http::Request`] and parses an [`http::Response`] into a typed result or an [`Error`].
 //! - A [`Flow`] is a state machine a driver runs to the end, step by [`Step`]: a [`Call`] carries out one
-//!   operation (retries, `Retry-After`, the call's deadline, settling a cancel whose answer was lost); a
-//!   [`WaitForJob`] polls a job until it finishes, each poll a call of its own.
+//!   operation (retries, `Retry-After`, the call's deadline); a [`CancelJobFlow`] runs a cancel's call and, when
+//!   its outcome is unknown, a read of the job; a [`WaitForJob`] polls a job until it finishes, each poll a call
+//!   of its own.
 //! - A [`Transport`] (blocking) or [`AsyncTransport`] sends one request within its limits and reports the facts of
 //!   a failure ([`TransportError`]); `sendkit-ureq` and `sendkit-hyper` provide one each and drive the flows over
 //!   any transport.
@@ -22,6 +23,7 @@ mod cancel_job;
 mod enrich;
 mod get_job;
 mod operation;
+mod settle;
 
 // Requests and answers.
 mod config;
@@ -60,6 +62,7 @@ pub use retry::RetryPolicy;
 #[doc(hidden)]
 pub use retry_after::parse_retry_after;
 pub use secret::{ApiKey, KeyKind};
+pub use settle::CancelJobFlow;
 #[doc(hidden)]
 pub use transport::causes;
 pub use transport::{AsyncTransport, Attempt, Delivery, Transport, TransportError, TransportErrorKind};

@@ -1,7 +1,6 @@
 //! An API call as a value: the trait every operation implements.
 
 use http::{Request, Response};
-use sendkit_model::Job;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -60,25 +59,4 @@ pub trait Operation {
 
     /// The result the response stands for.
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Self::Output, Error>;
-
-    /// Whether, after an earlier attempt may have taken effect, this refusal may mean it did, so that reading the
-    /// job can settle the call. Only sendkit's own operations can say yes.
-    #[doc(hidden)]
-    fn settles_after(&self, error: &Error, _: sealed::Sealed) -> bool {
-        let _ = error;
-        false
-    }
-
-    /// The call's result, if the job read back shows that an earlier attempt took effect.
-    #[doc(hidden)]
-    fn settle(&self, job: Job, _: sealed::Sealed) -> Option<Self::Output> {
-        let _ = job;
-        None
-    }
-}
-
-pub(crate) mod sealed {
-    /// Only proto can name this, so only proto can call or override the settling hooks.
-    #[derive(Debug)]
-    pub struct Sealed;
 }

@@ -1,5 +1,5 @@
 //! Tracing spans of a call, with the `tracing` feature: a span per call (operation, job ID) and a child per
-//! attempt (attempt number, settling read or not, status or error, wait before the next). Fields only, never a
+//! attempt (attempt number, status or error, wait before the next). Fields only, never a
 //! header or a body. Without the feature every method here is empty and compiles away.
 
 use std::time::Duration;
@@ -21,13 +21,12 @@ impl Trace {
         Self { call: Some(tracing::info_span!("sendkit.call", operation, job_id)), attempt: None }
     }
 
-    pub(crate) fn attempt(&mut self, attempt: u32, settling: bool) {
+    pub(crate) fn attempt(&mut self, attempt: u32) {
         let parent = self.call.as_ref().and_then(tracing::Span::id);
         self.attempt = Some(tracing::info_span!(
             parent: parent,
             "sendkit.attempt",
             attempt,
-            settling,
             status = tracing::field::Empty,
             error = tracing::field::Empty,
             next_wait_ms = tracing::field::Empty,
@@ -66,7 +65,7 @@ impl Trace {
         Self {}
     }
 
-    pub(crate) fn attempt(&mut self, _attempt: u32, _settling: bool) {}
+    pub(crate) fn attempt(&mut self, _attempt: u32) {}
 
     pub(crate) fn outcome(&self, _status: Option<u16>, _error: Option<&Error>) {}
 

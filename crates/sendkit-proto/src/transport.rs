@@ -18,7 +18,9 @@ pub struct Attempt {
     /// The most the whole attempt may take: connecting, sending, and reading the whole answer. Already clamped to
     /// what is left of the call's deadline.
     pub timeout: Duration,
-    /// The most connecting may take (never more than `timeout`).
+    /// The most connecting may take: resolving, TCP, a proxy's tunnel and the TLS handshake. Strictly under
+    /// `timeout` (but for a timeout of a millisecond), so that a connection that never completes is reported as a
+    /// connect failure, [`Delivery::NotSent`], rather than as the attempt's timeout.
     pub connect_timeout: Duration,
     /// The most body bytes to read; past it, report [`TransportErrorKind::BodyTooLarge`] and read no further.
     pub body_limit: u64,
@@ -139,7 +141,10 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    /// A failure of `kind`, after the request got as far as `delivery` says.
+    /// A failure of `kind`, after the request got as far as `delivery` says. Report [`Delivery::NotSent`] only when
+    /// no byte of the request was handed to the connection (resolving, connecting, the TLS handshake, a proxy's
+    /// tunnel), and [`Delivery::MaybeSent`] as soon as one may have been: from what the transport saw, not from
+    /// the wording of an error.
     pub fn new(kind: TransportErrorKind, delivery: Delivery) -> Self {
         Self { kind, delivery, status: None, limit: None, source: None }
     }
@@ -188,21 +193,24 @@ impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let (TransportErrorKind::Timeout, Some(limit)) = (self.kind, self.limit) {
             // Said in our words alone: each transport words its own timer differently.
-            return write!(f, "timed out: no complete answer within {}", crate::error::Seconds(limit));
+            let limit = crate::error::Seconds(limit);
+            return match self.delivery {
+                Delivery::NotSent => write!(f, "timed out connecting: no connection within {limit}"),
+                Delivery::MaybeSent => write!(f, "timed out: no complete answer within {limit}"),
+            };
         }
         f.write_str(self.kind.describe())?;
         if let Some(status) = self.status {
             write!(f, ", after HTTP {status}")?;
         }
-        // The deepest cause is the most specific word: the operating system's ("Connection refused", "Name or
-        // service not known") or rustls' ("UnknownIssuer"), the same through any transport. Past the handshake,
-        // each HTTP library words a broken answer its own way; that stays in source(), out of the message.
+        // While connecting, the deepest cause is the most specific word: the operating system's ("Connection
+        // refused", "Name or service not known") or rustls' ("UnknownIssuer"), the same through any transport.
         let innermost = self.source.as_deref().and_then(|source| causes(source).last());
-        let shared_words = |cause: &(dyn StdError + 'static)| {
-            matches!(self.kind, TransportErrorKind::Resolve | TransportErrorKind::Connect | TransportErrorKind::Tls)
-                || cause.is::<std::io::Error>()
-        };
-        if let Some(innermost) = innermost.filter(|cause| shared_words(*cause)) {
+        // Past the handshake the operating system's words depend on timing too (a reset, or a broken pipe when
+        // the client was still writing): the kind says what happened, and the words stay in source().
+        let shared_words =
+            matches!(self.kind, TransportErrorKind::Resolve | TransportErrorKind::Connect | TransportErrorKind::Tls);
+        if let Some(innermost) = innermost.filter(|_| shared_words) {
             let text = innermost.to_string();
             if !text.is_empty() {
                 write!(f, ": {}", crate::error::Escaped(&text))?;

@@ -73,15 +73,15 @@ impl WaitPolicy {
 }
 
 /// Waiting for a job to reach a terminal status (`completed`, `failed`, `cancelled`), as a [`Flow`]: it runs each
-/// poll as a [`Call`] of its own (with its retries), reports each job a poll returns as [`Step::Progress`], and
-/// sleeps between polls.
+/// poll as a [`Call`] of its own (with its retries), hands out each job that changed through
+/// [`Flow::take_progress`], and sleeps between polls.
 ///
 /// - A poll that fails for a passing reason (rate limited, a 5xx, a timeout or lost connection, each already
-///   retried by the poll's own call) does not end the wait; any other error does at once (401, 403, 404, a TLS
-///   failure, invalid input): polling cannot fix those.
+///   retried by the poll's own call) does not end the wait; any other error ends it at once, as that error: a host
+///   that does not resolve, a TLS failure, 401, 403, 404, invalid input. Polling cannot fix those.
 /// - Time is measured on the monotonic clock. Every poll and every pause is clamped to what is left of the timeout,
-///   so the wait ends within it. Past it, the wait ends with [`Error::WaitTimedOut`], carrying the last job seen
-///   and the last poll's error.
+///   and a poll with less than [`WaitForJob::MIN_POLL_TIME`] left is not sent: past that point the wait ends with
+///   [`Error::WaitTimedOut`], carrying the last job seen and, as its `source()`, the last poll's error.
 ///
 /// ```
 /// use std::time::{Duration, Instant, SystemTime};
@@ -94,8 +94,9 @@ impl WaitPolicy {
 /// assert_eq!(attempt.request.uri().path(), "/v1/enrichment/jobs/job_1");
 /// let body = br#"{"success":true,"data":{"id":"job_1","type":"email_verification","status":"processing"}}"#;
 /// let running = http::Response::builder().status(200).body(body.to_vec()).unwrap();
-/// assert!(matches!(wait.receive(Ok(running), now), Step::Progress(job) if job.id == "job_1"));
-/// assert!(matches!(wait.next(now), Step::Sleep(pause) if pause == Duration::from_secs(1)));
+/// assert!(matches!(wait.receive(Ok(running), now), Step::Sleep(pause) if pause == Duration::from_secs(1)));
+/// assert_eq!(wait.take_progress().unwrap().status.to_string(), "processing");
+/// assert!(wait.take_progress().is_none(), "each change is handed out once");
 /// ```
 #[derive(Debug)]
 pub struct WaitForJob<'c> {
@@ -106,13 +107,17 @@ pub struct WaitForJob<'c> {
     deadline: Option<Instant>,
     interval: Duration,
     poll: Option<Call<'c, GetJob>>,
-    /// A step decided already, handed out by the next call to `next` (after a progress report).
-    queued: Option<Step<Job>>,
+    /// A job that changed, not yet handed out.
+    progress: Option<Job>,
     last_job: Option<Job>,
     last_error: Option<Error>,
 }
 
 impl<'c> WaitForJob<'c> {
+    /// A poll is not sent with less than this left of the wait: it could not finish, and its failure would be
+    /// blamed for the wait's end.
+    pub const MIN_POLL_TIME: Duration = Duration::from_millis(100);
+
     /// Wait for the job with this ID, as `policy` says, with `config`'s settings for each poll.
     pub fn new(job_id: impl Into<String>, policy: WaitPolicy, config: &'c Config) -> Self {
         let interval = policy.first_poll;
@@ -124,38 +129,52 @@ impl<'c> WaitForJob<'c> {
             deadline: None,
             interval,
             poll: None,
-            queued: None,
+            progress: None,
             last_job: None,
             last_error: None,
         }
     }
 
-    /// The last job a poll returned.
-    pub fn last_job(&self) -> Option<&Job> {
-        self.last_job.as_ref()
+    /// The least time a poll needs: [`WaitForJob::MIN_POLL_TIME`], or the attempt timeout when it is shorter.
+    fn min_poll_time(&self) -> Duration {
+        Self::MIN_POLL_TIME.min(self.config.attempt_timeout())
+    }
+
+    fn left(&self, now: Instant) -> Duration {
+        self.deadline.map_or(Duration::MAX, |deadline| deadline.saturating_duration_since(now))
+    }
+
+    fn timed_out(&mut self, now: Instant) -> Step<Job> {
+        Step::Done(Err(Error::WaitTimedOut {
+            job_id: self.job_id.clone(),
+            waited: now.saturating_duration_since(self.started.unwrap_or(now)),
+            last_job: self.last_job.take().map(Box::new),
+            last_error: self.last_error.take().map(Box::new),
+        }))
     }
 
     /// Passes the poll's steps on; a finished poll is read.
-    fn forward(&mut self, step: Step<Job>, now: Now) -> Step<Job> {
+    fn poll_step(&mut self, step: Step<Job>, now: Now) -> Step<Job> {
         match step {
             Step::Done(result) => {
                 self.poll = None;
-                self.observe(result, now)
+                self.after_poll(result, now)
             }
             other => other,
         }
     }
 
-    fn observe(&mut self, result: Result<Job, Error>, now: Now) -> Step<Job> {
+    fn after_poll(&mut self, result: Result<Job, Error>, now: Now) -> Step<Job> {
         let asked = match result {
-            Ok(job) if job.status.is_terminal() => {
-                self.queued = Some(Step::Done(Ok(job.clone())));
-                return Step::Progress(job);
-            }
             Ok(job) => {
-                self.last_job = Some(job.clone());
+                if self.last_job.as_ref() != Some(&job) {
+                    self.progress = Some(job.clone());
+                }
+                if job.status.is_terminal() {
+                    return Step::Done(Ok(job));
+                }
+                self.last_job = Some(job);
                 self.last_error = None;
-                self.queued = Some(Step::Progress(job));
                 None
             }
             Err(error) if passing(&error) => {
@@ -168,26 +187,13 @@ impl<'c> WaitForJob<'c> {
             }
             Err(error) => return Step::Done(Err(error)),
         };
-        let started = self.started.unwrap_or(now.monotonic);
-        let waited = now.monotonic.saturating_duration_since(started);
-        let Some(left) = self.policy.timeout.checked_sub(waited).filter(|left| !left.is_zero()) else {
-            self.queued = None;
-            return Step::Done(Err(Error::WaitTimedOut {
-                job_id: self.job_id.clone(),
-                waited,
-                last_job: self.last_job.take().map(Box::new),
-                last_error: self.last_error.take().map(Box::new),
-            }));
+        // Sleep only as long as leaves time for the next poll; with no time for one, the wait is over now.
+        let Some(room) = self.left(now.monotonic).checked_sub(self.min_poll_time()) else {
+            return self.timed_out(now.monotonic);
         };
-        let pause = asked.unwrap_or(self.interval).min(left);
+        let pause = asked.unwrap_or(self.interval).min(room);
         self.interval = self.interval.saturating_add(self.interval / 2).min(self.policy.max_poll);
-        match self.queued.take() {
-            Some(progress) => {
-                self.queued = Some(Step::Sleep(pause));
-                progress
-            }
-            None => Step::Sleep(pause),
-        }
+        Step::Sleep(pause)
     }
 }
 
@@ -202,15 +208,13 @@ impl Flow for WaitForJob<'_> {
             self.started = Some(now.monotonic);
             self.deadline = now.monotonic.checked_add(self.policy.timeout);
         }
-        if let Some(step) = self.queued.take() {
-            return step;
+        if self.poll.is_none() && self.left(now.monotonic) < self.min_poll_time() {
+            return self.timed_out(now.monotonic);
         }
-        let config = self.config;
-        let deadline = self.deadline;
-        let job_id = &self.job_id;
+        let (config, deadline, job_id) = (self.config, self.deadline, &self.job_id);
         let poll = self.poll.get_or_insert_with(|| Call::new(GetJob::new(job_id.clone()), config).within(deadline));
         let step = poll.next(now);
-        self.forward(step, now)
+        self.poll_step(step, now)
     }
 
     fn receive(&mut self, outcome: Result<Response<Vec<u8>>, TransportError>, now: Now) -> Step<Job> {
@@ -218,14 +222,21 @@ impl Flow for WaitForJob<'_> {
             return Step::Done(Err(Error::Internal { message: "a wait received an answer it did not ask for" }));
         };
         let step = poll.receive(outcome, now);
-        self.forward(step, now)
+        self.poll_step(step, now)
+    }
+
+    fn take_progress(&mut self) -> Option<Job> {
+        self.progress.take()
     }
 }
 
-/// Failures that say nothing about the job: the next poll may well succeed.
+/// Failures that say nothing about the job: the next poll may well succeed. A name that does not resolve or a
+/// TLS failure will not mend by asking again.
 fn passing(error: &Error) -> bool {
     match error {
-        Error::Transport { source, .. } => source.kind() != TransportErrorKind::Tls,
+        Error::Transport { source, .. } => {
+            !matches!(source.kind(), TransportErrorKind::Tls | TransportErrorKind::Resolve)
+        }
         Error::RateLimited { .. } => true,
         other => other.status().is_some_and(|status| status.is_server_error()),
     }

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus};
 use sendkit_proto::{
-    Call, CancelJob, Config, Delivery, Enrich, Error, Flow, GetJob, Now, Operation, RetryPolicy, Step, TransportError,
-    TransportErrorKind,
+    Call, CancelJob, CancelJobFlow, Config, Delivery, Enrich, Error, Flow, GetJob, Now, Operation, RetryPolicy, Step,
+    TransportError, TransportErrorKind,
 };
 
 /// 2015-10-21T07:27:50Z.
@@ -51,10 +51,18 @@ struct Run<T> {
 /// Runs `operation`, answering its requests from `script` in order, each answer taking `took` of a fake clock
 /// that the call's sleeps advance too.
 fn drive_timed<O: Operation>(operation: O, config: &Config, script: Vec<Outcome>, took: Duration) -> Run<O::Output> {
+    run_flow(Call::new(operation, config), script, took)
+}
+
+/// Cancels `job_1` as the clients do: the cancel's call, then a read when its outcome is unknown.
+fn drive_cancel(config: &Config, script: Vec<Outcome>) -> Run<Job> {
+    run_flow(CancelJobFlow::new("job_1", config), script, Duration::from_millis(10))
+}
+
+fn run_flow<F: Flow>(mut call: F, script: Vec<Outcome>, took: Duration) -> Run<F::Output> {
     let start = Instant::now();
     let mut elapsed = Duration::ZERO;
     let now = |elapsed: Duration| Now::new(start + elapsed, wall_start() + elapsed);
-    let mut call = Call::new(operation, config);
     let mut script = script.into_iter();
     let (mut sent, mut timeouts) = (Vec::new(), Vec::new());
     let mut pause = Duration::ZERO;
@@ -78,7 +86,6 @@ fn drive_timed<O: Operation>(operation: O, config: &Config, script: Vec<Outcome>
                 assert!(script.next().is_none(), "the call stopped before the script ran out");
                 return Run { sent, timeouts, result, elapsed };
             }
-            _ => panic!("a call does not report progress"),
         };
     }
 }
@@ -260,8 +267,7 @@ const ALREADY_CANCELLED: &[u8] =
 
 #[test]
 fn a_lost_cancel_that_took_effect_succeeds_with_the_job() {
-    let run = drive(
-        CancelJob::new("job_1"),
+    let run = drive_cancel(
         &config(fixed()),
         vec![
             lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
@@ -283,15 +289,28 @@ fn already_cancelled_without_a_lost_answer_is_an_error() {
 
 #[test]
 fn settling_read_that_fails_returns_the_cancel_error() {
-    let run = drive(
-        CancelJob::new("job_1"),
+    let run = drive_cancel(
         &config(fixed()),
-        vec![answer(502, &[], b""), answer(400, &[], ALREADY_CANCELLED), answer(503, &[], b"")],
+        vec![
+            answer(502, &[], b""),
+            answer(400, &[], ALREADY_CANCELLED),
+            answer(503, &[], b""),
+            answer(503, &[], b""),
+            answer(503, &[], b""),
+        ],
     );
-    // max_attempts counts every request: the settling read was the third, and its failure ends the call.
+    // The read comes after the cancel's last attempt, with retries of its own; its failure settles nothing.
     let sent: Vec<&str> = run.sent.iter().map(|(path, _)| path.as_str()).collect();
-    assert_eq!(sent, [CANCEL, CANCEL, GET]);
-    assert!(matches!(run.result, Err(Error::NotCancellable { .. })));
+    assert_eq!(sent, [CANCEL, CANCEL, GET, GET, GET]);
+    let error = run.result.unwrap_err();
+    assert!(matches!(error, Error::NotCancellable { .. }), "{error}");
+    assert!(error.may_have_taken_effect(), "the 502 may have cancelled it: {error}");
+    assert!(
+        error.to_string().ends_with(
+            "; an earlier attempt may have reached the server, so it may have taken effect: get job job_1 to see"
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -328,8 +347,7 @@ fn a_refusal_settles_by_meaning_not_wording() {
             br#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled"}}"#,
         ),
     ] {
-        let run = drive(
-            CancelJob::new("job_1"),
+        let run = drive_cancel(
             &config(fixed()),
             vec![
                 lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
@@ -343,18 +361,21 @@ fn a_refusal_settles_by_meaning_not_wording() {
     }
     // The job read back is another job, or not cancelled: the refusal stands.
     let other = br#"{"success":true,"data":{"id":"job_2","type":"email_verification","status":"cancelled"}}"#;
-    for read_back in [answer(200, &[], other), answer(200, &[], &job_body("completed"))] {
-        let run = drive(
-            CancelJob::new("job_1"),
+    for (read_back, still_unknown) in
+        [(answer(200, &[], other), true), (answer(200, &[], &job_body("completed")), false)]
+    {
+        let run = drive_cancel(
             &config(fixed()),
             vec![lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent), answer(409, &[], reworded), read_back],
         );
-        assert!(matches!(run.result, Err(Error::Api { .. })), "{:?}", run.result.map(|j| j.status));
+        let error = run.result.unwrap_err();
+        assert!(matches!(error, Error::Api { .. }), "{error}");
+        // Another job settles nothing; this job, completed, shows the cancel did not take effect.
+        assert_eq!(error.may_have_taken_effect(), still_unknown, "{error}");
     }
     // A refusal that names another terminal status is not settled: it was not this call that finished the job.
     let completed = br#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#;
-    let run = drive(
-        CancelJob::new("job_1"),
+    let run = drive_cancel(
         &config(fixed()),
         vec![lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent), answer(400, &[], completed)],
     );

@@ -45,15 +45,17 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+use std::cell::Cell;
 use std::io;
 use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
 use std::time::{Instant, SystemTime};
 
 use sendkit_proto::http::header::USER_AGENT;
 use sendkit_proto::http::{HeaderValue, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{
-    Attempt, Call, CancelJob, Delivery, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, TransportErrorKind,
+    Attempt, Call, CancelJobFlow, Delivery, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, TransportErrorKind,
     WaitForJob,
 };
 
@@ -75,6 +77,27 @@ impl Client {
     /// features say.
     pub fn new(config: Config) -> Self {
         let transport = UreqTransport::new(&config);
+        Self { transport, config }
+    }
+
+    /// Like [`Client::new`], trusting `roots` instead of the feature's roots (a private CA, a test certificate).
+    ///
+    /// ```no_run
+    /// use sendkit_ureq::ureq::tls::{parse_pem, PemItem};
+    ///
+    /// let pem = std::fs::read("private-ca.pem").unwrap();
+    /// let roots = parse_pem(&pem).filter_map(|item| match item {
+    ///     Ok(PemItem::Certificate(cert)) => Some(cert),
+    ///     _ => None,
+    /// });
+    /// let config = sendkit_ureq::Config::from_env().unwrap().build().unwrap();
+    /// let client = sendkit_ureq::Client::with_roots(config, roots);
+    /// # let _ = client;
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn with_roots(config: Config, roots: impl IntoIterator<Item = ureq::tls::Certificate<'static>>) -> Self {
+        let roots = ureq::tls::RootCerts::new_with_certs(&roots.into_iter().collect::<Vec<_>>());
+        let transport = UreqTransport::build(&config, Some(roots));
         Self { transport, config }
     }
 
@@ -128,7 +151,10 @@ impl<T: Transport> Client<T> {
         &self.transport
     }
 
-    /// Cancels a `pending` or `processing` job and returns it, now `cancelled`.
+    /// Cancels a `pending` or `processing` job and returns it, now `cancelled`. When the outcome is unknown (the
+    /// answer was lost or unreadable, or a refusal followed an attempt that may have gone through), the job is read
+    /// to settle it, within the call's deadline; an error that still cannot say so reports
+    /// [`Error::may_have_taken_effect`].
     ///
     /// ```no_run
     /// # let client = sendkit_ureq::Client::from_env()?;
@@ -137,7 +163,7 @@ impl<T: Transport> Client<T> {
     /// # Ok::<(), sendkit_ureq::Error>(())
     /// ```
     pub fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
-        self.run(CancelJob::new(job_id))
+        self.drive(CancelJobFlow::new(job_id, &self.config), |_| {})
     }
 
     /// Gets a job's current status and progress.
@@ -255,7 +281,10 @@ impl<T: Transport> Client<T> {
                 scope.spawn(move || loop {
                     let next = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).recv();
                     let Ok(index) = next else { return };
-                    if sender.send((index, self.cancel_job(&ids[index]))).is_err() {
+                    // A panic (in a transport of the caller's, say) is carried to the calling thread, which raises
+                    // it there once the other workers are released.
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.cancel_job(&ids[index])));
+                    if sender.send((index, outcome)).is_err() {
                         return;
                     }
                 });
@@ -268,7 +297,15 @@ impl<T: Transport> Client<T> {
             }
             let mut stopped = false;
             while in_flight > 0 {
-                let Ok((index, result)) = results.recv() else { break };
+                let Ok((index, outcome)) = results.recv() else { break };
+                let result = match outcome {
+                    Ok(result) => result,
+                    Err(panic) => {
+                        // Idle workers wait on `work`: closing it lets them end, so the scope can finish unwinding.
+                        drop(work);
+                        std::panic::resume_unwind(panic);
+                    }
+                };
                 in_flight -= 1;
                 stopped |= each(index, &ids[index], result).is_break();
                 if !stopped && started < ids.len() && work.send(started).is_ok() {
@@ -291,6 +328,9 @@ impl<T: Transport> Client<T> {
         let now = || Now::new(Instant::now(), SystemTime::now());
         let mut step = flow.next(now());
         loop {
+            while let Some(job) = flow.take_progress() {
+                on_progress(&job);
+            }
             step = match step {
                 Step::Send(attempt) => {
                     let outcome = self.transport.send(attempt);
@@ -300,12 +340,7 @@ impl<T: Transport> Client<T> {
                     std::thread::sleep(pause);
                     flow.next(now())
                 }
-                Step::Progress(job) => {
-                    on_progress(&job);
-                    flow.next(now())
-                }
                 Step::Done(result) => return result,
-                _ => return Err(Error::Internal { message: "a step this client does not know" }),
             };
         }
     }
@@ -322,6 +357,9 @@ pub struct UreqTransport {
     agent_timeouts: Option<(std::time::Duration, std::time::Duration)>,
     /// Whether the agent is the caller's, whose settings must be overridden on every request.
     borrowed: bool,
+    /// Whether the agent's connections note the request's first byte written ([`ObserveWrites`]): only the
+    /// agent built here; a caller's agent is judged by ureq's error alone.
+    observed: bool,
     proxy: Option<ureq::Proxy>,
     /// The caller's agent's `User-Agent`, kept before sendkit's own.
     agent_user_agent: Option<String>,
@@ -331,9 +369,14 @@ impl UreqTransport {
     /// An agent for `config`: its timeouts and proxy, status codes as answers, no redirects, and TLS as the
     /// crate's features say.
     pub fn new(config: &Config) -> Self {
+        Self::build(config, None)
+    }
+
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    fn build(config: &Config, roots: Option<ureq::tls::RootCerts>) -> Self {
         let builder = ureq::Agent::config_builder();
         #[cfg(feature = "tls")]
-        let builder = builder.tls_config(tls_config());
+        let builder = builder.tls_config(tls_config(roots));
         let proxy = ureq_proxy(config);
         let agent_config = builder
             .timeout_connect(Some(config.connect_timeout()))
@@ -342,15 +385,17 @@ impl UreqTransport {
             .max_redirects(0)
             .proxy(proxy.clone())
             .build();
-        let agent = ureq::Agent::with_parts(
-            agent_config,
+        let proxy_authority = config.proxy().map(|proxy| (proxy.host().to_owned(), proxy.port()));
+        let connector = ureq::unversioned::transport::Connector::chain(
             ureq::unversioned::transport::DefaultConnector::new(),
-            LiteralFirst::default(),
+            ObserveWrites { proxy: proxy_authority },
         );
+        let agent = ureq::Agent::with_parts(agent_config, connector, LiteralFirst::default());
         Self {
             agent,
             agent_timeouts: Some((config.connect_timeout(), config.attempt_timeout())),
             borrowed: false,
+            observed: true,
             proxy,
             agent_user_agent: None,
         }
@@ -363,7 +408,14 @@ impl UreqTransport {
             ureq::config::AutoHeaderValue::Provided(value) => Some(value.to_string()),
             _ => None,
         };
-        Self { agent, agent_timeouts: None, borrowed: true, proxy: ureq_proxy(config), agent_user_agent }
+        Self {
+            agent,
+            agent_timeouts: None,
+            borrowed: true,
+            observed: false,
+            proxy: ureq_proxy(config),
+            agent_user_agent,
+        }
     }
 }
 
@@ -400,12 +452,16 @@ impl Transport for UreqTransport {
         } else {
             request
         };
-        let response = self.agent.run(request).map_err(transport_error)?;
+        REQUEST_WRITTEN.set(false);
+        let response = self.agent.run(request).map_err(|err| {
+            let written = if self.observed { Some(REQUEST_WRITTEN.get()) } else { None };
+            transport_error(err, written)
+        })?;
         let (parts, mut body) = response.into_parts();
         let bytes = body.with_config().limit(body_limit).read_to_vec().map_err(|err| {
             let kind = match err {
                 ureq::Error::BodyExceedsLimit(_) => TransportErrorKind::BodyTooLarge,
-                ref other => transport_error_kind(other).0,
+                ref other => transport_error_kind(other, Some(true)).0,
             };
             with_ureq_source(TransportError::new(kind, Delivery::MaybeSent).with_status(parts.status), err)
         })?;
@@ -469,8 +525,8 @@ impl ureq::unversioned::resolver::Resolver for LiteralFirst {
 
 /// Maps ureq's failures onto the facts proto decides with. The source is ureq's error, or for an I/O failure the
 /// `io::Error` inside it: ureq's error does not chain to it, and messages quote the deepest cause.
-fn transport_error(err: ureq::Error) -> TransportError {
-    let (kind, delivery) = transport_error_kind(&err);
+fn transport_error(err: ureq::Error, written: Option<bool>) -> TransportError {
+    let (kind, delivery) = transport_error_kind(&err, written);
     with_ureq_source(TransportError::new(kind, delivery), err)
 }
 
@@ -481,7 +537,42 @@ fn with_ureq_source(error: TransportError, source: ureq::Error) -> TransportErro
     }
 }
 
-fn transport_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {
+/// The kind of failure, and how far the request got: `written` is what the connection saw (whether a byte of the
+/// request was handed to it), when it was watched; otherwise ureq's error is all there is to go by.
+fn transport_error_kind(err: &ureq::Error, written: Option<bool>) -> (TransportErrorKind, Delivery) {
+    use TransportErrorKind as Kind;
+    let resolve = |io: &io::Error| sendkit_proto::causes(io).any(|cause| cause.is::<ResolveFailed>());
+    let timed_out = |io: &io::Error| matches!(io.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock);
+    match written {
+        // Nothing of the request went out: whatever failed, failed while connecting.
+        Some(false) => {
+            let kind = match err {
+                _ if is_tls(err) => Kind::Tls,
+                ureq::Error::HostNotFound => Kind::Resolve,
+                ureq::Error::Io(io) if resolve(io) => Kind::Resolve,
+                ureq::Error::Timeout(_) => Kind::Timeout,
+                ureq::Error::Io(io) if timed_out(io) => Kind::Timeout,
+                ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => Kind::Protocol,
+                _ => Kind::Connect,
+            };
+            (kind, Delivery::NotSent)
+        }
+        // Some of it went out: a failure now, TLS included, may come after the server acted.
+        Some(true) => {
+            let kind = match err {
+                ureq::Error::Timeout(_) => Kind::Timeout,
+                ureq::Error::Io(io) if timed_out(io) => Kind::Timeout,
+                ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => Kind::Protocol,
+                _ => Kind::ConnectionLost,
+            };
+            (kind, Delivery::MaybeSent)
+        }
+        None => guessed_error_kind(err),
+    }
+}
+
+/// For a caller's agent, whose connections are not watched: ureq's error type says what stage failed.
+fn guessed_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {
     use ureq::Timeout;
     use Delivery::{MaybeSent, NotSent};
     use TransportErrorKind as Kind;
@@ -502,13 +593,82 @@ fn transport_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {
     }
 }
 
+thread_local! {
+    /// Whether the request under way on this thread has had a byte handed to its connection. ureq sends and
+    /// reads on the calling thread, so the flag belongs to that thread's one request at a time.
+    static REQUEST_WRITTEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The last connector of the chain: wraps every connection to the API (not the one to a proxy, whose `CONNECT`
+/// is part of connecting) so that it notes when request bytes are handed to it. TLS and tunnels are already
+/// set up by then, so a failure before that note is a failure to connect: the request was never sent.
+#[derive(Debug)]
+struct ObserveWrites {
+    proxy: Option<(String, u16)>,
+}
+
+type UreqConnection = Box<dyn ureq::unversioned::transport::Transport>;
+
+impl ureq::unversioned::transport::Connector<UreqConnection> for ObserveWrites {
+    type Out = ureq::unversioned::transport::Either<UreqConnection, Observed>;
+
+    fn connect(
+        &self,
+        details: &ureq::unversioned::transport::ConnectionDetails,
+        chained: Option<UreqConnection>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        use ureq::unversioned::transport::Either;
+        let to_proxy = self.proxy.as_ref().is_some_and(|(host, port)| {
+            details.uri.host().is_some_and(|h| h.eq_ignore_ascii_case(host)) && details.uri.port_u16() == Some(*port)
+        });
+        Ok(chained.map(|connection| if to_proxy { Either::A(connection) } else { Either::B(Observed(connection)) }))
+    }
+}
+
+/// A connection that notes, on this thread, that request bytes were handed to it.
+#[derive(Debug)]
+struct Observed(UreqConnection);
+
+impl ureq::unversioned::transport::Transport for Observed {
+    fn buffers(&mut self) -> &mut dyn ureq::unversioned::transport::Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<(), ureq::Error> {
+        // Noted before the write: a write that fails half-way may still have delivered the request.
+        if amount > 0 {
+            REQUEST_WRITTEN.set(true);
+        }
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: ureq::unversioned::transport::NextTimeout) -> Result<bool, ureq::Error> {
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
+    }
+}
+
 #[cfg(all(feature = "tls", not(any(feature = "ring", feature = "aws-lc-rs"))))]
 compile_error!("sendkit-ureq's TLS needs a crypto provider: enable the `ring` (default) or `aws-lc-rs` feature");
 
 /// rustls' settings: the roots the features say, and a crypto provider named outright.
 #[cfg(feature = "tls")]
-fn tls_config() -> ureq::tls::TlsConfig {
+fn tls_config(roots: Option<ureq::tls::RootCerts>) -> ureq::tls::TlsConfig {
     let builder = ureq::tls::TlsConfig::builder();
+    if let Some(roots) = roots {
+        return builder.root_certs(roots).unversioned_rustls_crypto_provider(crypto_provider()).build();
+    }
     // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
     #[cfg(feature = "platform-roots")]
     let builder = builder.root_certs(ureq::tls::RootCerts::PlatformVerifier);
