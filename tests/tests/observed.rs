@@ -305,3 +305,59 @@ fn every_reported_outcome_agrees_with_the_emulators_record() {
         problems.join("\n")
     );
 }
+
+/// A cancel whose first attempts may have gone through, and whose later ones are refused or rate limited: the
+/// client reads the job instead of reporting the refusal, through every client.
+#[test]
+fn a_refusal_after_an_attempt_that_may_have_cancelled_leads_to_the_read() {
+    let cases: [(&str, Vec<Fault>); 2] = [
+        // Reset after acting, twice; the third attempt meets the API's own refusal of a cancelled job.
+        ("reset, reset, then 400 in status cancelled", vec![Fault::reset().after_acting().on(Route::Cancel).times(2)]),
+        // Reset after acting, then a rate limit asking for a day.
+        (
+            "reset, then 429 Retry-After: 86400",
+            vec![
+                Fault::reset().after_acting().on(Route::Cancel).times(1),
+                Fault::status(429).header("retry-after", "86400").on(Route::Cancel),
+            ],
+        ),
+    ];
+    for (case, faults) in cases {
+        for client in CLIENTS {
+            let server = MockServer::builder().api_key(KEY).start().unwrap();
+            server.insert_job(Job::new(JOB, JobType::EmailVerification, JobStatus::Processing));
+            for fault in &faults {
+                server.inject(fault.clone());
+            }
+            let config = Config::builder(KEY)
+                .base_url(server.base_url())
+                .retry(quick_retries())
+                .proxy(Proxy::Off)
+                .build()
+                .unwrap();
+            let job = client.connect(config, None).cancel_job(JOB);
+            let job = job.unwrap_or_else(|error| panic!("{case} / {client:?}: {error}"));
+            assert_eq!(job.status, JobStatus::Cancelled, "{case} / {client:?}");
+            assert_eq!(server.job(JOB).unwrap().status, JobStatus::Cancelled);
+            let reads = server.ledger().requests_seen.iter().filter(|r| r.route == Route::Get).count();
+            assert_eq!(reads, 1, "{case} / {client:?}: settled by one read");
+        }
+    }
+}
+
+/// Without a read that settles it (the read fails too), the refusal still says the cancel may have taken effect.
+#[test]
+fn an_unsettled_cancel_still_says_it_may_have_taken_effect() {
+    for client in CLIENTS {
+        let server = MockServer::builder().api_key(KEY).start().unwrap();
+        server.insert_job(Job::new(JOB, JobType::EmailVerification, JobStatus::Processing));
+        server.inject(Fault::reset().after_acting().on(Route::Cancel).times(1));
+        server.inject(Fault::status(503).on(Route::Get));
+        let config =
+            Config::builder(KEY).base_url(server.base_url()).retry(quick_retries()).proxy(Proxy::Off).build().unwrap();
+        let error = client.connect(config, None).cancel_job(JOB).unwrap_err();
+        assert!(matches!(error, Error::NotCancellable { .. }), "{client:?}: {error}");
+        assert!(error.may_have_taken_effect(), "{client:?}: {error}");
+        assert!(error.to_string().contains("an earlier attempt may have reached the server"), "{error}");
+    }
+}

@@ -4,7 +4,7 @@
 use sendkit_mock::pki_types::CertificateDer;
 use sendkit_mock::MockServer;
 use sendkit_model::{Job, JobStatus, JobType};
-use sendkit_proto::{Config, Proxy};
+use sendkit_proto::{Config, Delivery, Error, Proxy, TransportErrorKind};
 use sendkit_tests::ConnectProxy;
 
 const KEY: &str = "sk_live_proxy_S3CRET_4242";
@@ -83,6 +83,36 @@ fn a_proxy_that_refuses_is_a_connect_error_that_was_never_sent() {
     for error in [hyper.unwrap_err(), ureq.unwrap_err()] {
         assert!(!error.may_have_taken_effect(), "{error}");
         assert!(error.to_string().contains("the request was never sent"), "{error}");
+    }
+    assert_eq!(server.ledger().requests, 0);
+}
+
+#[test]
+fn a_proxy_that_does_not_resolve_is_named_never_sent_and_its_credentials_never_shown() {
+    let (server, root) = tls_emulator();
+    let config = Config::builder(KEY)
+        .base_url(server.base_url())
+        .proxy(Proxy::url("http://user:pr0xy_s3cret@nosuchproxy.invalid:3128"))
+        .retry(sendkit_proto::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let mut roots = sendkit_hyper::rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let hyper = runtime.block_on(sendkit_hyper::Client::with_roots(config.clone(), roots).cancel_job("job_1"));
+    let ureq_root = sendkit_ureq::ureq::tls::Certificate::from_der(root.as_ref()).to_owned();
+    let ureq = sendkit_ureq::Client::with_roots(config, [ureq_root]).cancel_job("job_1");
+    let port = server.addr().port();
+    for error in [hyper.unwrap_err(), ureq.unwrap_err()] {
+        let Error::Transport { source, .. } = &error else { panic!("{error}") };
+        assert_eq!((source.kind(), source.delivery()), (TransportErrorKind::Resolve, Delivery::NotSent), "{error}");
+        let text = format!("{error} {error:?} {error:#?}");
+        assert!(!text.contains("pr0xy_s3cret") && !text.contains("user:"), "{text}");
+        assert!(
+            error.to_string().contains(&format!("(localhost:{port} via proxy nosuchproxy.invalid:3128, 1 attempt in ")),
+            "{error}"
+        );
+        assert!(error.to_string().ends_with("; the request was never sent)"), "{error}");
     }
     assert_eq!(server.ledger().requests, 0);
 }

@@ -85,9 +85,13 @@ impl Printer {
         );
     }
 
-    /// An error, on standard error: its message names the call and the job.
+    /// An error, on standard error: its message names the call and the job. A wait that timed out also says
+    /// why its last poll failed, which the error keeps as its cause.
     pub fn error(&self, error: &Error) {
-        eprintln!("{error}");
+        match error {
+            Error::WaitTimedOut { last_error: Some(last), .. } => eprintln!("{error}; the last poll failed: {last}"),
+            _ => eprintln!("{error}"),
+        }
     }
 }
 

@@ -323,7 +323,7 @@ mod tests {
     fn every_example_in_the_fault_reference_arms_a_fault() {
         let examples: Vec<&str> =
             crate::FAULTS_HELP.lines().map(str::trim).filter(|line| line.starts_with('{')).collect();
-        assert_eq!(examples.len(), 10);
+        assert_eq!(examples.len(), 13);
         for example in examples {
             let spec: FaultSpec = serde_json::from_str(example).unwrap_or_else(|e| panic!("{example}: {e}"));
             spec.into_fault().unwrap_or_else(|e| panic!("{example}: {e}"));

@@ -37,6 +37,7 @@ pub struct Ledger {
 
 /// One API request the emulator read, and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestRecord {
     /// Which call it was (`Route::Any` for a path the API does not have).

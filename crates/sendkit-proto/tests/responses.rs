@@ -165,3 +165,16 @@ fn the_request_id_and_the_servers_text_are_shown_once_and_escaped() {
     let error = GetJob::new("job_1").parse_response(&response).unwrap_err();
     assert_eq!(error.to_string(), "HTTP 429 rate limited (request r-9)");
 }
+
+#[test]
+fn debug_is_the_one_line_message_that_main_prints() {
+    let response = http::Response::builder()
+        .status(404)
+        .header("x-request-id", "req_9")
+        .body(br#"{"success":false,"error":{"code":"NOT_FOUND","message":"Job not found or expired"}}"#.to_vec())
+        .unwrap();
+    let error = sendkit_proto::GetJob::new("job_1").parse_response(&response).unwrap_err();
+    // What `fn main() -> Result<(), Error>` prints for an error returned from main.
+    assert_eq!(format!("{error:?}"), "HTTP 404 NOT_FOUND: Job not found or expired (request req_9)");
+    assert_eq!(format!("{error:?}"), error.to_string());
+}

@@ -373,7 +373,7 @@ impl UreqTransport {
     }
 
     #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-    fn build(config: &Config, roots: Option<ureq::tls::RootCerts>) -> Self {
+    fn build(config: &Config, roots: Option<Roots>) -> Self {
         let builder = ureq::Agent::config_builder();
         #[cfg(feature = "tls")]
         let builder = builder.tls_config(tls_config(roots));
@@ -468,6 +468,12 @@ impl Transport for UreqTransport {
         Ok(Response::from_parts(parts, bytes))
     }
 }
+
+/// The roots a client trusts instead of the feature's; without TLS there are none to choose.
+#[cfg(feature = "tls")]
+type Roots = ureq::tls::RootCerts;
+#[cfg(not(feature = "tls"))]
+type Roots = std::convert::Infallible;
 
 /// Resolves IP-literal hosts in place and leaves names to ureq's resolver, marking its failures as name
 /// resolution failures.
