@@ -42,14 +42,18 @@ macro_rules! through_both_adapters {
     };
 }
 
-/// Turns each named scenario into three tests: through ureq, through hyper, and through the in-memory transport
-/// plugged into the async client, which proves the transport seam with the same tests.
+/// Turns each named scenario into four tests: through ureq, through hyper, and through the in-memory transport
+/// plugged into each client's seam (the async one, and the blocking one), which proves both seams with the same
+/// tests.
 #[macro_export]
 macro_rules! through_every_transport {
     ($($scenario:ident),* $(,)?) => {
         $crate::through_both_adapters!($($scenario),*);
         mod in_memory {
             $(#[test] fn $scenario() { super::$scenario($crate::in_memory) })*
+        }
+        mod blocking_in_memory {
+            $(#[test] fn $scenario() { super::$scenario($crate::blocking_in_memory) })*
         }
     };
 }
@@ -120,6 +124,27 @@ pub fn in_memory(config: Config) -> Box<dyn Adapter> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a test runtime");
     let transport: Arc<dyn AsyncTransport> = Arc::new(InMemory::default());
     Box::new(Hyper { client: sendkit_hyper::Client::<dyn AsyncTransport>::with_transport(config, transport), runtime })
+}
+
+/// The blocking client over [`InMemory`], bridged as a user with an async client would: each send runs on a
+/// runtime of the transport's own. Proves the blocking seam ([`Transport`](sendkit_proto::Transport)) with a
+/// transport other than ureq.
+pub fn blocking_in_memory(config: Config) -> Box<dyn Adapter> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a test runtime");
+    Box::new(sendkit_ureq::Client::with_transport(config, Blocking { transport: InMemory::default(), runtime }))
+}
+
+/// An async transport made blocking.
+pub struct Blocking {
+    transport: InMemory,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl sendkit_proto::Transport for Blocking {
+    fn send(&self, attempt: Attempt) -> Result<http::Response<Vec<u8>>, TransportError> {
+        self.runtime.block_on(AsyncTransport::send(&self.transport, attempt))
+    }
 }
 
 /// A transport with no socket: HTTP/1.1 over an in-memory pipe to the emulator ([`sendkit_mock::connect_in_memory`]),
@@ -202,7 +227,7 @@ impl AsyncTransport for InMemory {
     }
 }
 
-impl Adapter for sendkit_ureq::Client {
+impl<T: sendkit_proto::Transport + Sync> Adapter for sendkit_ureq::Client<T> {
     fn cancel_job(&self, job_id: &str) -> Result<Job, Error> {
         sendkit_ureq::Client::cancel_job(self, job_id)
     }

@@ -144,9 +144,10 @@ enum Client {
     Ureq,
     Hyper,
     InMemory,
+    BlockingInMemory,
 }
 
-const CLIENTS: [Client; 3] = [Client::Ureq, Client::Hyper, Client::InMemory];
+const CLIENTS: [Client; 4] = [Client::Ureq, Client::Hyper, Client::InMemory, Client::BlockingInMemory];
 
 impl Client {
     /// Whether the client can meet the stage: the in-memory transport has no sockets, so no TLS, no accept queue.
@@ -161,6 +162,7 @@ impl Client {
             (Client::Ureq, None) => sendkit_tests::ureq(config),
             (Client::Hyper, None) => sendkit_tests::hyper(config),
             (Client::InMemory, _) => sendkit_tests::in_memory(config),
+            (Client::BlockingInMemory, _) => sendkit_tests::blocking_in_memory(config),
         }
     }
 }

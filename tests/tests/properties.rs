@@ -5,7 +5,7 @@ use sendkit_mock::MockServer;
 use std::time::Duration;
 
 use sendkit_model::{Job, JobStatus, JobType};
-use sendkit_proto::{RetryPolicy, WaitPolicy};
+use sendkit_proto::{Error, RetryPolicy, TransportErrorKind, WaitPolicy};
 use sendkit_tests::{client, Connect};
 
 fn round_trip(connect: Connect) {
@@ -80,13 +80,24 @@ fn extreme_settings(connect: Connect) {
         let Ok(config) = built else { return Ok(()) };
         built_some.set(built_some.get() + 1);
         let client = connect(config);
-        // A tiny timeout may well fail the call; what matters is that it ends, with a result or an error.
-        let _ = client.get_job("done");
+        // A tiny timeout may well fail the call, but only as a timeout: it ends, with the job or with that.
+        match client.get_job("done") {
+            Ok(job) => prop_assert_eq!(job.id, "done"),
+            Err(Error::Transport { source, .. }) => {
+                prop_assert_eq!(source.kind(), TransportErrorKind::Timeout, "{}", source)
+            }
+            Err(other) => prop_assert!(false, "a get under extreme settings failed otherwise: {other}"),
+        }
         let (timeout, first, max) = polls;
         let policy = WaitPolicy::default().timeout(timeout).poll_interval(first, max);
         let (result, _) = client.wait_for_job("done", policy);
-        if let Err(error) = result {
-            prop_assert!(!error.to_string().is_empty());
+        match result {
+            Ok(job) => prop_assert_eq!(job.status, JobStatus::Completed),
+            Err(Error::WaitTimedOut { .. } | Error::InvalidInput(_)) => {}
+            Err(Error::Transport { source, .. }) => {
+                prop_assert_eq!(source.kind(), TransportErrorKind::Timeout, "{}", source)
+            }
+            Err(other) => prop_assert!(false, "a wait under extreme settings failed otherwise: {other}"),
         }
     });
     assert!(built_some.get() > 0, "some settings were valid, and their calls ran");

@@ -10,7 +10,8 @@
 //!   requests and curl), instructions per call when valgrind is installed, then the dependency weight of each
 //!   crate. Timing is for people to read: CI never depends on it.
 //! - `weight [--clean-builds]`: crates in each library crate's dependency tree (and, with the flag, its clean
-//!   release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS.
+//!   release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS, and that the two
+//!   clients never depend on each other.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Output, Stdio};
@@ -417,6 +418,15 @@ fn weight(clean_builds: bool) -> Result<(), String> {
             if let Some(io) = IO_CRATES.iter().find(|io| crates.contains(**io)) {
                 return Err(format!("{package} depends on {io}: the sans-IO layers must not"));
             }
+        }
+        // The two clients stand side by side on proto: neither may lean on the other.
+        let other_client = match package {
+            "sendkit-ureq" => Some("sendkit-hyper"),
+            "sendkit-hyper" => Some("sendkit-ureq"),
+            _ => None,
+        };
+        if let Some(other) = other_client.filter(|other| crates.contains(*other)) {
+            return Err(format!("{package} depends on {other}: the two clients must not depend on each other"));
         }
         let build = if clean_builds {
             let target = target_dir()?.join("weight").join(package);

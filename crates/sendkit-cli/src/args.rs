@@ -66,6 +66,46 @@ pub struct Global {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The calls of the API.
+    #[command(flatten)]
+    Api(ApiCommand),
+    /// Run the emulator of the API on this machine, to try the tool and the SDK with no account
+    #[command(after_help = format!("Example:
+  sendkit mock --addr 127.0.0.1:8080
+  # then, in another terminal:
+  export SENDKIT_BASE_URL=http://127.0.0.1:8080 SENDKIT_API_KEY=sk_test_sendkit_mock
+  sendkit enrich --lead 507f1f77bcf86cd799439011 --type email
+
+{}", sendkit_mock::FAULTS_HELP))]
+    Mock {
+        /// Where to listen
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// The key to accept; sk_user_... is a platform key
+        #[arg(long, default_value = sendkit_mock::DEFAULT_API_KEY)]
+        api_key: String,
+        /// With a platform key, the only workspace ID to accept
+        #[arg(long)]
+        workspace_id: Option<String>,
+        /// Keep time still (jobs never progress); by default jobs move on real time
+        #[arg(long)]
+        manual_clock: bool,
+        /// Seed for faults armed with a fraction
+        #[arg(long)]
+        fault_seed: Option<u64>,
+    },
+    /// Print a completion script for a shell
+    #[command(after_help = "Example:
+  sendkit completions bash > ~/.local/share/bash-completion/completions/sendkit")]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The commands that call the API, through a client built from the global settings.
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
     /// Cancel jobs that are pending or processing
     #[command(after_help = "Examples:
   sendkit cancel bulk_email_verification_1710000000000_abc1234
@@ -111,38 +151,6 @@ pub enum Command {
         job_ids: Vec<String>,
         #[command(flatten)]
         wait_options: WaitOptions,
-    },
-    /// Run the emulator of the API on this machine, to try the tool and the SDK with no account
-    #[command(after_help = format!("Example:
-  sendkit mock --addr 127.0.0.1:8080
-  # then, in another terminal:
-  export SENDKIT_BASE_URL=http://127.0.0.1:8080 SENDKIT_API_KEY=sk_test_sendkit_mock
-  sendkit enrich --lead 507f1f77bcf86cd799439011 --type email
-
-{}", sendkit_mock::FAULTS_HELP))]
-    Mock {
-        /// Where to listen
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: SocketAddr,
-        /// The key to accept; sk_user_... is a platform key
-        #[arg(long, default_value = sendkit_mock::DEFAULT_API_KEY)]
-        api_key: String,
-        /// With a platform key, the only workspace ID to accept
-        #[arg(long)]
-        workspace_id: Option<String>,
-        /// Keep time still (jobs never progress); by default jobs move on real time
-        #[arg(long)]
-        manual_clock: bool,
-        /// Seed for faults armed with a fraction
-        #[arg(long)]
-        fault_seed: Option<u64>,
-    },
-    /// Print a completion script for a shell
-    #[command(after_help = "Example:
-  sendkit completions bash > ~/.local/share/bash-completion/completions/sendkit")]
-    Completions {
-        /// The shell
-        shell: clap_complete::Shell,
     },
 }
 

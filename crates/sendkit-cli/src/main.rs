@@ -30,7 +30,7 @@ use sendkit_ureq::model::EnrichRequest;
 use sendkit_ureq::proto::ApiKey;
 use sendkit_ureq::{Client, Config, Error};
 
-use args::{Cli, Command, Global};
+use args::{ApiCommand, Cli, Command, Global};
 use outcome::Outcome;
 
 fn main() -> ExitCode {
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         Command::Mock { addr, api_key, workspace_id, manual_clock, fault_seed } => {
             mock(addr, api_key, workspace_id, manual_clock, fault_seed)
         }
-        command => match client(&cli.global) {
+        Command::Api(command) => match client(&cli.global) {
             Ok(client) => run(command, &client, &printer),
             Err(error) => {
                 printer.error(&error);
@@ -55,13 +55,13 @@ fn main() -> ExitCode {
     outcome.into()
 }
 
-fn run(command: Command, client: &Client, printer: &show::Printer) -> Outcome {
+fn run(command: ApiCommand, client: &Client, printer: &show::Printer) -> Outcome {
     match command {
-        Command::Cancel { job_ids, concurrency } => match read_ids(job_ids) {
+        ApiCommand::Cancel { job_ids, concurrency } => match read_ids(job_ids) {
             Ok(ids) => cancel(client, printer, ids, usize::from(concurrency)),
             Err(message) => usage(&message),
         },
-        Command::Get { job_id } => match client.get_job(&job_id) {
+        ApiCommand::Get { job_id } => match client.get_job(&job_id) {
             Ok(job) => {
                 printer.job(&job);
                 Outcome::Success
@@ -71,7 +71,7 @@ fn run(command: Command, client: &Client, printer: &show::Printer) -> Outcome {
                 Outcome::of(&error)
             }
         },
-        Command::Enrich { leads, types, wait, wait_options } => {
+        ApiCommand::Enrich { leads, types, wait, wait_options } => {
             let request = EnrichRequest::new(leads, types.into_iter().map(Into::into));
             match client.enrich(request) {
                 Ok(created) => {
@@ -89,11 +89,10 @@ fn run(command: Command, client: &Client, printer: &show::Printer) -> Outcome {
                 }
             }
         }
-        Command::Wait { job_ids, wait_options } => match read_ids(job_ids) {
+        ApiCommand::Wait { job_ids, wait_options } => match read_ids(job_ids) {
             Ok(ids) => wait::wait(client, printer, ids, wait_options),
             Err(message) => usage(&message),
         },
-        Command::Mock { .. } | Command::Completions { .. } => Outcome::Success,
     }
 }
 
@@ -228,11 +227,22 @@ fn mock(
     manual_clock: bool,
     fault_seed: Option<u64>,
 ) -> Outcome {
-    match sendkit_mock::MockBuilder::for_program(addr, api_key, workspace_id, manual_clock, fault_seed).start() {
+    let mut builder = sendkit_mock::MockServer::builder().addr(addr).api_key(api_key).worker_threads(2);
+    if let Some(workspace_id) = &workspace_id {
+        builder = builder.workspace_id(workspace_id);
+    }
+    if !manual_clock {
+        builder = builder.system_clock();
+    }
+    if let Some(seed) = fault_seed {
+        builder = builder.fault_seed(seed);
+    }
+    match builder.start() {
         Ok(server) => {
             // The key is the emulator's own, not a user's secret; printing it tells a client what to send.
             println!("sendkit mock listening on {} (api key {})", server.base_url(), server.api_key());
-            println!("export SENDKIT_BASE_URL={} SENDKIT_API_KEY={}", server.base_url(), server.api_key());
+            let workspace = workspace_id.map(|id| format!(" SENDKIT_WORKSPACE_ID={id}")).unwrap_or_default();
+            println!("export SENDKIT_BASE_URL={} SENDKIT_API_KEY={}{workspace}", server.base_url(), server.api_key());
             server.wait();
             Outcome::Success
         }

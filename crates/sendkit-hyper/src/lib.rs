@@ -68,15 +68,17 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use sendkit_proto::http::header::CONTENT_LENGTH;
 use sendkit_proto::http::{Request, Response, Uri};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{
-    causes, Attempt, Call, CancelJobFlow, Delivery, Enrich, Flow, GetJob, InOrder, Now, Operation, Step,
-    TransportErrorKind, WaitForJob,
-};
+use sendkit_proto::{causes, Call, CancelJobFlow, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, WaitForJob};
 
 pub use sendkit_proto::{
-    model, AsyncTransport, AuthStyle, Config, ConfigBuilder, Error, Proxy, RetryPolicy, TransportError, WaitPolicy,
+    model, AsyncTransport, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy,
+    TransportError, TransportErrorKind, WaitPolicy,
 };
-pub use {hyper_util, rustls};
+/// The crates whose types this crate's constructors take, so that you build them against the same versions:
+/// rustls 0.23 (`RootCertStore`, [`Client::with_roots`]), and hyper-util 0.1 with http-body-util 0.1 and bytes 1
+/// (a `hyper_util::client::legacy::Client<C, Full<Bytes>>`, [`Client::with_client`]). These versions are part of
+/// this crate's API.
+pub use {bytes, http_body_util, hyper_util, rustls};
 
 /// sendkit's `proto` crate, for [`AsyncTransport`] implementations and operations of your own.
 pub use sendkit_proto as proto;

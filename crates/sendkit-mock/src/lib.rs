@@ -48,7 +48,7 @@ mod fault;
 mod routes;
 mod state;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -121,24 +121,6 @@ impl Default for MockBuilder {
 }
 
 impl MockBuilder {
-    /// The settings the emulator's programs (`sendkit-mock`, `sendkit mock`) start it with: listening on `addr`,
-    /// accepting `api_key`, two worker threads, and jobs moving on real time unless `manual_clock`.
-    pub fn for_program(
-        addr: SocketAddr,
-        api_key: String,
-        workspace_id: Option<String>,
-        manual_clock: bool,
-        fault_seed: Option<u64>,
-    ) -> Self {
-        let mut builder = Self::default().addr(addr).api_key(api_key).worker_threads(2);
-        builder.workspace_id = workspace_id;
-        builder.system_clock = !manual_clock;
-        if let Some(seed) = fault_seed {
-            builder = builder.fault_seed(seed);
-        }
-        builder
-    }
-
     /// Listen here (default `127.0.0.1:0`, a free port).
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
@@ -300,10 +282,15 @@ impl MockServer {
     }
 
     /// The base URL to give a client: `http://127.0.0.1:<port>`, or `https://localhost:<port>` when serving TLS.
+    /// Listening on every address (`0.0.0.0`, `[::]`), it names loopback: a host a client can connect to.
     pub fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+        }
         match self.scheme {
-            "https" => format!("https://localhost:{}", self.addr.port()),
-            _ => format!("http://{}", self.addr),
+            "https" => format!("https://localhost:{}", addr.port()),
+            _ => format!("http://{addr}"),
         }
     }
 
@@ -382,13 +369,6 @@ pub fn connect_in_memory(addr: SocketAddr) -> Option<tokio::io::DuplexStream> {
         let _ = http1::Builder::new().serve_connection(TokioIo::new(server), service).await;
     });
     Some(client)
-}
-
-impl MockServer {
-    /// An in-memory connection to this emulator: see [`connect_in_memory`].
-    pub fn connect_in_memory(&self) -> Option<tokio::io::DuplexStream> {
-        connect_in_memory(self.addr)
-    }
 }
 
 impl Drop for MockServer {

@@ -58,7 +58,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let server = match MockBuilder::for_program(addr, key, workspace_id, manual_clock, fault_seed).start() {
+    let mut builder = MockBuilder::default().addr(addr).api_key(key).worker_threads(2);
+    if let Some(workspace_id) = workspace_id {
+        builder = builder.workspace_id(workspace_id);
+    }
+    if !manual_clock {
+        builder = builder.system_clock();
+    }
+    if let Some(seed) = fault_seed {
+        builder = builder.fault_seed(seed);
+    }
+    let server = match builder.start() {
         Ok(server) => server,
         Err(err) => {
             eprintln!("sendkit-mock: cannot listen on {addr}: {err}");

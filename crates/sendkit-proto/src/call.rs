@@ -210,7 +210,7 @@ impl<'c, O: Operation> Call<'c, O> {
         let retryable = match error {
             Error::RateLimited { .. } => true,
             Error::Transport { source, .. } => {
-                !matches!(source.kind(), TransportErrorKind::Tls) && (repeatable || !source.may_have_been_processed())
+                !matches!(source.kind(), TransportErrorKind::Tls) && (repeatable || !source.may_have_taken_effect())
             }
             other => repeatable && other.status().is_some_and(is_gateway_failure),
         };

@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::StatusCode;
 use sendkit_model::{ErrorCode, Job, JobStatus};
 
+use crate::text::{Attempts, CodeOr, Escaped, HumanDuration, JobIdText, Optional, Quoted, SnippetText};
 use crate::transport::{Delivery, TransportError};
 
 /// Everything that can go wrong in a call. One type, for every operation and both adapters.
@@ -39,7 +40,7 @@ use crate::transport::{Delivery, TransportError};
 pub enum Error {
     /// The API answered with an error envelope that no more specific variant covers (403, a 400 other than a
     /// refused cancel, a 5xx with the API's envelope).
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Api {
         /// The call that failed.
         call: CallInfo,
@@ -53,7 +54,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The job is not in a status that can be cancelled (`completed`, `failed` or `cancelled`).
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     NotCancellable {
         /// The call that failed.
         call: CallInfo,
@@ -69,7 +70,7 @@ pub enum Error {
         job_status: Option<JobStatus>,
     },
     /// No such job, or it expired (jobs expire after 7 days).
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     NotFound {
         /// The call that failed.
         call: CallInfo,
@@ -83,7 +84,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The API key was refused.
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Unauthorized {
         /// The call that failed.
         call: CallInfo,
@@ -97,7 +98,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// Too many requests; retries, if any, did not get through.
-    #[error("{call}HTTP {} {}{}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), Maybe(": ", .message.as_deref().filter(|m| !m.is_empty()).map(Escaped), ""), Maybe(" (retry after ", .retry_after.map(Seconds), ")"), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {} {}{}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), Optional(": ", .message.as_deref().filter(|m| !m.is_empty()).map(Escaped), ""), Optional(" (retry after ", .retry_after.map(HumanDuration), ")"), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     RateLimited {
         /// The call that failed.
         call: CallInfo,
@@ -114,7 +115,7 @@ pub enum Error {
     },
     /// The server answered a status that is not success with a body that is not an API error (an HTML page from
     /// a proxy, an empty body).
-    #[error("{call}HTTP {}: not an API answer{}{}{}{}", .status, Maybe(" (", .content_type.as_deref().map(Escaped), ")"), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {}: not an API answer{}{}{}{}", .status, Optional(" (", .content_type.as_deref().map(Escaped), ")"), SnippetText(.snippet), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     UnexpectedResponse {
         /// The call that failed.
         call: CallInfo,
@@ -128,7 +129,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The server answered a redirect. Redirects are never followed, so the key never leaves the base URL's origin.
-    #[error("{call}HTTP {}: redirect{} not followed{}{}", .status, Maybe(" to ", .location.as_deref().map(Quoted), ""), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {}: redirect{} not followed{}{}", .status, Optional(" to ", .location.as_deref().map(Quoted), ""), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Redirect {
         /// The call that failed.
         call: CallInfo,
@@ -140,7 +141,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// A success status whose body is not the JSON expected.
-    #[error("{call}HTTP {}: malformed body at `{path}`: {}{}{}{}", .status, Escaped(.message), SnippetText(.snippet), Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {}: malformed body at `{path}`: {}{}{}{}", .status, Escaped(.message), SnippetText(.snippet), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     Decode {
         /// The call that failed.
         call: CallInfo,
@@ -156,7 +157,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The body was larger than the client's limit; reading stopped there.
-    #[error("{call}HTTP {}: body larger than the limit of {limit} bytes{}{}", .status, Maybe(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}HTTP {}: body larger than the limit of {limit} bytes{}{}", .status, Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     BodyTooLarge {
         /// The call that failed.
         call: CallInfo,
@@ -168,7 +169,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// A wait for a job ended at its timeout before the job reached a terminal status.
-    #[error("wait_for_job {}: not finished within {}{}", JobIdText(.job_id), Seconds(*.waited), Maybe(" (last seen ", .last_job.as_ref().map(|job| &job.status), ")"))]
+    #[error("wait_for_job {}: not finished within {}{}", JobIdText(.job_id), HumanDuration(*.waited), Optional(" (last seen ", .last_job.as_ref().map(|job| &job.status), ")"))]
     WaitTimedOut {
         /// The job waited for.
         job_id: String,
@@ -185,7 +186,7 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
     /// No answer came: the host did not resolve, no connection, a TLS failure, a timeout, a connection lost.
-    #[error("{call}{source} ({}{}, {} in {}{})", .call.origin(), Maybe(" via proxy ", .call.proxy(), ""), Attempts(*.attempts), Seconds(*.elapsed), Effect(self))]
+    #[error("{call}{source} ({}{}, {} in {}{})", .call.origin(), Optional(" via proxy ", .call.proxy(), ""), Attempts(*.attempts), HumanDuration(*.elapsed), Effect(self))]
     Transport {
         /// The call that failed.
         call: CallInfo,
@@ -293,7 +294,7 @@ impl Error {
     /// What this error's own attempt shows of the server: whether it may have acted on the request.
     pub(crate) fn reached_server(&self) -> Option<Reached> {
         match self {
-            Self::Transport { source, .. } if source.may_have_been_processed() => Some(Reached::MayHaveActed),
+            Self::Transport { source, .. } if source.may_have_taken_effect() => Some(Reached::MayHaveActed),
             Self::Transport { source, .. } if source.delivery() == Delivery::MaybeSent => Some(Reached::Refused),
             Self::Transport { .. } => None,
             // An answer the client could not read is still an answer: a 2xx says the server did it.
@@ -504,7 +505,7 @@ pub enum InvalidInput {
         reason: &'static str,
     },
     /// The API key is empty or holds a character that cannot be sent in an HTTP header.
-    #[error("API key{} {reason}", Maybe(" (from ", *.from, ")"))]
+    #[error("API key{} {reason}", Optional(" (from ", *.from, ")"))]
     ApiKey {
         /// Why it cannot be sent.
         reason: String,
@@ -512,7 +513,7 @@ pub enum InvalidInput {
         from: Option<&'static str>,
     },
     /// The workspace ID is empty or cannot be sent in an HTTP header.
-    #[error("workspace ID{} {reason}", Maybe(" (from ", *.from, ")"))]
+    #[error("workspace ID{} {reason}", Optional(" (from ", *.from, ")"))]
     WorkspaceId {
         /// Why it cannot be sent.
         reason: String,
@@ -520,7 +521,7 @@ pub enum InvalidInput {
         from: Option<&'static str>,
     },
     /// The base URL cannot be used.
-    #[error("base URL {url:?}{}: {reason}", Maybe(" (from ", *.from, ")"))]
+    #[error("base URL {url:?}{}: {reason}", Optional(" (from ", *.from, ")"))]
     BaseUrl {
         /// The URL as given.
         url: String,
@@ -530,7 +531,7 @@ pub enum InvalidInput {
         from: Option<&'static str>,
     },
     /// The proxy cannot be used.
-    #[error("proxy {url:?}{}: {reason}", Maybe(" (from ", *.from, ")"))]
+    #[error("proxy {url:?}{}: {reason}", Optional(" (from ", *.from, ")"))]
     Proxy {
         /// The proxy URL as given, its credentials left out.
         url: String,
@@ -561,108 +562,6 @@ pub enum InvalidInput {
     /// An environment variable the configuration needs is missing or not Unicode.
     #[error("environment variable {0} is not set")]
     MissingEnv(&'static str),
-}
-
-/// Server and user text with control characters escaped, so that a message cannot rewrite the terminal.
-pub(crate) struct Escaped<'a>(pub(crate) &'a str);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                write!(f, "{c}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `before`, the value and `after` when there is a value; nothing when there is none: the optional parts of a
-/// message.
-struct Maybe<T>(&'static str, Option<T>, &'static str);
-
-impl<T: fmt::Display> fmt::Display for Maybe<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.1 {
-            Some(value) => write!(f, "{}{value}{}", self.0, self.2),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Text shown quoted and escaped, as `Debug` writes a string.
-struct Quoted<'a>(&'a str);
-
-impl fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}
-
-/// A job ID as written in messages: bare when it is plain, quoted and escaped otherwise.
-struct JobIdText<'a>(&'a str);
-
-impl fmt::Display for JobIdText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plain = !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_graphic() && b != b'"');
-        if plain {
-            f.write_str(self.0)
-        } else {
-            write!(f, "{:?}", self.0)
-        }
-    }
-}
-
-struct CodeOr<'a>(&'a Option<ErrorCode>, &'static str);
-
-impl fmt::Display for CodeOr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(code) => write!(f, "{code}"),
-            None => f.write_str(self.1),
-        }
-    }
-}
-
-struct SnippetText<'a>(&'a str);
-
-impl fmt::Display for SnippetText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str(", empty body")
-        } else {
-            write!(f, ", body starts {:?}", self.0)
-        }
-    }
-}
-
-struct Attempts(u32);
-
-impl fmt::Display for Attempts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            1 => f.write_str("1 attempt"),
-            n => write!(f, "{n} attempts"),
-        }
-    }
-}
-
-/// A duration as a person reads it: `250ms`, `1.5s`, `90s`.
-pub(crate) struct Seconds(pub(crate) Duration);
-
-impl fmt::Display for Seconds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let millis = self.0.as_millis();
-        if millis < 1000 {
-            write!(f, "{millis}ms")
-        } else if millis % 1000 == 0 {
-            write!(f, "{}s", millis / 1000)
-        } else {
-            write!(f, "{:.1}s", self.0.as_secs_f64())
-        }
-    }
 }
 
 /// What the failure means for the call's effect, said once at the end of every message: never sent, may have
@@ -704,25 +603,5 @@ impl fmt::Display for Effect<'_> {
             }
             _ => Ok(()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_text_cannot_rewrite_the_terminal() {
-        assert_eq!(Escaped("a\nb\u{1b}[2Jc \"d\"").to_string(), "a\\nb\\u{1b}[2Jc \"d\"");
-        assert_eq!(JobIdText("job_1").to_string(), "job_1");
-        assert_eq!(JobIdText("a b").to_string(), "\"a b\"");
-        assert_eq!(JobIdText("").to_string(), "\"\"");
-    }
-
-    #[test]
-    fn durations_read_as_a_person_says_them() {
-        assert_eq!(Seconds(Duration::from_millis(250)).to_string(), "250ms");
-        assert_eq!(Seconds(Duration::from_secs(90)).to_string(), "90s");
-        assert_eq!(Seconds(Duration::from_millis(1500)).to_string(), "1.5s");
     }
 }

@@ -26,12 +26,13 @@ mod operation;
 mod settle;
 
 // Requests and answers.
+mod check;
 mod config;
 mod path;
 mod proxy;
-mod request;
 mod response;
 mod secret;
+mod text;
 
 // Errors.
 mod error;

@@ -75,11 +75,11 @@ impl RetryPolicy {
     /// Refuses what cannot be honoured: no attempt at all, or a wait too long to schedule.
     pub(crate) fn check(&self) -> Result<(), crate::error::InvalidInput> {
         if self.max_attempts == 0 {
-            return Err(crate::config::setting("max_attempts", "must be at least 1 (the first attempt)".to_owned()));
+            return Err(crate::check::setting("max_attempts", "must be at least 1 (the first attempt)".to_owned()));
         }
         for (name, wait) in [("backoff", self.max_backoff), ("max_retry_after", self.max_retry_after)] {
-            if wait > crate::Config::MAX_DURATION {
-                return Err(crate::config::setting(name, format!("{wait:?} is longer than the most allowed, one day")));
+            if wait > crate::check::MAX_DURATION {
+                return Err(crate::check::setting(name, format!("{wait:?} is longer than the most allowed, one day")));
             }
         }
         Ok(())

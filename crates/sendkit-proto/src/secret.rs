@@ -41,7 +41,7 @@ impl ApiKey {
     pub fn new(key: impl Into<String>) -> Result<Self, InvalidInput> {
         let key = key.into();
         let invalid = |reason: String| InvalidInput::ApiKey { reason, from: None };
-        let x_api_key = sensitive(crate::config::header_text(&key, false).map_err(invalid)?);
+        let x_api_key = sensitive(crate::check::header_text(&key, false).map_err(invalid)?);
         let bearer = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| invalid("cannot be sent".into()))?;
         let bearer = sensitive(bearer);
         Ok(Self { key, x_api_key, bearer })

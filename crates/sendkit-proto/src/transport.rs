@@ -128,7 +128,7 @@ impl fmt::Display for TransportErrorKind {
 ///
 /// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
 /// let error = TransportError::new(TransportErrorKind::Connect, Delivery::NotSent).with_source(refused);
-/// assert!(!error.may_have_been_processed());
+/// assert!(!error.may_have_taken_effect());
 /// assert!(std::error::Error::source(&error).unwrap().downcast_ref::<std::io::Error>().is_some());
 /// ```
 #[derive(Debug)]
@@ -183,8 +183,9 @@ impl TransportError {
     }
 
     /// Whether the server may have acted on the request: it may have been sent, and no status that says it was
-    /// refused (4xx) arrived.
-    pub fn may_have_been_processed(&self) -> bool {
+    /// refused (4xx) arrived. The same idea as [`Error::may_have_taken_effect`](crate::Error::may_have_taken_effect),
+    /// for one attempt.
+    pub fn may_have_taken_effect(&self) -> bool {
         self.delivery == Delivery::MaybeSent && !self.status.is_some_and(|status| status.is_client_error())
     }
 }
@@ -193,7 +194,7 @@ impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let (TransportErrorKind::Timeout, Some(limit)) = (self.kind, self.limit) {
             // Said in our words alone: each transport words its own timer differently.
-            let limit = crate::error::Seconds(limit);
+            let limit = crate::text::HumanDuration(limit);
             return match self.delivery {
                 Delivery::NotSent => write!(f, "timed out connecting: no connection within {limit}"),
                 Delivery::MaybeSent => write!(f, "timed out: no complete answer within {limit}"),
@@ -213,7 +214,7 @@ impl fmt::Display for TransportError {
         if let Some(innermost) = innermost.filter(|_| shared_words) {
             let text = innermost.to_string();
             if !text.is_empty() {
-                write!(f, ": {}", crate::error::Escaped(&text))?;
+                write!(f, ": {}", crate::text::Escaped(&text))?;
             }
         }
         Ok(())
@@ -263,10 +264,10 @@ mod tests {
     #[test]
     fn a_refusal_status_means_nothing_was_processed() {
         let lost = TransportError::new(TransportErrorKind::ConnectionLost, Delivery::MaybeSent);
-        assert!(lost.may_have_been_processed());
+        assert!(lost.may_have_taken_effect());
         assert!(!TransportError::new(TransportErrorKind::ConnectionLost, Delivery::MaybeSent)
             .with_status(StatusCode::TOO_MANY_REQUESTS)
-            .may_have_been_processed());
-        assert!(!TransportError::new(TransportErrorKind::Connect, Delivery::NotSent).may_have_been_processed());
+            .may_have_taken_effect());
+        assert!(!TransportError::new(TransportErrorKind::Connect, Delivery::NotSent).may_have_taken_effect());
     }
 }

@@ -6,7 +6,8 @@ use http::Response;
 use sendkit_model::Job;
 
 use crate::call::Call;
-use crate::config::{setting, Config};
+use crate::check::{check_duration, setting};
+use crate::config::Config;
 use crate::error::Error;
 use crate::flow::{Flow, Now, Step};
 use crate::get_job::GetJob;
@@ -66,8 +67,8 @@ impl WaitPolicy {
         if self.timeout.is_zero() || self.timeout > Self::MAX_TIMEOUT {
             return Err(setting("wait timeout", format!("{:?} is not between zero and 7 days", self.timeout)).into());
         }
-        crate::config::check_duration("poll_interval", self.first_poll)?;
-        crate::config::check_duration("poll_interval", self.max_poll)?;
+        check_duration("poll_interval", self.first_poll)?;
+        check_duration("poll_interval", self.max_poll)?;
         Ok(())
     }
 }

@@ -54,14 +54,14 @@ use std::time::{Instant, SystemTime};
 use sendkit_proto::http::header::USER_AGENT;
 use sendkit_proto::http::{HeaderValue, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{
-    Attempt, Call, CancelJobFlow, Delivery, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, TransportErrorKind,
-    WaitForJob,
-};
+use sendkit_proto::{Call, CancelJobFlow, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, WaitForJob};
 
 pub use sendkit_proto::{
-    model, AuthStyle, Config, ConfigBuilder, Error, Proxy, RetryPolicy, Transport, TransportError, WaitPolicy,
+    model, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, Transport, TransportError,
+    TransportErrorKind, WaitPolicy,
 };
+/// ureq 3.5, whose `Agent` ([`Client::with_agent`]) and `tls::Certificate` ([`Client::with_roots`]) these
+/// constructors take: that version is part of this crate's API.
 pub use ureq;
 
 /// A blocking SendKit client over a [`Transport`] (ureq by default). Cheap to clone when the transport is; clones
