@@ -41,6 +41,13 @@ fn committed_corpora_hold() {
 }
 
 #[test]
+fn the_inputs_that_matter_for_retry_after_hold() {
+    for value in ["0", "10", "99999999999999999999", "Tue, 14 Nov 2023 22:13:30 GMT", "soon", "-1", " 7 "] {
+        retry_after::check(value.as_bytes());
+    }
+}
+
+#[test]
 fn the_inputs_that_matter_for_job_ids_hold() {
     for id in ["", ".", "..", "...", "./", "a/b", "%2E%2E", "job 1", "ü", "?x#y", "\u{0}"] {
         job_id::check(id);

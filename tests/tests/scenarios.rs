@@ -41,7 +41,8 @@ fn cancel_finished_jobs_names_their_status(connect: Connect) {
         let id = format!("job_{status}");
         insert(&server, &id, status.clone());
         let error = client(connect, &server).cancel_job(&id).unwrap_err();
-        let Error::NotCancellable { status: http, job_status, message, .. } = &error else { panic!("{error:?}") };
+        let Error::NotCancellable { answer, job_status, .. } = &error else { panic!("{error:?}") };
+        let (http, message) = (&answer.status, &answer.message);
         assert_eq!(http.as_u16(), 400);
         assert_eq!(job_status.as_ref(), Some(&status));
         assert_eq!(message, &format!("Job cannot be cancelled in status \"{status}\""));
@@ -52,7 +53,10 @@ fn cancel_finished_jobs_names_their_status(connect: Connect) {
 fn unknown_job_is_not_found(connect: Connect) {
     let server = MockServer::start();
     let error = client(connect, &server).cancel_job("no_such_job").unwrap_err();
-    assert!(matches!(&error, Error::NotFound { message, .. } if message == "Job not found or expired"), "{error:?}");
+    assert!(
+        matches!(&error, Error::NotFound { answer, .. } if answer.message == "Job not found or expired"),
+        "{error:?}"
+    );
     assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
 }
 
@@ -71,7 +75,7 @@ fn wrong_key_is_unauthorized(connect: Connect) {
     insert(&server, "job_1", JobStatus::Pending);
     let config = Config::builder("sk_live_wrong").base_url(server.base_url()).build().unwrap();
     let error = connect(config).cancel_job("job_1").unwrap_err();
-    assert!(matches!(error, Error::Unauthorized { status, .. } if status.as_u16() == 401), "{error:?}");
+    assert!(matches!(&error, Error::Unauthorized { answer, .. } if answer.status.as_u16() == 401), "{error:?}");
     assert_eq!(server.job("job_1").unwrap().status, JobStatus::Pending);
 }
 
@@ -98,7 +102,7 @@ fn platform_key_needs_a_workspace(connect: Connect) {
     );
     assert!(bare.starts_with("HTTP/1.1 400") && bare.contains("X-Workspace-Id"), "{bare}");
     let error = connect(settings(&server).workspace_id("ws_2").build().unwrap()).cancel_job("job_1").unwrap_err();
-    assert!(matches!(error, Error::Api { code: ErrorCode::Forbidden, .. }), "{error:?}");
+    assert!(matches!(&error, Error::Api { answer, .. } if answer.code == ErrorCode::Forbidden), "{error:?}");
     let job = connect(settings(&server).workspace_id("ws_1").build().unwrap()).cancel_job("job_1").unwrap();
     assert_eq!(job.status, JobStatus::Cancelled);
 }

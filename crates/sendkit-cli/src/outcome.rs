@@ -30,7 +30,7 @@ impl Outcome {
             Error::NotCancellable { .. } => Self::NotCancellable,
             Error::NotFound { .. } => Self::NotFound,
             Error::Unauthorized { .. } => Self::Unauthorized,
-            Error::Api { status, .. } if status.as_u16() == 403 => Self::Unauthorized,
+            Error::Api { answer, .. } if answer.status.as_u16() == 403 => Self::Unauthorized,
             Error::RateLimited { .. } => Self::RateLimited,
             Error::WaitTimedOut { .. } => Self::WaitTimedOut,
             Error::InvalidInput(_) => Self::Usage,

@@ -38,7 +38,8 @@ impl Printer {
             ("completed:", job.completed_at),
         ] {
             if let Some(at) = value {
-                println!("{label:<10} {}", sendkit_ureq::model::timestamp::format(&at));
+                // As the API writes them: UTC, milliseconds.
+                println!("{label:<10} {}", at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"));
             }
         }
     }

@@ -68,7 +68,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use sendkit_proto::http::header::CONTENT_LENGTH;
 use sendkit_proto::http::{Request, Response, Uri};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{causes, Call, CancelJobFlow, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, WaitForJob};
+use sendkit_proto::{
+    causes, Call, CancelJobFlow, Enrich, Flow, GetJob, Now, Operation, ResultsInOrder, Step, WaitForJob,
+};
 
 pub use sendkit_proto::{
     model, AsyncTransport, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy,
@@ -267,7 +269,7 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        let mut results = InOrder::new(job_ids.into_iter().map(Into::into).collect());
+        let mut results = ResultsInOrder::new(job_ids.into_iter().map(Into::into).collect());
         let ids = results.ids().to_vec();
         self.cancel_jobs_each(ids, concurrency, |index, _, result| {
             results.record(index, result);

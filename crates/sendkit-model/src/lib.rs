@@ -24,8 +24,7 @@ mod job;
 mod job_type;
 mod status;
 mod string_enum;
-#[doc(hidden)]
-pub mod timestamp;
+mod timestamp;
 mod wire;
 
 pub use enrich::{CreatedJob, EnrichRequest, EnrichResponse};

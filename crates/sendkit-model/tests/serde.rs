@@ -41,7 +41,9 @@ fn timestamps_without_fraction_or_with_offset_parse() {
     )
     .unwrap();
     assert_eq!(job.updated_at, job.completed_at);
-    assert_eq!(sendkit_model::timestamp::format(&job.updated_at.unwrap()), "2025-03-19T10:01:00.000Z");
+    // Written back as the API writes timestamps: UTC, milliseconds.
+    let written = serde_json::to_value(&job).unwrap();
+    assert_eq!(written["updatedAt"], "2025-03-19T10:01:00.000Z");
     let bad = serde_json::from_str::<Job>(r#"{"id":"j","type":"x","status":"failed","updatedAt":"yesterday"}"#);
     assert!(bad.is_err());
 }

@@ -2,16 +2,25 @@
 
 use crate::error::Error;
 
-/// The results of calls about many jobs, kept in the order the IDs were given however they finish: what both
-/// clients' `cancel_jobs` return.
-#[doc(hidden)]
+/// The results of calls about many jobs, kept in the order the IDs were given however they finish: the one
+/// collector behind both clients' `cancel_jobs`, and for a cancel-many of your own over `cancel_jobs_each`.
+///
+/// ```
+/// use sendkit_proto::ResultsInOrder;
+///
+/// let mut results = ResultsInOrder::<u32>::new(vec!["job_1".into(), "job_2".into()]);
+/// results.record(1, Ok(2)); // finished first
+/// results.record(0, Ok(1));
+/// let ids: Vec<String> = results.finish().into_iter().map(|(id, _)| id).collect();
+/// assert_eq!(ids, ["job_1", "job_2"]);
+/// ```
 #[derive(Debug)]
-pub struct InOrder<T> {
+pub struct ResultsInOrder<T> {
     ids: Vec<String>,
     results: Vec<Option<Result<T, Error>>>,
 }
 
-impl<T> InOrder<T> {
+impl<T> ResultsInOrder<T> {
     /// Room for a result per ID.
     pub fn new(ids: Vec<String>) -> Self {
         let results = ids.iter().map(|_| None).collect();

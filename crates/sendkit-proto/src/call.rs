@@ -4,15 +4,15 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
-use http::header::{DATE, RETRY_AFTER};
-use http::{Response, StatusCode};
+use http::header::DATE;
+use http::{HeaderValue, Response, StatusCode};
 use sendkit_model::ErrorCode;
 
 use crate::config::Config;
 use crate::error::{is_gateway_failure, CallInfo, Error};
 use crate::flow::{Flow, Now, Step};
 use crate::operation::{Idempotency, Operation};
-use crate::retry_after::parse_retry_after;
+use crate::retry_after::retry_after;
 use crate::trace::Trace;
 use crate::transport::{Attempt, Delivery, TransportError, TransportErrorKind};
 
@@ -149,19 +149,23 @@ impl<'c, O: Operation> Call<'c, O> {
             Err(transport) => return Err(self.transport_error(transport, now)),
         };
         self.trace.outcome(Some(response.status().as_u16()), None);
-        self.server_wait = server_wait(&response, now);
+        let mut response = response;
+        // The answer's own clock is what a Retry-After date is measured against; lacking one, the driver's.
+        if !response.headers().contains_key(DATE) {
+            if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(now.wall)) {
+                response.headers_mut().insert(DATE, date);
+            }
+        }
         let error = match self.operation.parse_response(&response) {
             Ok(output) => return Ok(output),
-            Err(error) => error,
+            Err(error) => error.for_call(&self.info()),
         };
-        let info = self.info();
-        Err(match error.for_call(&info) {
-            Error::RateLimited { call, status, code, message, request_id, retry_after } => {
-                let retry_after = self.server_wait.or(retry_after);
-                Error::RateLimited { call, status, code, message, request_id, retry_after }
-            }
-            other => other,
-        })
+        // Read once: a 429's wait is the error's own; any other answer's (a 503's) is read here.
+        self.server_wait = match &error {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => retry_after(response.headers()),
+        };
+        Err(error)
     }
 
     fn transport_error(&mut self, transport: TransportError, now: Now) -> Error {
@@ -311,14 +315,4 @@ impl<O: Operation> Flow for Call<'_, O> {
 fn connect_timeout_within(connect: Duration, attempt: Duration) -> Duration {
     let margin = (attempt / 10).max(Duration::from_millis(1));
     connect.min(attempt.saturating_sub(margin)).max(Duration::from_millis(1))
-}
-
-/// How long the answer asks to wait, from `Retry-After` in any form; a date is read against the answer's own
-/// `Date` when it has one, so a wrong local clock does not matter.
-fn server_wait(response: &Response<Vec<u8>>, now: Now) -> Option<Duration> {
-    let headers = response.headers();
-    let value = headers.get(RETRY_AFTER)?;
-    let server_now =
-        headers.get(DATE).and_then(|date| httpdate::parse_http_date(date.to_str().ok()?).ok()).unwrap_or(now.wall);
-    parse_retry_after(value, server_now)
 }

@@ -68,11 +68,11 @@ impl Operation for CancelJob {
 
 fn not_cancellable(error: Error) -> Error {
     match error {
-        Error::Api { call, status, code: code @ ErrorCode::ValidationError, message, request_id }
-            if message.contains("cannot be cancelled") =>
+        Error::Api { call, answer }
+            if answer.code == ErrorCode::ValidationError && answer.message.contains("cannot be cancelled") =>
         {
-            let job_status = quoted_status(&message);
-            Error::NotCancellable { call, status, code, message, request_id, job_status }
+            let job_status = quoted_status(&answer.message);
+            Error::NotCancellable { call, answer, job_status }
         }
         other => other,
     }

@@ -40,62 +40,38 @@ use crate::transport::{Delivery, TransportError};
 pub enum Error {
     /// The API answered with an error envelope that no more specific variant covers (403, a 400 other than a
     /// refused cancel, a 5xx with the API's envelope).
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}{answer}{}", Effect(self))]
     Api {
         /// The call that failed.
         call: CallInfo,
-        /// The HTTP status.
-        status: StatusCode,
-        /// The envelope's code; unknown codes are kept as their string.
-        code: ErrorCode,
-        /// The envelope's message, as the server wrote it.
-        message: String,
-        /// The server's request ID (`X-Request-Id` or `Request-Id`), to quote to support.
-        request_id: Option<String>,
+        /// What the API answered.
+        answer: ApiAnswer,
     },
     /// The job is not in a status that can be cancelled (`completed`, `failed` or `cancelled`).
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}{answer}{}", Effect(self))]
     NotCancellable {
         /// The call that failed.
         call: CallInfo,
-        /// The HTTP status (400 from the API).
-        status: StatusCode,
-        /// The envelope's code (`VALIDATION_ERROR` from the API).
-        code: ErrorCode,
-        /// The server's message.
-        message: String,
-        /// The server's request ID, if it sent one.
-        request_id: Option<String>,
+        /// What the API answered (400 `VALIDATION_ERROR` from the API).
+        answer: ApiAnswer,
         /// The job's current status, when the server's message names it.
         job_status: Option<JobStatus>,
     },
     /// No such job, or it expired (jobs expire after 7 days).
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}{answer}{}", Effect(self))]
     NotFound {
         /// The call that failed.
         call: CallInfo,
-        /// The HTTP status (404).
-        status: StatusCode,
-        /// The envelope's code (`NOT_FOUND` from the API).
-        code: ErrorCode,
-        /// The server's message.
-        message: String,
-        /// The server's request ID, if it sent one.
-        request_id: Option<String>,
+        /// What the API answered (404 `NOT_FOUND` from the API).
+        answer: ApiAnswer,
     },
     /// The API key was refused.
-    #[error("{call}HTTP {} {}: {}{}{}", .status.as_u16(), .code, Escaped(.message), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    #[error("{call}{answer}{}", Effect(self))]
     Unauthorized {
         /// The call that failed.
         call: CallInfo,
-        /// The HTTP status (401).
-        status: StatusCode,
-        /// The envelope's code (`UNAUTHORIZED` from the API).
-        code: ErrorCode,
-        /// The server's message.
-        message: String,
-        /// The server's request ID, if it sent one.
-        request_id: Option<String>,
+        /// What the API answered (401 `UNAUTHORIZED` from the API).
+        answer: ApiAnswer,
     },
     /// Too many requests; retries, if any, did not get through.
     #[error("{call}HTTP {} {}{}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), Optional(": ", .message.as_deref().filter(|m| !m.is_empty()).map(Escaped), ""), Optional(" (retry after ", .retry_after.map(HumanDuration), ")"), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
@@ -212,11 +188,11 @@ impl Error {
     /// The HTTP status of the answer this error came from, or `None` when no status line arrived.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Self::Api { status, .. }
-            | Self::NotCancellable { status, .. }
-            | Self::NotFound { status, .. }
-            | Self::Unauthorized { status, .. }
-            | Self::RateLimited { status, .. }
+            Self::Api { answer, .. }
+            | Self::NotCancellable { answer, .. }
+            | Self::NotFound { answer, .. }
+            | Self::Unauthorized { answer, .. } => Some(answer.status),
+            Self::RateLimited { status, .. }
             | Self::UnexpectedResponse { status, .. }
             | Self::Redirect { status, .. }
             | Self::Decode { status, .. }
@@ -229,11 +205,11 @@ impl Error {
     /// The request ID the server sent with its answer (`X-Request-Id` or `Request-Id`), to quote to support.
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Self::Api { request_id, .. }
-            | Self::NotCancellable { request_id, .. }
-            | Self::NotFound { request_id, .. }
-            | Self::Unauthorized { request_id, .. }
-            | Self::RateLimited { request_id, .. }
+            Self::Api { answer, .. }
+            | Self::NotCancellable { answer, .. }
+            | Self::NotFound { answer, .. }
+            | Self::Unauthorized { answer, .. } => answer.request_id.as_deref(),
+            Self::RateLimited { request_id, .. }
             | Self::UnexpectedResponse { request_id, .. }
             | Self::Redirect { request_id, .. }
             | Self::Decode { request_id, .. }
@@ -246,10 +222,10 @@ impl Error {
     /// The API's error code, when the server answered with its error envelope.
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
-            Self::Api { code, .. }
-            | Self::NotCancellable { code, .. }
-            | Self::NotFound { code, .. }
-            | Self::Unauthorized { code, .. } => Some(code),
+            Self::Api { answer, .. }
+            | Self::NotCancellable { answer, .. }
+            | Self::NotFound { answer, .. }
+            | Self::Unauthorized { answer, .. } => Some(&answer.code),
             Self::RateLimited { code, .. } => code.as_ref(),
             _ => None,
         }
@@ -349,6 +325,28 @@ impl Error {
             call.clone_from(info);
         }
         self
+    }
+}
+
+/// What the API answered when it refused a call with its error envelope: one shape for every variant that carries
+/// it. Written as `HTTP 404 NOT_FOUND: Job not found or expired (request req_123)`, server text escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiAnswer {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The envelope's code; unknown codes are kept as their string.
+    pub code: ErrorCode,
+    /// The envelope's message, as the server wrote it.
+    pub message: String,
+    /// The server's request ID (`X-Request-Id` or `Request-Id`), to quote to support.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for ApiAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} {}: {}", self.status.as_u16(), self.code, Escaped(&self.message))?;
+        write!(f, "{}", Optional(" (request ", self.request_id.as_deref().map(Escaped), ")"))
     }
 }
 

@@ -47,24 +47,20 @@ mod retry_after;
 mod trace;
 mod wait;
 
-#[doc(hidden)]
-pub use batch::InOrder;
+pub use batch::ResultsInOrder;
 pub use call::Call;
 pub use cancel_job::CancelJob;
 pub use config::{AuthStyle, Config, ConfigBuilder};
 pub use enrich::Enrich;
-pub use error::{CallInfo, Error, InvalidInput};
+pub use error::{ApiAnswer, CallInfo, Error, InvalidInput};
 pub use flow::{Flow, Now, Step};
 pub use get_job::GetJob;
 pub use operation::{Idempotency, Operation};
 pub use proxy::{Proxy, ProxyServer};
 pub use response::parse_response;
 pub use retry::RetryPolicy;
-#[doc(hidden)]
-pub use retry_after::parse_retry_after;
 pub use secret::{ApiKey, KeyKind};
 pub use settle::CancelJobFlow;
-#[doc(hidden)]
 pub use transport::causes;
 pub use transport::{AsyncTransport, Attempt, Delivery, Transport, TransportError, TransportErrorKind};
 pub use wait::{WaitForJob, WaitPolicy};

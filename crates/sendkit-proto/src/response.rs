@@ -1,20 +1,20 @@
 //! The one place that reads the API's answer envelope, for every operation.
 
-use http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, LOCATION};
 use http::{HeaderName, Response, StatusCode};
 use sendkit_model::{ErrorCode, ErrorEnvelope, StatusErrorBody, SuccessEnvelope};
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::error::CallInfo;
-use crate::error::Error;
-use crate::retry_after::retry_after_seconds;
+use crate::error::{ApiAnswer, CallInfo, Error};
+use crate::retry_after::retry_after;
 
 /// Reads `response` as the API answers: on 2xx, `{"success": true, "data": T}`; otherwise one of the two error
 /// shapes, each mapped to its [`Error`] variant by status; anything else becomes an error that keeps the status
 /// and the start of the body.
 ///
-/// A 429's `Retry-After` is read here in its delta-seconds form only; [`Call`](crate::Call), which has a clock,
-/// fills in the HTTP-date form.
+/// A 429's `Retry-After` is read here, in any of its forms; a date is measured against the answer's `Date`, and
+/// read only in its delta-seconds form when the answer has none ([`Call`](crate::Call) supplies one from the
+/// driver's clock).
 pub fn parse_response<T, B>(response: &Response<B>) -> Result<T, Error>
 where
     T: DeserializeOwned,
@@ -68,12 +68,14 @@ fn api_error<B: AsRef<[u8]>>(response: &Response<B>) -> Option<Error> {
         return None;
     };
     let call = CallInfo::default();
-    let request_id = request_id(response);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Some(rate_limited(response, Some(code), Some(message)));
+    }
+    let answer = ApiAnswer { status, code, message, request_id: request_id(response) };
     Some(match status {
-        StatusCode::UNAUTHORIZED => Error::Unauthorized { call, status, code, message, request_id },
-        StatusCode::NOT_FOUND => Error::NotFound { call, status, code, message, request_id },
-        StatusCode::TOO_MANY_REQUESTS => rate_limited(response, Some(code), Some(message)),
-        _ => Error::Api { call, status, code, message, request_id },
+        StatusCode::UNAUTHORIZED => Error::Unauthorized { call, answer },
+        StatusCode::NOT_FOUND => Error::NotFound { call, answer },
+        _ => Error::Api { call, answer },
     })
 }
 
@@ -84,7 +86,7 @@ fn rate_limited<B>(response: &Response<B>, code: Option<ErrorCode>, message: Opt
         code,
         message,
         request_id: request_id(response),
-        retry_after: response.headers().get(RETRY_AFTER).and_then(retry_after_seconds),
+        retry_after: retry_after(response.headers()),
     }
 }
 

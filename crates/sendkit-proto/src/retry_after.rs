@@ -2,13 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::HeaderValue;
+use http::header::{DATE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue};
 
 /// How long `value` asks to wait, as of `now`: delta-seconds, or an HTTP-date in any of the three forms RFC 9110
 /// section 5.6.7 requires recipients to read (IMF-fixdate, RFC 850, asctime). A date in the past means now;
 /// anything else is `None`.
-#[doc(hidden)]
-pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     if let Some(wait) = delta_seconds(text) {
         return Some(wait);
@@ -17,9 +17,15 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The delta-seconds form alone: what can be read without knowing the time.
-pub(crate) fn retry_after_seconds(value: &HeaderValue) -> Option<Duration> {
-    delta_seconds(value.to_str().ok()?.trim())
+/// How long an answer's `Retry-After` asks to wait: the one reading of it. A date is measured against the answer's
+/// own `Date`, so that a wrong local clock does not matter; an answer with no `Date` has only its delta-seconds
+/// form read ([`Call`](crate::Call) gives an answer that lacks one the driver's wall clock before reading it).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?;
+    match headers.get(DATE).and_then(|date| httpdate::parse_http_date(date.to_str().ok()?).ok()) {
+        Some(server_now) => parse_retry_after(value, server_now),
+        None => delta_seconds(value.to_str().ok()?.trim()),
+    }
 }
 
 fn delta_seconds(text: &str) -> Option<Duration> {

@@ -228,8 +228,21 @@ impl StdError for TransportError {
 }
 
 /// `error` and the chain of its causes, including the error an `io::Error` wraps (which `source()` skips): what a
-/// transport searches to tell, say, a TLS failure inside an I/O error.
-#[doc(hidden)]
+/// transport searches to tell, say, a TLS failure inside an I/O error, as both built-in transports do.
+///
+/// ```
+/// use sendkit_proto::causes;
+///
+/// #[derive(Debug)]
+/// struct Handshake;
+/// impl std::fmt::Display for Handshake {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("bad certificate") }
+/// }
+/// impl std::error::Error for Handshake {}
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::InvalidData, Handshake);
+/// assert!(causes(&io).any(|cause| cause.is::<Handshake>()));
+/// ```
 pub fn causes<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(error), |error: &&'a (dyn StdError + 'static)| {
         let wrapped = error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());

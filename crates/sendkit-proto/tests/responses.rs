@@ -38,9 +38,9 @@ fn seed_success() {
 fn seed_not_cancellable() {
     let body = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#;
     let error = cancel(json(400, body)).unwrap_err();
-    let Error::NotCancellable { status, job_status, message, .. } = &error else { panic!("{error:?}") };
-    assert_eq!((status.as_u16(), job_status), (400, &Some(JobStatus::Completed)));
-    assert_eq!(message, r#"Job cannot be cancelled in status "completed""#);
+    let Error::NotCancellable { answer, job_status, .. } = &error else { panic!("{error:?}") };
+    assert_eq!((answer.status.as_u16(), job_status), (400, &Some(JobStatus::Completed)));
+    assert_eq!(answer.message, r#"Job cannot be cancelled in status "completed""#);
     assert_eq!(error.to_string(), r#"HTTP 400 VALIDATION_ERROR: Job cannot be cancelled in status "completed""#);
 }
 
@@ -48,14 +48,17 @@ fn seed_not_cancellable() {
 fn a_validation_error_on_get_stays_an_api_error() {
     let body = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"Job cannot be cancelled in status \"completed\""}}"#;
     let error = GetJob::new("j").parse_response(&json(400, body)).unwrap_err();
-    assert!(matches!(error, Error::Api { code: ErrorCode::ValidationError, .. }), "{error:?}");
+    assert!(matches!(&error, Error::Api { answer, .. } if answer.code == ErrorCode::ValidationError), "{error:?}");
 }
 
 #[test]
 fn seed_not_found() {
     let body = r#"{"success":false,"error":{"code":"NOT_FOUND","message":"Job not found or expired"}}"#;
     let error = cancel(json(404, body)).unwrap_err();
-    assert!(matches!(&error, Error::NotFound { message, .. } if message == "Job not found or expired"), "{error:?}");
+    assert!(
+        matches!(&error, Error::NotFound { answer, .. } if answer.message == "Job not found or expired"),
+        "{error:?}"
+    );
     assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
 }
 
@@ -65,8 +68,9 @@ fn second_error_shape() {
     assert!(matches!(cancel(json(404, body)).unwrap_err(), Error::NotFound { .. }));
     let body = r#"{"error": "Forbidden", "message": "No access", "code": 403}"#;
     let error = cancel(json(403, body)).unwrap_err();
-    let Error::Api { status, code, message, .. } = &error else { panic!("{error:?}") };
-    assert_eq!((status.as_u16(), code, message.as_str()), (403, &ErrorCode::Unknown("Forbidden".into()), "No access"));
+    let Error::Api { answer, .. } = &error else { panic!("{error:?}") };
+    let expected = (403, &ErrorCode::Unknown("Forbidden".into()), "No access");
+    assert_eq!((answer.status.as_u16(), &answer.code, answer.message.as_str()), expected);
 }
 
 #[test]
@@ -75,7 +79,10 @@ fn unauthorized_and_unknown_codes() {
     assert!(matches!(cancel(json(401, body)).unwrap_err(), Error::Unauthorized { .. }));
     let body = r#"{"success":false,"error":{"code":"QUOTA_EXHAUSTED","message":"No credits left"}}"#;
     let error = cancel(json(402, body)).unwrap_err();
-    assert!(matches!(&error, Error::Api { code: ErrorCode::Unknown(c), .. } if c == "QUOTA_EXHAUSTED"), "{error:?}");
+    assert!(
+        matches!(&error, Error::Api { answer, .. } if answer.code == ErrorCode::Unknown("QUOTA_EXHAUSTED".into())),
+        "{error:?}"
+    );
     assert_eq!(error.to_string(), "HTTP 402 QUOTA_EXHAUSTED: No credits left");
 }
 
@@ -138,7 +145,7 @@ fn truncated_and_trailing_json() {
 fn success_status_with_an_error_envelope() {
     let body = r#"{"success":false,"error":{"code":"INTERNAL_ERROR","message":"oops"}}"#;
     let error = cancel(json(200, body)).unwrap_err();
-    assert!(matches!(error, Error::Api { code: ErrorCode::InternalError, .. }), "{error:?}");
+    assert!(matches!(&error, Error::Api { answer, .. } if answer.code == ErrorCode::InternalError), "{error:?}");
 }
 
 #[test]

@@ -54,7 +54,7 @@ use std::time::{Instant, SystemTime};
 use sendkit_proto::http::header::USER_AGENT;
 use sendkit_proto::http::{HeaderValue, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{Call, CancelJobFlow, Enrich, Flow, GetJob, InOrder, Now, Operation, Step, WaitForJob};
+use sendkit_proto::{Call, CancelJobFlow, Enrich, Flow, GetJob, Now, Operation, ResultsInOrder, Step, WaitForJob};
 
 pub use sendkit_proto::{
     model, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, Transport, TransportError,
@@ -231,7 +231,7 @@ impl<T: Transport> Client<T> {
         I::Item: Into<String>,
         T: Sync,
     {
-        let mut results = InOrder::new(job_ids.into_iter().map(Into::into).collect());
+        let mut results = ResultsInOrder::new(job_ids.into_iter().map(Into::into).collect());
         let ids = results.ids().to_vec();
         self.cancel_jobs_each(ids, concurrency, |index, _, result| {
             results.record(index, result);
