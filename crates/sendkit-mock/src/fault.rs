@@ -63,6 +63,13 @@ pub(crate) enum Action {
     StallHandshake,
     /// A new connection: reset it before reading anything.
     ResetOnAccept,
+    /// A token bucket in front of the API, as a gateway's rate limiter: requests over the rate get a bare 429.
+    RateLimit {
+        per_second: f64,
+        burst: f64,
+        tokens: f64,
+        refilled: Option<std::time::Instant>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -116,6 +123,15 @@ impl Fault {
     /// without answering: the client cannot know the outcome.
     pub fn lose_answer() -> Self {
         Self::new(Action::LoseAnswer)
+    }
+
+    /// A rate limiter in front of the API, as nginx's `limit_req` or most gateways answer: `per_second` requests a
+    /// second on average, `burst` at once; a request over the limit gets `429` with an HTML body and no
+    /// `Retry-After`, and is not acted on. It stays armed (`times` and `fraction` do not apply); requests it lets
+    /// through go on to the next fault, or to the API.
+    pub fn rate_limit(per_second: f64, burst: u32) -> Self {
+        let (per_second, burst) = (per_second.max(0.001), f64::from(burst.max(1)));
+        Self::new(Action::RateLimit { per_second, burst, tokens: burst, refilled: None })
     }
 
     /// Over TLS: read the request, then, instead of answering, send the client a TLS record it cannot accept, as a
@@ -262,6 +278,10 @@ pub(crate) struct FaultSpec {
     fraction: Option<f64>,
     #[serde(default)]
     after_acting: bool,
+    #[serde(default)]
+    per_second: Option<f64>,
+    #[serde(default)]
+    burst: Option<u32>,
 }
 
 impl FaultSpec {
@@ -291,6 +311,9 @@ impl FaultSpec {
             Some("tls_alert") => Fault::tls_alert(),
             Some("stall_handshake") => Fault::stall_handshake(),
             Some("reset_on_accept") => Fault::reset_on_accept(),
+            Some("rate_limit") => {
+                Fault::rate_limit(self.per_second.ok_or("a rate limit needs perSecond")?, self.burst.unwrap_or(1))
+            }
             Some(other) => return Err(format!("unknown fault kind {other:?}")),
         };
         if let Some(route) = self.route {
@@ -323,7 +346,7 @@ mod tests {
     fn every_example_in_the_fault_reference_arms_a_fault() {
         let examples: Vec<&str> =
             crate::FAULTS_HELP.lines().map(str::trim).filter(|line| line.starts_with('{')).collect();
-        assert_eq!(examples.len(), 13);
+        assert_eq!(examples.len(), 14);
         for example in examples {
             let spec: FaultSpec = serde_json::from_str(example).unwrap_or_else(|e| panic!("{example}: {e}"));
             spec.into_fault().unwrap_or_else(|e| panic!("{example}: {e}"));

@@ -134,6 +134,16 @@ pub(crate) async fn handle(
             }
             Ok(with_id(answer))
         }
+        Action::RateLimit { .. } => {
+            let page =
+                "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many \
+                        Requests</h1></center>\r\n</body>\r\n</html>\r\n";
+            let mut answer =
+                Response::new(AnswerBody::whole(Bytes::from_static(page.as_bytes())).on_end(answered, true));
+            *answer.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            answer.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
+            Ok(with_id(answer))
+        }
         Action::Reset | Action::StallHandshake | Action::ResetOnAccept => {
             ending.reset();
             Err(io::Error::new(io::ErrorKind::ConnectionReset, "fault: reset"))

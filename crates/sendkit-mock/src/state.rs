@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use sendkit_model::{Job, JobMetadata, JobStatus, Timestamp};
 
-use crate::fault::{Fault, Route};
+use std::time::Instant;
+
+use crate::fault::{Action, Fault, Route};
 
 /// Jobs expire this long after they were created.
 pub(crate) const JOB_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -23,6 +25,8 @@ pub struct Ledger {
     pub http2_requests: u64,
     /// Requests answered by an injected fault.
     pub faults_served: u64,
+    /// Requests a rate-limit fault refused (also counted in `faults_served`).
+    pub rate_limited: u64,
     /// Successful cancels per job ID: a job cancelled twice would show 2.
     pub cancels: HashMap<String, u64>,
     /// Enrich requests that created jobs.
@@ -142,6 +146,20 @@ impl State {
         for index in 0..self.faults.len() {
             if !self.faults[index].matches(route, job_id) {
                 continue;
+            }
+            // A rate limiter takes only the requests over its rate; the rest go on.
+            if let Action::RateLimit { per_second, burst, tokens, refilled } = &mut self.faults[index].action {
+                let now = Instant::now();
+                let elapsed = refilled.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+                *tokens = (*tokens + elapsed * *per_second).min(*burst);
+                *refilled = Some(now);
+                if *tokens >= 1.0 {
+                    *tokens -= 1.0;
+                    continue;
+                }
+                self.ledger.rate_limited += 1;
+                self.ledger.faults_served += 1;
+                return Some(self.faults[index].clone());
             }
             if let Some(fraction) = self.faults[index].fraction {
                 if self.next_unit() >= fraction {

@@ -73,12 +73,19 @@ pub struct Call<'c, O: Operation> {
     server_wait: Option<Duration>,
     /// The error that the pending retry follows, returned if the deadline leaves no time for the retry.
     last_error: Option<Error>,
+    /// How many answers were 429s: they spend no attempt the call needs (the deadline bounds them).
+    rate_limited: u32,
+    /// The pacer's slot for the next attempt was reserved and waited for.
+    paced: bool,
     done: bool,
     random: u64,
     trace: Trace,
 }
 
 impl<'c, O: Operation> Call<'c, O> {
+    /// The most 429s a call waits out before it gives up, deadline or not.
+    pub const MAX_RATE_LIMITED: u32 = 50;
+
     /// Carry out `operation` with `config`'s settings.
     pub fn new(operation: O, config: &'c Config) -> Self {
         // Jitter needs randomness, not security; std's per-process random hash keys give it without a clock.
@@ -95,6 +102,8 @@ impl<'c, O: Operation> Call<'c, O> {
             last_timeouts: (Duration::ZERO, Duration::ZERO),
             server_wait: None,
             last_error: None,
+            rate_limited: 0,
+            paced: false,
             done: false,
             random,
             trace,
@@ -156,6 +165,12 @@ impl<'c, O: Operation> Call<'c, O> {
                 response.headers_mut().insert(DATE, date);
             }
         }
+        if let Some(pacer) = self.config.pacer() {
+            match response.status() {
+                StatusCode::TOO_MANY_REQUESTS => pacer.rate_limited(now.monotonic, retry_after(response.headers())),
+                _ => pacer.answered(),
+            }
+        }
         let error = match self.operation.parse_response(&response) {
             Ok(output) => return Ok(output),
             Err(error) => error.for_call(&self.info()),
@@ -207,7 +222,13 @@ impl<'c, O: Operation> Call<'c, O> {
     /// How long to wait before the next attempt, or `None` to stop.
     fn retry_wait(&mut self, error: &Error) -> Option<Duration> {
         let policy = self.config.retry();
-        if self.attempts >= policy.max_attempts {
+        if matches!(error, Error::RateLimited { .. }) {
+            self.rate_limited += 1;
+        }
+        // A 429 refused the request without acting on it: it spends none of the attempts the call needs, so a
+        // batch behind a rate limiter finishes; the deadline, and a cap for calls without one, bound them.
+        let spent = self.attempts - self.rate_limited.min(self.attempts.saturating_sub(1));
+        if spent >= policy.max_attempts || self.rate_limited > Self::MAX_RATE_LIMITED {
             return None;
         }
         let repeatable = self.operation.idempotency() != Idempotency::NonIdempotent;
@@ -271,6 +292,15 @@ impl<O: Operation> Flow for Call<'_, O> {
                 }
             }
         };
+        // The shared pacer's slot for this attempt; waiting for it is part of the call's time.
+        if let (Some(pacer), false) = (self.config.pacer(), self.paced) {
+            let wait = pacer.reserve(now.monotonic);
+            if !wait.is_zero() && self.fits(now.monotonic, wait) {
+                self.paced = true;
+                return Step::Sleep(wait);
+            }
+        }
+        self.paced = false;
         let request = match self.operation.build_request(self.config) {
             Ok(request) => request,
             Err(error) => {

@@ -1,6 +1,7 @@
 //! The settings of a client, checked once when built.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
@@ -8,6 +9,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Uri};
 
 use crate::check::{check_duration, header_text, setting};
 use crate::error::InvalidInput;
+use crate::pace::Pacer;
 use crate::proxy::{Proxy, ProxyEnv, ProxyServer};
 use crate::retry::RetryPolicy;
 use crate::secret::{ApiKey, KeyKind};
@@ -67,6 +69,8 @@ pub struct Config {
     body_limit: u64,
     user_agent: HeaderValue,
     proxy: Option<ProxyServer>,
+    /// Shared by the clones of this config: the server's rate limit is the key's, whatever client sends.
+    pacer: Option<Arc<Pacer>>,
 }
 
 impl Config {
@@ -112,6 +116,7 @@ impl Config {
             proxy: Proxy::FromEnvironment,
             proxy_env: None,
             from_env: Sources::default(),
+            pacing: true,
         }
     }
 
@@ -218,6 +223,11 @@ impl Config {
     pub fn proxy(&self) -> Option<&ProxyServer> {
         self.proxy.as_ref()
     }
+
+    /// The pacer every call made with this config (and its clones) shares, unless pacing was turned off.
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_deref()
+    }
 }
 
 /// Which settings came from environment variables, so that an error can name the variable.
@@ -246,6 +256,7 @@ pub struct ConfigBuilder {
     proxy: Proxy,
     proxy_env: Option<ProxyEnv>,
     from_env: Sources,
+    pacing: bool,
 }
 
 impl std::fmt::Debug for ConfigBuilder {
@@ -274,6 +285,13 @@ impl ConfigBuilder {
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
         self.from_env.base_url = false;
+        self
+    }
+
+    /// Whether the calls made with this config pace themselves together after a 429 (default on): see [`Pacer`].
+    /// Off, each call retries on its own.
+    pub fn pacing(mut self, on: bool) -> Self {
+        self.pacing = on;
         self
     }
 
@@ -403,6 +421,7 @@ impl ConfigBuilder {
             body_limit: self.body_limit,
             user_agent,
             proxy,
+            pacer: self.pacing.then(|| Arc::new(Pacer::default())),
         })
     }
 }

@@ -13,8 +13,9 @@ fn wall_start() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470)
 }
 
+/// Pacing off: these tests are about one call's own retries (pacing has its own below).
 fn config(retry: RetryPolicy) -> Config {
-    Config::builder("sk_live_test").retry(retry).build().unwrap()
+    Config::builder("sk_live_test").retry(retry).pacing(false).build().unwrap()
 }
 
 fn fixed() -> RetryPolicy {
@@ -414,4 +415,40 @@ fn a_retry_that_would_pass_the_deadline_is_not_made() {
     let config = Config::builder("sk_live_test").retry(fixed()).deadline(Some(Duration::from_secs(5))).build().unwrap();
     let run = drive(CancelJob::new("job_1"), &config, vec![answer(429, &[("retry-after", "10")], b"")]);
     assert!(matches!(run.result, Err(Error::RateLimited { retry_after: Some(d), .. }) if d == Duration::from_secs(10)));
+}
+
+#[test]
+fn a_429_spends_no_attempt_and_the_calls_of_one_config_pace_together() {
+    let config = Config::builder("sk_live_test").retry(fixed()).build().unwrap();
+    // Three 429s without Retry-After, then a 502 and the answer: the 429s spend none of the three attempts.
+    let run = drive(
+        GetJob::new("job_1"),
+        &config,
+        vec![
+            answer(429, &[], b""),
+            answer(429, &[], b""),
+            answer(429, &[], b""),
+            answer(502, &[], b""),
+            answer(200, &[], &job_body("pending")),
+        ],
+    );
+    assert!(run.result.is_ok(), "{:?}", run.result.err());
+    assert_eq!(run.sent.len(), 5);
+    // The config's pacer now spaces requests; a second call made with it waits its turn.
+    let rate = config.pacer().and_then(|pacer| pacer.rate()).expect("paced after a 429");
+    assert!(rate >= sendkit_proto::Pacer::MIN_RATE);
+    let mut second = Call::new(GetJob::new("job_2"), &config);
+    let now = Now::new(Instant::now(), wall_start());
+    let first = Call::new(GetJob::new("job_3"), &config).next(now);
+    assert!(matches!(first, Step::Send(_) | Step::Sleep(_)));
+    assert!(matches!(second.next(now), Step::Sleep(wait) if wait > Duration::ZERO), "the second request waits");
+}
+
+#[test]
+fn a_server_that_always_429s_ends_the_call_at_the_cap() {
+    let config = Config::builder("sk_live_test").retry(fixed()).pacing(false).deadline(None).build().unwrap();
+    let script = (0..=Call::<GetJob>::MAX_RATE_LIMITED).map(|_| answer(429, &[], b"")).collect();
+    let run = drive(GetJob::new("job_1"), &config, script);
+    assert!(matches!(run.result, Err(Error::RateLimited { .. })));
+    assert_eq!(run.sent.len() as u32, Call::<GetJob>::MAX_RATE_LIMITED + 1);
 }
