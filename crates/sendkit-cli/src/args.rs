@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sendkit_ureq::model::EnrichmentType;
 
-const EXIT_CODES: &str = "\
+pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
   0    every job succeeded
   1    any other failure: a server error, no connection, a timeout, a job that ended failed
@@ -19,7 +20,8 @@ Exit codes:
   8    a wait ended at its --timeout before the job finished
   130  interrupted (Ctrl-C)
 When jobs fail in different ways, the code is the first that applies of:
-130, 7, 5, 6, 1, 8, 4, 3.
+130, 7, 2, 5, 6, 1, 8, 4, 3.
+A job already cancelled is what a cancel asks for: it counts as done (0).
 
 Configuration:
   SENDKIT_API_KEY (or --api-key-file), SENDKIT_BASE_URL (or --base-url),
@@ -55,12 +57,37 @@ pub struct Global {
     /// Read the API key from this file (surrounding whitespace trimmed) instead of SENDKIT_API_KEY
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
-    /// Seconds one attempt may take [default: 30]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub attempt_timeout: Option<f64>,
-    /// Seconds one call may take, retries included; 0 for no limit [default: 60]
-    #[arg(long, global = true, value_name = "SECONDS")]
-    pub deadline: Option<f64>,
+    /// How long one attempt may take: 30s, 2m, 1.5 (seconds), 250ms [default: 30s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    pub attempt_timeout: Option<Duration>,
+    /// How long one call may take, retries included; 0 for no limit [default: 60s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration_or_zero)]
+    pub deadline: Option<Duration>,
+}
+
+/// A duration as people write one: `30s`, `2m`, `1h`, `250ms`, or a bare number of seconds (`1.5`).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let duration = duration_or_zero(text)?;
+    if duration.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+fn duration_or_zero(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(unit_at);
+    let unclear = || format!("{text:?} is not a duration: write 30s, 2m, 1h, 250ms or a number of seconds");
+    let value: f64 = number.trim().parse().map_err(|_| unclear())?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(unclear()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| unclear())
 }
 
 /// What to do.
@@ -112,23 +139,28 @@ pub enum ApiCommand {
   sendkit cancel job_1 job_2 job_3 --concurrency 2
   cat job_ids.txt | sendkit cancel - --json")]
     Cancel {
-        /// Job IDs; `-` reads them from standard input, one per line
+        /// Job IDs; `-` reads them from standard input, one per line (blank lines and `#` comments skipped); an
+        /// ID given twice is cancelled once
         #[arg(required = true, value_name = "JOB_ID")]
         job_ids: Vec<String>,
         /// How many cancels may be under way at once
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
     },
-    /// Show a job's status and progress
-    #[command(after_help = "Example:
-  sendkit get bulk_email_verification_1710000000000_abc1234 --json")]
+    /// Show jobs' status and progress
+    #[command(after_help = "Examples:
+  sendkit get bulk_email_verification_1710000000000_abc1234 --json
+  sendkit get job_1 job_2
+  cat job_ids.txt | sendkit get -")]
     Get {
-        /// The job's ID
-        job_id: String,
+        /// Job IDs; `-` reads them from standard input, one per line (blank lines and `#` comments skipped)
+        #[arg(required = true, value_name = "JOB_ID")]
+        job_ids: Vec<String>,
     },
     /// Create jobs: one per enrichment type, over the given leads
     #[command(after_help = "Example:
-  sendkit enrich --lead 507f1f77bcf86cd799439011 --lead 507f1f77bcf86cd799439012 --type email --type segGateway --wait")]
+  sendkit enrich --lead 507f1f77bcf86cd799439011 --lead 507f1f77bcf86cd799439012 --type email --type segGateway --wait
+  sendkit enrich --lead 507f1f77bcf86cd799439011 --type email --output ids | sendkit wait -")]
     Enrich {
         /// Lead IDs (24 hexadecimal digits); repeat the flag or separate with commas
         #[arg(long = "lead", required = true, value_delimiter = ',', value_name = "ID")]
@@ -139,6 +171,9 @@ pub enum ApiCommand {
         /// Wait for the jobs to finish, showing their progress
         #[arg(long)]
         wait: bool,
+        /// `ids`: print only the created jobs' IDs, one per line, for piping into cancel, get or wait
+        #[arg(long, value_name = "FORMAT")]
+        output: Option<Output>,
         #[command(flatten)]
         wait_options: WaitOptions,
     },
@@ -146,7 +181,7 @@ pub enum ApiCommand {
     #[command(after_help = "Example:
   sendkit wait job_1 job_2 --timeout 300")]
     Wait {
-        /// Job IDs; `-` reads them from standard input, one per line
+        /// Job IDs; `-` reads them from standard input, one per line (blank lines and `#` comments skipped)
         #[arg(required = true, value_name = "JOB_ID")]
         job_ids: Vec<String>,
         #[command(flatten)]
@@ -157,12 +192,19 @@ pub enum ApiCommand {
 /// How long to wait, and how often to look.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct WaitOptions {
-    /// Seconds to wait in all
-    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
-    pub timeout: f64,
-    /// Seconds between the first polls (growing to 15 s)
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    pub poll: f64,
+    /// How long to wait in all: 10m, 300s, 90 (seconds)
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = duration)]
+    pub timeout: Duration,
+    /// How long between the first polls (growing to 15s)
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = duration)]
+    pub poll: Duration,
+}
+
+/// What `enrich --output` prints instead of its usual lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// The created jobs' IDs, one per line.
+    Ids,
 }
 
 /// The enrichment types, as the API names them.

@@ -22,20 +22,20 @@ use std::io::BufRead;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 use sendkit_ureq::model::EnrichRequest;
 use sendkit_ureq::proto::ApiKey;
-use sendkit_ureq::{Client, Config, Error};
+use sendkit_ureq::{Client, Config};
 
 use args::{ApiCommand, Cli, Command, Global};
 use outcome::Outcome;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let printer = show::Printer::new(cli.global.json);
+    let printer = show::Printer::new(cli.global.json).with_sources(sources(&cli.global));
     let outcome = match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sendkit", &mut std::io::stdout());
@@ -46,10 +46,7 @@ fn main() -> ExitCode {
         }
         Command::Api(command) => match client(&cli.global) {
             Ok(client) => run(command, &client, &printer),
-            Err(error) => {
-                printer.error(&error);
-                Outcome::Usage
-            }
+            Err(message) => usage(&message),
         },
     };
     outcome.into()
@@ -61,21 +58,18 @@ fn run(command: ApiCommand, client: &Client, printer: &show::Printer) -> Outcome
             Ok(ids) => cancel(client, printer, ids, usize::from(concurrency)),
             Err(message) => usage(&message),
         },
-        ApiCommand::Get { job_id } => match client.get_job(&job_id) {
-            Ok(job) => {
-                printer.job(&job);
-                Outcome::Success
-            }
-            Err(error) => {
-                printer.error(&error);
-                Outcome::of(&error)
-            }
+        ApiCommand::Get { job_ids } => match read_ids(job_ids) {
+            Ok(ids) => get(client, printer, &ids),
+            Err(message) => usage(&message),
         },
-        ApiCommand::Enrich { leads, types, wait, wait_options } => {
+        ApiCommand::Enrich { leads, types, wait, output, wait_options } => {
             let request = EnrichRequest::new(leads, types.into_iter().map(Into::into));
             match client.enrich(request) {
                 Ok(created) => {
-                    printer.created(&created);
+                    match output {
+                        Some(args::Output::Ids) => printer.job_ids(created.jobs.iter().map(|job| job.job_id.as_str())),
+                        None => printer.created(&created),
+                    }
                     if wait {
                         let ids = created.jobs.iter().map(|job| job.job_id.clone()).collect();
                         wait::wait(client, printer, ids, wait_options)
@@ -101,29 +95,36 @@ fn usage(message: &str) -> Outcome {
     Outcome::Usage
 }
 
-/// The client, from the environment and the flags that override it.
-fn client(global: &Global) -> Result<Client, Error> {
+/// Where the key and the base URL come from, for the hints that name them.
+fn sources(global: &Global) -> show::Sources {
+    let key = match &global.api_key_file {
+        Some(path) => format!("--api-key-file {}", path.display()),
+        None => Config::ENV_API_KEY.to_owned(),
+    };
+    let base_url = match (&global.base_url, std::env::var_os(Config::ENV_BASE_URL)) {
+        (Some(_), _) => "--base-url".to_owned(),
+        (None, Some(_)) => Config::ENV_BASE_URL.to_owned(),
+        (None, None) => format!("the default ({})", Config::DEFAULT_BASE_URL),
+    };
+    show::Sources { key, base_url }
+}
+
+/// The client, from the environment and the flags that override it; a setting that cannot be used is a message
+/// that names the flag or the variable.
+fn client(global: &Global) -> Result<Client, String> {
     let mut builder = match &global.api_key_file {
-        None => Config::from_env()?,
+        None => Config::from_env().map_err(|error| for_the_command_line(&error.to_string()))?,
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|err| {
-                Error::from(sendkit_ureq::proto::InvalidInput::Setting {
-                    setting: "--api-key-file",
-                    reason: format!("cannot read {}: {err}", path.display()),
-                })
-            })?;
+            let flag = format!("--api-key-file {}", path.display());
+            let text = std::fs::read_to_string(path).map_err(|err| format!("{flag}: cannot read it: {err}"))?;
             let key = text.trim().to_owned();
             // Checked here so that the message names the file rather than the variable.
-            ApiKey::new(key.clone()).map_err(|error| {
-                Error::from(sendkit_ureq::proto::InvalidInput::Setting {
-                    setting: "--api-key-file",
-                    reason: format!("the key in {}: {error}", path.display()),
-                })
-            })?;
+            ApiKey::new(key.clone()).map_err(|error| format!("{flag}: the key in it {}", key_problem(&error)))?;
             Config::from_lookup(|name| match name {
                 Config::ENV_API_KEY => Some(key.clone()),
                 other => std::env::var(other).ok(),
-            })?
+            })
+            .map_err(|error| for_the_command_line(&error.to_string()))?
         }
     };
     if let Some(url) = &global.base_url {
@@ -132,49 +133,90 @@ fn client(global: &Global) -> Result<Client, Error> {
     if let Some(workspace) = &global.workspace {
         builder = builder.workspace_id(workspace);
     }
-    if let Some(seconds) = global.attempt_timeout {
-        builder = builder.attempt_timeout(seconds_setting("--attempt-timeout", seconds)?);
+    if let Some(timeout) = global.attempt_timeout {
+        builder = builder.attempt_timeout(timeout);
     }
-    if let Some(seconds) = global.deadline {
-        let deadline = if seconds == 0.0 { None } else { Some(seconds_setting("--deadline", seconds)?) };
-        builder = builder.deadline(deadline);
+    if let Some(deadline) = global.deadline {
+        builder = builder.deadline((!deadline.is_zero()).then_some(deadline));
     }
-    let config = builder.application(concat!("sendkit-cli/", env!("CARGO_PKG_VERSION"))).build()?;
+    let config = builder
+        .application(concat!("sendkit-cli/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| for_the_command_line(&error.to_string()))?;
     if global.verbose {
         show::settings(&config);
     }
     Ok(Client::new(config))
 }
 
-pub(crate) fn seconds_setting(setting: &'static str, seconds: f64) -> Result<Duration, Error> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| {
-        Error::from(sendkit_ureq::proto::InvalidInput::Setting {
-            setting,
-            reason: format!("{seconds} is not a number of seconds"),
-        })
-    })
+/// What is wrong with a key, without the SDK's own framing.
+fn key_problem(error: &sendkit_ureq::proto::InvalidInput) -> String {
+    match error {
+        sendkit_ureq::proto::InvalidInput::ApiKey { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
-/// The IDs as given, `-` standing for standard input's lines.
+/// A configuration message as the SDK words it for Rust code, reworded for a person at a command line: the
+/// flags and variables they have, not the builder methods they do not.
+fn for_the_command_line(message: &str) -> String {
+    message
+        .replace(
+            "opt in with .danger_allow_insecure_http() (SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1)",
+            "set SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1",
+        )
+        .replace("call .workspace_id(..)", "pass --workspace")
+        .replace(
+            "environment variable SENDKIT_API_KEY is not set",
+            "environment variable SENDKIT_API_KEY is not set: set it to your API key, or pass --api-key-file PATH",
+        )
+        .replace("configure the API key instead", "set SENDKIT_API_KEY or --api-key-file instead")
+        .replace("attempt_timeout:", "--attempt-timeout:")
+        .replace("deadline:", "--deadline:")
+}
+
+/// The IDs as given, `-` standing for standard input's lines (blank lines and `#` comments skipped), each once, in
+/// the order first given: a batch re-run from a file with repeats does each job once.
 fn read_ids(args: Vec<String>) -> Result<Vec<String>, String> {
-    let mut ids = Vec::new();
+    let mut given = Vec::new();
     for arg in args {
         if arg == "-" {
             for line in std::io::stdin().lock().lines() {
                 let line = line.map_err(|err| format!("reading job IDs from standard input: {err}"))?;
                 let id = line.trim();
-                if !id.is_empty() {
-                    ids.push(id.to_owned());
+                if !id.is_empty() && !id.starts_with('#') {
+                    given.push(id.to_owned());
                 }
             }
         } else {
-            ids.push(arg);
+            given.push(arg);
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<String> = given.into_iter().filter(|id| seen.insert(id.clone())).collect();
     if ids.is_empty() {
         return Err("no job IDs given".to_owned());
     }
     Ok(ids)
+}
+
+/// Shows each job, one after the other.
+fn get(client: &Client, printer: &show::Printer, ids: &[String]) -> Outcome {
+    let stop = interrupted();
+    let mut outcome = Outcome::Success;
+    for id in ids {
+        if stop.load(Ordering::SeqCst) || show::stdout_closed() {
+            return outcome.max(if stop.load(Ordering::SeqCst) { Outcome::Interrupted } else { Outcome::Success });
+        }
+        match client.get_job(id) {
+            Ok(job) => printer.job(&job),
+            Err(error) => {
+                printer.error(&error);
+                outcome = outcome.max(Outcome::of(&error));
+            }
+        }
+    }
+    outcome
 }
 
 /// Stops a command cleanly on the first Ctrl-C; a second one ends the process at once.
@@ -186,7 +228,7 @@ pub(crate) fn interrupted() -> Arc<AtomicBool> {
         if set.swap(true, Ordering::SeqCst) {
             std::process::exit(i32::from(Outcome::Interrupted.code()));
         }
-        eprintln!("sendkit: interrupted; finishing the calls under way (Ctrl-C again to quit at once)");
+        eprintln!("sendkit: interrupted; starting nothing more, finishing the calls under way for up to 2s (Ctrl-C again to quit at once)");
     });
     flag
 }
@@ -194,30 +236,79 @@ pub(crate) fn interrupted() -> Arc<AtomicBool> {
 fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrency: usize) -> Outcome {
     let stop = interrupted();
     let total = ids.len();
+    let workers = concurrency.clamp(1, total.max(1));
+    // What is settled, for the report an interrupt prints if the calls under way do not end within the grace.
+    let settled = Arc::new(Mutex::new(Progress { done: vec![false; total], results: 0, stopped: false }));
+    grace_after_interrupt(Arc::clone(&stop), Arc::clone(&settled), ids.clone(), workers);
     let mut outcome = Outcome::Success;
     let mut tally = show::Tally::default();
-    let not_started = client.cancel_jobs_each(ids, concurrency, |_, _, result| {
+    let not_started = client.cancel_jobs_each(ids, concurrency, |index, job_id, result| {
         match &result {
             Ok(job) => printer.cancelled(job),
+            Err(error) if show::is_already_cancelled(error) => printer.already_cancelled(job_id, error),
             Err(error) => printer.error(error),
         }
-        outcome = outcome.max(result.as_ref().map_or_else(Outcome::of, |_| Outcome::Success));
+        let this = match &result {
+            Err(error) if !show::is_already_cancelled(error) => Outcome::of(error),
+            _ => Outcome::Success,
+        };
+        outcome = outcome.max(this);
         tally.count(&result);
-        if stop.load(Ordering::SeqCst) {
+        let stopping = stop.load(Ordering::SeqCst) || show::stdout_closed();
+        if let Ok(mut progress) = settled.lock() {
+            progress.done[index] = true;
+            progress.results += 1;
+            progress.stopped |= stopping;
+        }
+        if stopping {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
     });
     eprintln!("{}", tally.summary(total));
-    if !not_started.is_empty() {
+    if !not_started.is_empty() && stop.load(Ordering::SeqCst) {
         eprintln!("interrupted: {} not attempted: {}", not_started.len(), not_started.join(" "));
-        return Outcome::Interrupted;
     }
     if stop.load(Ordering::SeqCst) {
         return Outcome::Interrupted;
     }
     outcome
+}
+
+/// How far a batch of cancels got: which jobs have a result, how many results came, and whether it stopped.
+struct Progress {
+    done: Vec<bool>,
+    results: usize,
+    stopped: bool,
+}
+
+/// How long the calls under way may take to end after Ctrl-C before the command exits without them.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// After Ctrl-C, gives the cancels under way [`GRACE`] to end; past it, says which jobs may have been cancelled
+/// (sent, no answer yet) and which were not attempted, and exits 130. Jobs are handed out in order, one more per
+/// result until the stop, so the ones sent are the first `workers + results` of them.
+fn grace_after_interrupt(stop: Arc<AtomicBool>, settled: Arc<Mutex<Progress>>, ids: Vec<String>, workers: usize) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(GRACE);
+        let Ok(progress) = settled.lock() else { return };
+        let sent = (workers + progress.results).min(ids.len());
+        let in_flight: Vec<&str> = (0..sent).filter(|i| !progress.done[*i]).map(|i| ids[i].as_str()).collect();
+        let not_attempted = &ids[sent..];
+        eprintln!(
+            "interrupted: {} may have been cancelled (no answer yet; get them to see): {}",
+            in_flight.len(),
+            in_flight.join(" ")
+        );
+        if !not_attempted.is_empty() {
+            eprintln!("interrupted: {} not attempted: {}", not_attempted.len(), not_attempted.join(" "));
+        }
+        std::process::exit(i32::from(Outcome::Interrupted.code()));
+    });
 }
 
 fn mock(

@@ -15,8 +15,8 @@ pub enum Outcome {
     Failure,
     RateLimited,
     Unauthorized,
-    Unknown,
     Usage,
+    Unknown,
     Interrupted,
 }
 
@@ -35,6 +35,22 @@ impl Outcome {
             Error::WaitTimedOut { .. } => Self::WaitTimedOut,
             Error::InvalidInput(_) => Self::Usage,
             _ => Self::Failure,
+        }
+    }
+
+    /// The outcome's name in `--json` lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Success => "done",
+            Self::Failure => "failed",
+            Self::Usage => "invalid_input",
+            Self::NotCancellable => "not_cancellable",
+            Self::NotFound => "not_found",
+            Self::Unauthorized => "unauthorized",
+            Self::RateLimited => "rate_limited",
+            Self::Unknown => "may_have_taken_effect",
+            Self::WaitTimedOut => "wait_timed_out",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -58,5 +74,43 @@ impl Outcome {
 impl From<Outcome> for ExitCode {
     fn from(outcome: Outcome) -> Self {
         ExitCode::from(outcome.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Outcome; 10] = [
+        Outcome::Success,
+        Outcome::NotCancellable,
+        Outcome::NotFound,
+        Outcome::WaitTimedOut,
+        Outcome::Failure,
+        Outcome::RateLimited,
+        Outcome::Unauthorized,
+        Outcome::Usage,
+        Outcome::Unknown,
+        Outcome::Interrupted,
+    ];
+
+    /// The precedence `--help` states, read from the help text itself.
+    fn documented() -> Vec<u8> {
+        let help = crate::args::EXIT_CODES;
+        let line = help.lines().skip_while(|line| !line.starts_with("When jobs fail")).nth(1).unwrap();
+        line.trim_end_matches('.').split(", ").map(|code| code.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn every_pair_ends_with_the_code_help_puts_first() {
+        let order = documented();
+        assert_eq!(order.len(), ALL.len() - 1, "every code but 0 is ranked: {order:?}");
+        let rank = |outcome: Outcome| order.iter().position(|code| *code == outcome.code()).unwrap_or(order.len());
+        for a in ALL {
+            for b in ALL {
+                let expected = if rank(a) <= rank(b) { a } else { b };
+                assert_eq!(a.max(b), expected, "{a:?} with {b:?}");
+            }
+        }
     }
 }

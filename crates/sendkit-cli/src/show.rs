@@ -1,18 +1,62 @@
 //! What the tool prints: results on standard output (human lines, or the API's objects as JSON), errors and
 //! summaries on standard error.
 
-use sendkit_ureq::model::{EnrichResponse, Job};
-use sendkit_ureq::{Config, Error};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sendkit_ureq::model::{EnrichResponse, Job, JobStatus};
+use sendkit_ureq::{Config, Error, TransportErrorKind};
+
+use crate::outcome::Outcome;
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether standard output was closed by whatever reads it (`| head -n1`): the command then starts no more work,
+/// and ends quietly with the exit code of what it did.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// One line on standard output; a closed pipe is noted, never a panic.
+fn line(args: std::fmt::Arguments<'_>) {
+    if stdout_closed() {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{args}").and_then(|()| stdout.flush()).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => { line(format_args!($($arg)*)) };
+}
+
+/// Where the settings a hint names came from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `SENDKIT_API_KEY`, or `--api-key-file PATH`.
+    pub key: String,
+    /// `--base-url`, `SENDKIT_BASE_URL`, or the default.
+    pub base_url: String,
+}
 
 /// Prints results as a person or a script wants them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Printer {
     json: bool,
+    sources: Sources,
 }
 
 impl Printer {
     pub fn new(json: bool) -> Self {
-        Self { json }
+        Self { json, sources: Sources::default() }
+    }
+
+    /// The same printer, naming where the key and the base URL came from in its hints.
+    pub fn with_sources(mut self, sources: Sources) -> Self {
+        self.sources = sources;
+        self
     }
 
     /// One job, as `get` shows it.
@@ -21,15 +65,18 @@ impl Printer {
             return json_line(job);
         }
         let metadata = job.metadata.unwrap_or_default();
-        println!("id:        {}", job.id);
-        println!("type:      {}", job.job_type);
-        println!("status:    {}", job.status);
+        out!("id:        {}", job.id);
+        out!("type:      {}", job.job_type);
+        out!("status:    {}", job.status);
         if job.metadata.is_some() {
-            println!(
+            out!(
                 "progress:  {} of {} items ({} succeeded, {} failed)",
-                metadata.processed_items, metadata.total_items, metadata.success_count, metadata.failed_count
+                metadata.processed_items,
+                metadata.total_items,
+                metadata.success_count,
+                metadata.failed_count
             );
-            println!("credits:   {}", metadata.credits_used);
+            out!("credits:   {}", metadata.credits_used);
         }
         for (label, value) in [
             ("created:", job.created_at),
@@ -39,7 +86,7 @@ impl Printer {
         ] {
             if let Some(at) = value {
                 // As the API writes them: UTC, milliseconds.
-                println!("{label:<10} {}", at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"));
+                out!("{label:<10} {}", at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"));
             }
         }
     }
@@ -49,7 +96,15 @@ impl Printer {
         if self.json {
             return json_line(job);
         }
-        println!("{} {}", job.id, job.status);
+        out!("{} {}", job.id, job.status);
+    }
+
+    /// A job that was cancelled before this cancel: the state asked for.
+    pub fn already_cancelled(&self, job_id: &str, error: &Error) {
+        if self.json {
+            return self.error_line(job_id, "already_cancelled", error);
+        }
+        out!("{job_id} cancelled (already)");
     }
 
     /// A job a wait ended with: its final status and counts.
@@ -58,7 +113,7 @@ impl Printer {
             return json_line(job);
         }
         let metadata = job.metadata.unwrap_or_default();
-        println!(
+        out!(
             "{} {} ({} of {} items, {} succeeded, {} failed)",
             job.id,
             job.status,
@@ -69,6 +124,13 @@ impl Printer {
         );
     }
 
+    /// Job IDs alone, one per line: for a pipe into another command.
+    pub fn job_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        for id in ids {
+            out!("{id}");
+        }
+    }
+
     /// The jobs an enrich created.
     pub fn created(&self, created: &EnrichResponse) {
         if self.json {
@@ -76,7 +138,7 @@ impl Printer {
         }
         for job in created.jobs.iter().filter(|_| !self.json) {
             let items = plural(job.total_items, "item");
-            println!("{} {} ({items}, {})", job.job_id, job.status, credits(job.credits_used));
+            out!("{} {} ({items}, {})", job.job_id, job.status, credits(job.credits_used));
         }
         eprintln!(
             "created {} for {}, {} charged",
@@ -87,18 +149,65 @@ impl Printer {
     }
 
     /// An error, on standard error: its message names the call and the job. A wait that timed out also says
-    /// why its last poll failed, which the error keeps as its cause.
+    /// why its last poll failed, which the error keeps as its cause. With `--json`, also one line on standard
+    /// output, so that a script sees every job's outcome.
     pub fn error(&self, error: &Error) {
         match error {
             Error::WaitTimedOut { last_error: Some(last), .. } => eprintln!("{error}; the last poll failed: {last}"),
             _ => eprintln!("{error}"),
+        }
+        if let Some(hint) = self.hint(error) {
+            eprintln!("hint: {hint}");
+        }
+        if self.json {
+            let job_id = match error {
+                Error::WaitTimedOut { job_id, .. } => Some(job_id.as_str()),
+                other => other.call().and_then(|call| call.job_id()),
+            };
+            self.error_line(job_id.unwrap_or_default(), Outcome::of(error).name(), error);
+        }
+    }
+
+    fn error_line(&self, job_id: &str, outcome: &str, error: &Error) {
+        let message = match error {
+            Error::Api { answer, .. }
+            | Error::NotCancellable { answer, .. }
+            | Error::NotFound { answer, .. }
+            | Error::Unauthorized { answer, .. } => Some(answer.message.clone()),
+            Error::RateLimited { message, .. } => message.clone(),
+            _ => None,
+        };
+        let line = serde_json::json!({
+            "jobId": (!job_id.is_empty()).then_some(job_id),
+            "outcome": outcome,
+            "httpStatus": error.status().map(|status| status.as_u16()),
+            "code": error.code().map(ToString::to_string),
+            "message": message,
+            "requestId": error.request_id(),
+            "mayHaveTakenEffect": error.may_have_taken_effect(),
+            "error": error.to_string(),
+        });
+        json_line(&line);
+    }
+
+    /// What a person can do about an error the settings may have caused: the setting, and where it came from.
+    fn hint(&self, error: &Error) -> Option<String> {
+        let Sources { key, base_url } = &self.sources;
+        match error {
+            Error::Unauthorized { .. } if !key.is_empty() => {
+                Some(format!("the API key came from {key}: check that it is the key of this account"))
+            }
+            Error::Transport { source, .. } if source.kind() == TransportErrorKind::Resolve && !base_url.is_empty() => {
+                Some(format!("the base URL came from {base_url}: check its host name"))
+            }
+            _ => None,
         }
     }
 }
 
 fn json_line<T: serde::Serialize>(value: &T) {
     match serde_json::to_string(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => out!("{text}"),
         Err(err) => eprintln!("sendkit: cannot write JSON: {err}"),
     }
 }
@@ -115,6 +224,7 @@ fn credits(n: u64) -> String {
 #[derive(Debug, Default)]
 pub struct Tally {
     cancelled: usize,
+    already_cancelled: usize,
     finished_already: usize,
     not_found: usize,
     unknown: usize,
@@ -125,6 +235,7 @@ impl Tally {
     pub fn count(&mut self, result: &Result<Job, Error>) {
         match result {
             Ok(_) => self.cancelled += 1,
+            Err(error) if is_already_cancelled(error) => self.already_cancelled += 1,
             Err(error) if error.may_have_taken_effect() => self.unknown += 1,
             Err(Error::NotCancellable { .. }) => self.finished_already += 1,
             Err(Error::NotFound { .. }) => self.not_found += 1,
@@ -135,6 +246,7 @@ impl Tally {
     pub fn summary(&self, total: usize) -> String {
         let mut parts = vec![format!("cancelled {} of {}", self.cancelled, plural(total as u64, "job"))];
         for (count, what) in [
+            (self.already_cancelled, "already cancelled"),
             (self.finished_already, "already finished"),
             (self.not_found, "not found"),
             (self.unknown, "may have been cancelled (get them to see)"),
@@ -165,4 +277,11 @@ pub fn settings(config: &Config) {
         Some(proxy) => eprintln!("sendkit: proxy {}", proxy.uri()),
         None => eprintln!("sendkit: no proxy"),
     }
+}
+
+/// A refusal that names the job as cancelled already, with nothing of this run that may have done it: the state a
+/// cancel asks for, so a re-run of a batch succeeds.
+pub fn is_already_cancelled(error: &Error) -> bool {
+    matches!(error, Error::NotCancellable { job_status: Some(JobStatus::Cancelled), .. })
+        && !error.may_have_taken_effect()
 }

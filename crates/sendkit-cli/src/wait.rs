@@ -133,7 +133,6 @@ fn report(printer: &Printer, result: Result<Job, Error>) -> Outcome {
 }
 
 fn policy(options: WaitOptions) -> Result<WaitPolicy, Error> {
-    let timeout = crate::seconds_setting("--timeout", options.timeout)?;
-    let poll = crate::seconds_setting("--poll", options.poll)?;
+    let (timeout, poll) = (options.timeout, options.poll);
     Ok(WaitPolicy::default().timeout(timeout).poll_interval(poll, Duration::from_secs(15).max(poll)))
 }

@@ -72,10 +72,28 @@ fn cancel_many_from_stdin_with_finished_and_missing_jobs() {
         "pending_1\n\nprocessing_1\ncompleted_1\nmissing\n",
     );
     assert_eq!(code(&output), 4, "not found outranks already finished: {}", text(&output.stderr));
-    let mut cancelled: Vec<String> = text(&output.stdout)
-        .lines()
+    // One JSON document per line for every job: the API's job when cancelled, an outcome line otherwise.
+    let lines: Vec<serde_json::Value> =
+        text(&output.stdout).lines().map(|line| serde_json::from_str(line).expect("JSON per line")).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let failures: Vec<&serde_json::Value> = lines.iter().filter(|line| line.get("outcome").is_some()).collect();
+    let completed = failures.iter().find(|line| line["jobId"] == "completed_1").expect("a line for completed_1");
+    assert_eq!(completed["outcome"], "not_cancellable");
+    assert_eq!(completed["httpStatus"], 400);
+    assert_eq!(completed["code"], "VALIDATION_ERROR");
+    assert_eq!(completed["message"], "Job cannot be cancelled in status \"completed\"");
+    assert_eq!(completed["mayHaveTakenEffect"], false);
+    assert!(completed["requestId"].as_str().is_some_and(|id| id.starts_with("req_")));
+    let missing = failures.iter().find(|line| line["jobId"] == "missing").expect("a line for missing");
+    assert_eq!(
+        (&missing["outcome"], &missing["httpStatus"]),
+        (&serde_json::json!("not_found"), &serde_json::json!(404))
+    );
+    let mut cancelled: Vec<String> = lines
+        .iter()
+        .filter(|line| line.get("outcome").is_none())
         .map(|line| {
-            let job: Job = serde_json::from_str(line).expect("one JSON job per line");
+            let job: Job = serde_json::from_value(line.clone()).expect("the API's job");
             assert_eq!(job.status, JobStatus::Cancelled);
             job.id
         })
@@ -205,7 +223,11 @@ fn bad_arguments_and_settings_exit_2() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sendkit"));
     let output = command.args(["get", "x"]).env_clear().output().unwrap();
     assert_eq!(code(&output), 2);
-    assert_eq!(text(&output.stderr), "invalid input: environment variable SENDKIT_API_KEY is not set\n");
+    assert_eq!(
+        text(&output.stderr),
+        "sendkit: environment variable SENDKIT_API_KEY is not set: set it to your API key, or pass --api-key-file \
+         PATH\n"
+    );
 }
 
 #[test]
@@ -285,4 +307,158 @@ fn the_mock_command_serves_the_emulator() {
     let _ = child.wait();
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     assert!(text(&output.stdout).starts_with("bulk_esp_detection_"), "{}", text(&output.stdout));
+}
+
+#[test]
+fn re_runs_duplicates_and_comments_are_safe() {
+    let server = emulator();
+    // The same ID twice, a comment and blank lines: one cancel.
+    let output = sendkit(&server, &["cancel", "-"], "# the jobs to stop\npending_1\n\n  pending_1  \n#processing_1\n");
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "cancelled 1 of 1 job\n");
+    assert_eq!(server.ledger().cancels.get("pending_1"), Some(&1));
+    assert_eq!(server.job("processing_1").unwrap().status, JobStatus::Processing, "a comment is not an ID");
+    // Run again: the job is already cancelled, which is what was asked.
+    let again = sendkit(&server, &["cancel", "pending_1", "pending_1"], "");
+    assert_eq!(code(&again), 0, "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "pending_1 cancelled (already)\n");
+    assert_eq!(text(&again.stderr), "cancelled 0 of 1 job; 1 already cancelled\n");
+    // A finished job stays exit 3, counted apart.
+    let mixed = sendkit(&server, &["cancel", "pending_1", "completed_1", "--json"], "");
+    assert_eq!(code(&mixed), 3);
+    assert!(text(&mixed.stdout).contains("\"outcome\":\"already_cancelled\""), "{}", text(&mixed.stdout));
+    assert!(text(&mixed.stderr).ends_with("cancelled 0 of 2 jobs; 1 already cancelled; 1 already finished\n"));
+}
+
+#[test]
+fn get_takes_many_ids_and_standard_input() {
+    let server = emulator();
+    let output = sendkit(&server, &["get", "-", "--json"], "pending_1\n# a comment\ncompleted_1\nmissing\n");
+    assert_eq!(code(&output), 4);
+    let lines: Vec<serde_json::Value> =
+        text(&output.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        (&lines[0]["id"], &lines[1]["id"]),
+        (&serde_json::json!("pending_1"), &serde_json::json!("completed_1"))
+    );
+    assert_eq!(lines[2]["outcome"], "not_found");
+}
+
+#[test]
+fn durations_read_as_people_write_them() {
+    let server = emulator();
+    for deadline in ["30s", "2m", "1.5", "250ms", "0"] {
+        let output = sendkit(&server, &["get", "pending_1", "--deadline", deadline, "--attempt-timeout", "10s"], "");
+        assert_eq!(code(&output), 0, "{deadline}: {}", text(&output.stderr));
+    }
+    let output = sendkit(&server, &["get", "pending_1", "--deadline", "soon"], "");
+    assert_eq!(code(&output), 2);
+    assert!(
+        text(&output.stderr).contains("\"soon\" is not a duration: write 30s, 2m, 1h, 250ms"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_closed_standard_output_ends_the_command_quietly() {
+    let server = emulator();
+    let ids: String = (0..300).map(|i| format!("bulk_{i}\n")).collect();
+    for i in 0..300 {
+        server.insert_job(Job::new(format!("bulk_{i}"), JobType::EmailVerification, JobStatus::Processing));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sendkit"))
+        .args(["cancel", "-", "--json", "--concurrency", "2"])
+        .env_clear()
+        .env("SENDKIT_API_KEY", KEY)
+        .env("SENDKIT_BASE_URL", server.base_url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(ids.as_bytes()).unwrap();
+    // Read the first line, then close the pipe, as `| head -n1` does.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let errors = text(&output.stderr);
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert_eq!(code(&output), 0, "every cancel it made succeeded: {errors}");
+    assert!(first.contains("\"status\":\"cancelled\""), "{first}");
+    let cancelled = server.ledger().cancels.len();
+    assert!(cancelled < 300, "it stopped starting cancels once nobody read the results ({cancelled})");
+}
+
+#[test]
+fn ctrl_c_against_a_hung_server_exits_after_a_short_grace_and_says_what_may_have_happened() {
+    let server = emulator();
+    for i in 0..5 {
+        server.insert_job(Job::new(format!("hung_{i}"), JobType::EmailVerification, JobStatus::Processing));
+    }
+    // Every cancel is held for a minute before its answer.
+    server.inject(sendkit_mock::Fault::status(503).delay(Duration::from_secs(60)).on(sendkit_mock::Route::Cancel));
+    let child = Command::new(env!("CARGO_BIN_EXE_sendkit"))
+        .args(["cancel", "hung_0", "hung_1", "hung_2", "hung_3", "hung_4", "--concurrency", "2"])
+        .env_clear()
+        .env("SENDKIT_API_KEY", KEY)
+        .env("SENDKIT_BASE_URL", server.base_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let took = started.elapsed();
+    let errors = text(&output.stderr);
+    assert_eq!(code(&output), 130, "{errors}");
+    assert!(took < Duration::from_secs(6), "exited {took:?} after Ctrl-C");
+    assert!(
+        errors.contains("interrupted: 2 may have been cancelled (no answer yet; get them to see): hung_0 hung_1"),
+        "{errors}"
+    );
+    assert!(errors.contains("interrupted: 3 not attempted: hung_2 hung_3 hung_4"), "{errors}");
+}
+
+#[test]
+fn a_thousand_cancels_behind_a_rate_limiter_all_succeed() {
+    let server = MockServer::builder().api_key(KEY).worker_threads(2).start().unwrap();
+    let ids: Vec<String> = (0..1000).map(|i| format!("limited_{i:04}")).collect();
+    for id in &ids {
+        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
+    }
+    server.inject(sendkit_mock::Fault::rate_limit(250.0, 10));
+    let output = sendkit(&server, &["cancel", "-", "--json"], &(ids.join("\n") + "\n"));
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "cancelled 1000 of 1000 jobs\n");
+    assert_eq!(text(&output.stdout).lines().count(), 1000);
+    for id in &ids {
+        assert_eq!(server.job(id).unwrap().status, JobStatus::Cancelled);
+    }
+    assert!(server.ledger().rate_limited > 0, "the limiter was met");
+}
+
+#[test]
+fn enrich_can_print_just_the_ids_for_a_pipe() {
+    let server = emulator();
+    let output = sendkit(
+        &server,
+        &["enrich", "--lead", "507f1f77bcf86cd799439011", "--type", "email,segGateway", "--output", "ids"],
+        "",
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let ids: Vec<String> = text(&output.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(ids.len(), 2);
+    // Straight into another command.
+    let cancelled = sendkit(&server, &["cancel", "-"], &text(&output.stdout));
+    assert_eq!(code(&cancelled), 0, "{}", text(&cancelled.stderr));
+    for id in ids {
+        assert_eq!(server.job(&id).unwrap().status, JobStatus::Cancelled);
+    }
 }
