@@ -11,7 +11,7 @@ use std::sync::Arc;
 use sendkit_proto::http;
 use sendkit_proto::{
     AsyncTransport, Attempt, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, TransportError,
-    TransportErrorKind, WaitPolicy,
+    TransportErrorKind, WaitEvent, WaitPolicy,
 };
 
 /// What a scenario needs of a client; implemented by both adapters.
@@ -26,6 +26,8 @@ pub trait Adapter {
     fn wait_for_job(&self, job_id: &str, policy: WaitPolicy) -> (Result<Job, Error>, Vec<Job>);
     /// Cancels many jobs.
     fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)>;
+    /// Waits for many jobs: every event, in the order the caller saw them.
+    fn wait_for_jobs(&self, job_ids: &[String], policy: WaitPolicy, concurrency: usize) -> Vec<WaitEvent>;
 }
 
 /// Turns each named scenario, a `fn(Connect)`, into two tests: one through ureq, one through hyper. For
@@ -249,6 +251,12 @@ impl<T: sendkit_proto::Transport + Sync> Adapter for sendkit_ureq::Client<T> {
     fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)> {
         sendkit_ureq::Client::cancel_jobs(self, job_ids.iter().copied(), concurrency)
     }
+
+    fn wait_for_jobs(&self, job_ids: &[String], policy: WaitPolicy, concurrency: usize) -> Vec<WaitEvent> {
+        let mut events = Vec::new();
+        sendkit_ureq::Client::wait_for_jobs(self, job_ids.to_vec(), policy, concurrency, |event| events.push(event));
+        events
+    }
 }
 
 struct Hyper<T: AsyncTransport + ?Sized + 'static> {
@@ -292,6 +300,15 @@ impl<T: AsyncTransport + ?Sized + 'static> Adapter for Hyper<T> {
         let client = self.client.clone();
         let ids: Vec<String> = job_ids.iter().map(|id| id.to_string()).collect();
         self.block_on(async move { client.cancel_jobs(ids, concurrency).await })
+    }
+
+    fn wait_for_jobs(&self, job_ids: &[String], policy: WaitPolicy, concurrency: usize) -> Vec<WaitEvent> {
+        let (client, ids) = (self.client.clone(), job_ids.to_vec());
+        self.block_on(async move {
+            let mut events = Vec::new();
+            client.wait_for_jobs(ids, policy, concurrency, |event| events.push(event)).await;
+            events
+        })
     }
 }
 

@@ -198,6 +198,9 @@ pub struct WaitOptions {
     /// How long between the first polls (growing to 15s)
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = duration)]
     pub poll: Duration,
+    /// How many polls may be under way at once, however many jobs are waited for
+    #[arg(long = "poll-concurrency", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub poll_concurrency: u16,
 }
 
 /// What `enrich --output` prints instead of its usual lines.

@@ -1,117 +1,139 @@
-//! `wait`: every job waited for at once, a live bar each on a terminal, plain progress lines elsewhere.
+//! `wait`: every job waited for at once by a few threads, a live bar each on a terminal, progress lines elsewhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sendkit_ureq::model::Job;
-use sendkit_ureq::{Client, Error, WaitPolicy};
+use sendkit_ureq::{Client, Error, WaitEvent, WaitPolicy};
 
 use crate::args::WaitOptions;
 use crate::outcome::Outcome;
 use crate::show::Printer;
 
-/// How a person watches the jobs: bars on a terminal, lines otherwise.
+/// How a person watches the jobs: a bar each on a terminal (one bar for them all past a screenful), lines
+/// otherwise.
 enum Watch {
-    Bars(MultiProgress),
-    Lines,
+    Bars { bars: MultiProgress, each: HashMap<String, ProgressBar>, all: Option<ProgressBar> },
+    Lines { started: Instant },
 }
+
+/// Past this many jobs, one bar counts them all.
+const BARS_EACH: usize = 20;
 
 impl Watch {
-    fn new() -> Self {
-        if std::io::stderr().is_terminal() {
-            Self::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
-        } else {
-            Self::Lines
+    fn new(ids: &[String]) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self::Lines { started: Instant::now() };
+        }
+        let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let new_bar = |prefix: &str, length: u64| {
+            // Starts empty, and its clock ticks between polls.
+            let bar = bars.add(ProgressBar::new(length).with_style(style.clone()).with_prefix(prefix.to_owned()));
+            bar.set_message("waiting");
+            bar.enable_steady_tick(Duration::from_millis(500));
+            bar
+        };
+        if ids.len() > BARS_EACH {
+            let all = new_bar("jobs finished", ids.len() as u64);
+            return Self::Bars { each: HashMap::new(), all: Some(all), bars };
+        }
+        let each = ids.iter().map(|id| (id.clone(), new_bar(id, 1))).collect();
+        Self::Bars { bars, each, all: None }
+    }
+
+    fn progress(&mut self, job: &Job) {
+        let metadata = job.metadata.unwrap_or_default();
+        match self {
+            Self::Bars { each, .. } => {
+                if let Some(bar) = each.get(&job.id) {
+                    bar.set_length(metadata.total_items.max(1));
+                    bar.set_position(metadata.processed_items);
+                    bar.set_message(job.status.to_string());
+                }
+            }
+            Self::Lines { started } => {
+                let (done, total) = (metadata.processed_items, metadata.total_items);
+                eprintln!("{} {} {done}/{total} ({}s)", job.id, job.status, started.elapsed().as_secs());
+            }
         }
     }
 
-    fn bar(&self, job_id: &str) -> Option<ProgressBar> {
-        let Self::Bars(bars) = self else { return None };
-        let style = ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        let bar = bars.add(ProgressBar::new(0).with_style(style).with_prefix(job_id.to_owned()));
-        bar.set_message("waiting");
-        Some(bar)
+    fn finished(&mut self, job_id: &str) {
+        if let Self::Bars { each, all, .. } = self {
+            if let Some(bar) = each.get(job_id) {
+                bar.finish();
+            }
+            if let Some(all) = all {
+                all.inc(1);
+            }
+        }
+    }
+
+    fn clear(&self) {
+        if let Self::Bars { bars, .. } = self {
+            let _ = bars.clear();
+        }
     }
 }
 
-/// Waits for every job, each on a thread of its own (a wait mostly sleeps), and prints each one's end.
+/// Waits for every job, polling at most `--poll-concurrency` at once however many there are, and prints each one's
+/// end as it comes.
 pub fn wait(client: &Client, printer: &Printer, ids: Vec<String>, options: WaitOptions) -> Outcome {
-    let policy = match policy(options) {
-        Ok(policy) => policy,
-        Err(error) => {
-            printer.error(&error);
-            return Outcome::Usage;
-        }
-    };
+    let policy = policy(options);
     let stop = crate::interrupted();
-    let watch = Arc::new(Watch::new());
-    let last_seen: Arc<Mutex<BTreeMap<String, Job>>> = Arc::default();
-    let started = Instant::now();
-    let (sender, finished) = mpsc::channel();
-    for id in &ids {
-        let (client, policy, id, sender) = (client.clone(), policy.clone(), id.clone(), sender.clone());
-        let (watch, last_seen) = (Arc::clone(&watch), Arc::clone(&last_seen));
-        std::thread::spawn(move || {
-            let bar = watch.bar(&id);
-            let mut shown = String::new();
-            let result = client.wait_for_job(&id, policy, |job| {
-                let metadata = job.metadata.unwrap_or_default();
-                match &bar {
-                    Some(bar) => {
-                        bar.set_length(metadata.total_items);
-                        bar.set_position(metadata.processed_items);
-                        bar.set_message(job.status.to_string());
-                    }
-                    None => {
-                        let line =
-                            format!("{} {} {}/{}", job.id, job.status, metadata.processed_items, metadata.total_items);
-                        if line != shown {
-                            eprintln!("{line} ({}s)", started.elapsed().as_secs());
-                            shown = line;
-                        }
-                    }
-                }
-                if let Ok(mut seen) = last_seen.lock() {
-                    seen.insert(job.id.clone(), job.clone());
-                }
-            });
-            if let Some(bar) = bar {
-                bar.finish();
-            }
-            let _ = sender.send((id, result));
-        });
-    }
-    drop(sender);
+    let mut watch = Watch::new(&ids);
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    report_on_interrupt(Arc::clone(&stop), Arc::clone(&seen), ids.clone());
     let mut outcome = Outcome::Success;
-    let mut remaining = ids.len();
-    while remaining > 0 {
-        match finished.recv_timeout(Duration::from_millis(100)) {
-            Ok((_, result)) => {
-                remaining -= 1;
-                outcome = outcome.max(report(printer, result));
+    client.wait_for_jobs(ids, policy, usize::from(options.poll_concurrency), |event| match event {
+        WaitEvent::Progress(job) => {
+            watch.progress(&job);
+            if let Ok(mut seen) = seen.lock() {
+                seen.last.insert(job.id.clone(), job);
             }
-            Err(mpsc::RecvTimeoutError::Timeout) if stop.load(Ordering::SeqCst) => {
-                // A wait only reads: leaving the polls behind changes nothing on the server.
-                let seen = last_seen.lock().map(|seen| seen.clone()).unwrap_or_default();
-                for id in &ids {
-                    match seen.get(id) {
-                        Some(job) if job.status.is_terminal() => {}
-                        Some(job) => eprintln!("interrupted: {id} last seen {}", job.status),
-                        None => eprintln!("interrupted: {id} not seen yet"),
-                    }
-                }
-                return Outcome::Interrupted;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-    }
+        WaitEvent::Finished { job_id, result, .. } => {
+            watch.finished(&job_id);
+            if let Ok(mut seen) = seen.lock() {
+                seen.finished.insert(job_id);
+            }
+            outcome = outcome.max(report(printer, result));
+        }
+        _ => {}
+    });
+    watch.clear();
     outcome
+}
+
+/// What the waits have seen: the last state of each job, and which have finished.
+#[derive(Debug, Default)]
+struct Seen {
+    last: BTreeMap<String, Job>,
+    finished: HashSet<String>,
+}
+
+/// On Ctrl-C, says where each unfinished job was last seen and exits 130 at once: a wait only reads, so leaving
+/// the polls behind changes nothing on the server.
+fn report_on_interrupt(stop: Arc<std::sync::atomic::AtomicBool>, seen: Arc<Mutex<Seen>>, ids: Vec<String>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let Ok(seen) = seen.lock() else { return };
+        for id in ids.iter().filter(|id| !seen.finished.contains(*id)) {
+            match seen.last.get(id) {
+                Some(job) => eprintln!("interrupted: {id} last seen {}", job.status),
+                None => eprintln!("interrupted: {id} not seen yet"),
+            }
+        }
+        std::process::exit(i32::from(Outcome::Interrupted.code()));
+    });
 }
 
 /// Prints how one wait ended, and says what it means for the exit code.
@@ -132,7 +154,7 @@ fn report(printer: &Printer, result: Result<Job, Error>) -> Outcome {
     }
 }
 
-fn policy(options: WaitOptions) -> Result<WaitPolicy, Error> {
+fn policy(options: WaitOptions) -> WaitPolicy {
     let (timeout, poll) = (options.timeout, options.poll);
-    Ok(WaitPolicy::default().timeout(timeout).poll_interval(poll, Duration::from_secs(15).max(poll)))
+    WaitPolicy::default().timeout(timeout).poll_interval(poll, Duration::from_secs(15).max(poll))
 }

@@ -69,12 +69,13 @@ use sendkit_proto::http::header::CONTENT_LENGTH;
 use sendkit_proto::http::{Request, Response, Uri};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{
-    causes, Call, CancelJobFlow, Enrich, Flow, GetJob, Now, Operation, ResultsInOrder, Step, WaitForJob,
+    causes, Call, CancelJobFlow, Enrich, Flow, FlowSchedule, GetJob, Now, Operation, ResultsInOrder, Step, Turn,
+    WaitForJob,
 };
 
 pub use sendkit_proto::{
     model, AsyncTransport, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy,
-    TransportError, TransportErrorKind, WaitPolicy,
+    TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// The crates whose types this crate's constructors take, so that you build them against the same versions:
 /// rustls 0.23 (`RootCertStore`, [`Client::with_roots`]), and hyper-util 0.1 with http-body-util 0.1 and bytes 1
@@ -249,6 +250,104 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         on_progress: impl FnMut(&Job),
     ) -> Result<Job, Error> {
         self.drive(WaitForJob::new(job_id, policy, &self.config), on_progress).await
+    }
+
+    /// Waits for many jobs at once with `concurrency` polls under way at most, however many jobs there are: each
+    /// job is polled as [`Client::wait_for_job`] would, by whichever of `concurrency` workers is free when its poll
+    /// is due, so 10,000 jobs take `concurrency` connections and no task each. `each` is called as things happen: a
+    /// [`WaitEvent::Progress`] for each job that changed, a [`WaitEvent::Finished`] when a job's wait ends. The
+    /// workers run inside this future (nothing is spawned); dropping it stops them.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) {
+    /// use sendkit_hyper::{WaitEvent, WaitPolicy};
+    ///
+    /// client
+    ///     .wait_for_jobs(["job_1", "job_2"], WaitPolicy::default(), 16, |event| match event {
+    ///         WaitEvent::Progress(job) => println!("{} is {}", job.id, job.status),
+    ///         WaitEvent::Finished { job_id, result, .. } => match result {
+    ///             Ok(job) => println!("{job_id} finished: {}", job.status),
+    ///             Err(error) => println!("{error}"),
+    ///         },
+    ///         _ => {}
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn wait_for_jobs<I>(
+        &self,
+        job_ids: I,
+        policy: WaitPolicy,
+        concurrency: usize,
+        mut each: impl FnMut(WaitEvent),
+    ) where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let waits = job_ids.into_iter().map(Into::into).map(|id: String| {
+            let wait = WaitForJob::new(id.clone(), policy.clone(), &self.config);
+            (id, wait)
+        });
+        let schedule = FlowSchedule::new(waits);
+        let events = std::sync::Mutex::new(std::collections::VecDeque::new());
+        let mut workers: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> =
+            (0..concurrency.max(1)).map(|_| Box::pin(self.wait_worker(&schedule, &events)) as _).collect();
+        std::future::poll_fn(|cx| {
+            workers.retain_mut(|worker| worker.as_mut().poll(cx).is_pending());
+            let ready: Vec<WaitEvent> = events.lock().map(|mut queue| queue.drain(..).collect()).unwrap_or_default();
+            ready.into_iter().for_each(&mut each);
+            if workers.is_empty() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// One worker of [`Client::wait_for_jobs`]: runs whichever wait is due until it sleeps or ends.
+    async fn wait_worker(
+        &self,
+        schedule: &FlowSchedule<WaitForJob<'_>>,
+        events: &std::sync::Mutex<std::collections::VecDeque<WaitEvent>>,
+    ) {
+        let now = || Now::new(Instant::now(), SystemTime::now());
+        let push = |event| {
+            if let Ok(mut queue) = events.lock() {
+                queue.push_back(event);
+            }
+        };
+        loop {
+            let (index, name, mut flow) = match schedule.take(Instant::now()) {
+                Turn::Done => return,
+                Turn::Idle(pause) => {
+                    T::sleep(&self.transport, pause).await;
+                    continue;
+                }
+                Turn::Run { index, name, flow } => (index, name, flow),
+            };
+            let mut step = flow.next(now());
+            loop {
+                while let Some(job) = flow.take_progress() {
+                    push(WaitEvent::Progress(job));
+                }
+                step = match step {
+                    Step::Send(attempt) => {
+                        let outcome = T::send(&self.transport, attempt).await;
+                        flow.receive(outcome, now())
+                    }
+                    Step::Sleep(pause) => {
+                        schedule.park(index, name, flow, Instant::now() + pause);
+                        break;
+                    }
+                    Step::Done(result) => {
+                        schedule.finish(index);
+                        push(WaitEvent::Finished { index, job_id: name, result });
+                        break;
+                    }
+                };
+            }
+        }
     }
 
     /// Cancels every job, at most `concurrency` at a time (as tasks on the runtime), and returns each one's result

@@ -45,6 +45,7 @@ mod flow;
 mod pace;
 mod retry;
 mod retry_after;
+mod schedule;
 mod trace;
 mod wait;
 
@@ -61,6 +62,7 @@ pub use pace::Pacer;
 pub use proxy::{Proxy, ProxyServer};
 pub use response::parse_response;
 pub use retry::RetryPolicy;
+pub use schedule::{FlowSchedule, Turn, WaitEvent};
 pub use secret::{ApiKey, KeyKind};
 pub use settle::CancelJobFlow;
 pub use transport::causes;

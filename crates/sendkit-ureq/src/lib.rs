@@ -54,11 +54,13 @@ use std::time::{Instant, SystemTime};
 use sendkit_proto::http::header::USER_AGENT;
 use sendkit_proto::http::{HeaderValue, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{Call, CancelJobFlow, Enrich, Flow, GetJob, Now, Operation, ResultsInOrder, Step, WaitForJob};
+use sendkit_proto::{
+    Call, CancelJobFlow, Enrich, Flow, FlowSchedule, GetJob, Now, Operation, ResultsInOrder, Step, Turn, WaitForJob,
+};
 
 pub use sendkit_proto::{
     model, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, Transport, TransportError,
-    TransportErrorKind, WaitPolicy,
+    TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// ureq 3.5, whose `Agent` ([`Client::with_agent`]) and `tls::Certificate` ([`Client::with_roots`]) these
 /// constructors take: that version is part of this crate's API.
@@ -212,6 +214,100 @@ impl<T: Transport> Client<T> {
         self.drive(WaitForJob::new(job_id, policy, &self.config), on_progress)
     }
 
+    /// Waits for many jobs at once with `concurrency` threads at most, however many jobs there are: each job is
+    /// polled as [`Client::wait_for_job`] would, by whichever thread is free when its poll is due, so 10,000 jobs
+    /// take `concurrency` threads and connections. `each` is called on the calling thread, as things happen: a
+    /// [`WaitEvent::Progress`] for each job that changed, a [`WaitEvent::Finished`] when a job's wait ends. A panic
+    /// in `each` or in the transport reaches the caller once the other threads have stopped.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::from_env()?;
+    /// use sendkit_ureq::{WaitEvent, WaitPolicy};
+    ///
+    /// client.wait_for_jobs(["job_1", "job_2"], WaitPolicy::default(), 16, |event| match event {
+    ///     WaitEvent::Progress(job) => println!("{} is {}", job.id, job.status),
+    ///     WaitEvent::Finished { job_id, result, .. } => match result {
+    ///         Ok(job) => println!("{job_id} finished: {}", job.status),
+    ///         Err(error) => println!("{error}"),
+    ///     },
+    ///     _ => {}
+    /// });
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
+    pub fn wait_for_jobs<I>(&self, job_ids: I, policy: WaitPolicy, concurrency: usize, mut each: impl FnMut(WaitEvent))
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+        T: Sync,
+    {
+        let waits = job_ids.into_iter().map(Into::into).map(|id: String| {
+            let wait = WaitForJob::new(id.clone(), policy.clone(), &self.config);
+            (id, wait)
+        });
+        let schedule = FlowSchedule::new(waits);
+        let (sender, events) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            // Stops the workers when this thread leaves the scope, by a panic in `each` included.
+            let _stop = StopOnDrop(&schedule);
+            for _ in 0..concurrency.max(1) {
+                let (sender, schedule) = (sender.clone(), &schedule);
+                scope.spawn(move || {
+                    let worked = std::panic::catch_unwind(AssertUnwindSafe(|| self.wait_worker(schedule, &sender)));
+                    if let Err(panic) = worked {
+                        let _ = sender.send(Err(panic));
+                    }
+                });
+            }
+            drop(sender);
+            for event in events {
+                match event {
+                    Ok(event) => each(event),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+    }
+
+    /// One worker of [`Client::wait_for_jobs`]: runs whichever wait is due until it sleeps or ends.
+    fn wait_worker(&self, schedule: &FlowSchedule<WaitForJob<'_>>, events: &WaitEvents) {
+        let now = || Now::new(Instant::now(), SystemTime::now());
+        loop {
+            let (index, name, mut flow) = match schedule.take(Instant::now()) {
+                Turn::Done => return,
+                Turn::Idle(pause) => {
+                    std::thread::sleep(pause);
+                    continue;
+                }
+                Turn::Run { index, name, flow } => (index, name, flow),
+            };
+            let mut step = flow.next(now());
+            loop {
+                while let Some(job) = flow.take_progress() {
+                    if events.send(Ok(WaitEvent::Progress(job))).is_err() {
+                        return;
+                    }
+                }
+                step = match step {
+                    Step::Send(attempt) => {
+                        let outcome = self.transport.send(attempt);
+                        flow.receive(outcome, now())
+                    }
+                    Step::Sleep(pause) => {
+                        schedule.park(index, name, flow, Instant::now() + pause);
+                        break;
+                    }
+                    Step::Done(result) => {
+                        schedule.finish(index);
+                        if events.send(Ok(WaitEvent::Finished { index, job_id: name, result })).is_err() {
+                            return;
+                        }
+                        break;
+                    }
+                };
+            }
+        }
+    }
+
     /// Cancels every job, at most `concurrency` at a time (on scoped threads), and returns each one's result in the
     /// order given: one failure does not stop the rest.
     ///
@@ -343,6 +439,18 @@ impl<T: Transport> Client<T> {
                 Step::Done(result) => return result,
             };
         }
+    }
+}
+
+/// What the workers of [`Client::wait_for_jobs`] send the calling thread: an event, or a panic to raise there.
+type WaitEvents = std::sync::mpsc::Sender<Result<WaitEvent, Box<dyn std::any::Any + Send>>>;
+
+/// Stops a schedule when dropped: its workers end after their current turn.
+struct StopOnDrop<'a, F: Flow>(&'a FlowSchedule<F>);
+
+impl<F: Flow> Drop for StopOnDrop<'_, F> {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
 

@@ -1,0 +1,94 @@
+//! Waiting for many jobs at once: results as they come, progress only on change, polling bounded by the
+//! concurrency given (threads or tasks, and connections), through every transport.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sendkit_mock::{MockServer, Progress};
+use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus, JobType};
+use sendkit_proto::{WaitEvent, WaitPolicy};
+use sendkit_tests::{client, Connect};
+
+fn quick() -> WaitPolicy {
+    WaitPolicy::default()
+        .timeout(Duration::from_secs(30))
+        .poll_interval(Duration::from_millis(20), Duration::from_millis(100))
+}
+
+fn many_jobs_finish_with_bounded_polling(connect: Connect) {
+    // Jobs pending 50 ms, then 10 items at 100 a second: each moves a few times before it completes.
+    let server =
+        MockServer::builder().system_clock().progress(Progress::new(Duration::from_millis(50), 100)).start().unwrap();
+    let client = client(connect, &server);
+    let mut client_ids = Vec::new();
+    for lead in 0..10 {
+        let lead = format!("507f1f77bcf86cd7994390{lead:02}");
+        let created = client
+            .enrich(EnrichRequest::new(
+                [lead],
+                [
+                    EnrichmentType::Email,
+                    EnrichmentType::PhoneEnrichment,
+                    EnrichmentType::SegGateway,
+                    EnrichmentType::EspDetection,
+                ],
+            ))
+            .unwrap();
+        client_ids.extend(created.jobs.into_iter().map(|job| job.job_id));
+    }
+    assert_eq!(client_ids.len(), 40);
+    // A finished one and a missing one among them.
+    server.insert_job(Job::new("done_already", JobType::EmailVerification, JobStatus::Completed));
+    let mut ids = client_ids.clone();
+    ids.extend(["done_already".to_owned(), "missing".to_owned()]);
+    let events = client.wait_for_jobs(&ids, quick(), 4);
+    let mut finished = HashMap::new();
+    let mut last_seen: HashMap<String, Job> = HashMap::new();
+    for event in events {
+        match event {
+            WaitEvent::Progress(job) => {
+                assert_ne!(last_seen.get(&job.id), Some(&job), "progress is a change, never a repeat");
+                last_seen.insert(job.id.clone(), job);
+            }
+            WaitEvent::Finished { index, job_id, result } => {
+                assert_eq!(ids[index], job_id);
+                assert!(finished.insert(job_id, result).is_none(), "each job finishes once");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(finished.len(), ids.len());
+    assert!(matches!(&finished["missing"], Err(sendkit_proto::Error::NotFound { .. })));
+    assert_eq!(finished["done_already"].as_ref().unwrap().status, JobStatus::Completed);
+    for id in &client_ids {
+        assert_eq!(finished[id].as_ref().map(|job| job.status.clone()).ok(), Some(JobStatus::Completed), "{id}");
+    }
+}
+
+/// The built-in clients keep their pools: a wait for 200 jobs with 4 workers opens a handful of connections, not
+/// 200. (A connection goes back to the pool once its answer is read, so a worker may open one while another is on
+/// its way back: the bound is twice the workers, whatever the number of jobs.)
+fn connections_stay_within_the_concurrency(connect: Connect) {
+    let server = MockServer::start();
+    let ids: Vec<String> = (0..200).map(|i| format!("finished_{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let status = if i % 2 == 0 { JobStatus::Completed } else { JobStatus::Failed };
+        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, status));
+    }
+    let events = client(connect, &server).wait_for_jobs(&ids, quick(), 4);
+    let finished = events.iter().filter(|event| matches!(event, WaitEvent::Finished { result: Ok(_), .. })).count();
+    assert_eq!(finished, 200);
+    let ledger = server.ledger();
+    assert_eq!(ledger.requests, 200, "one poll each: they had finished");
+    assert!(ledger.connections <= 8, "{} connections for 4 workers", ledger.connections);
+}
+
+mod every_transport {
+    use super::*;
+    sendkit_tests::through_every_transport!(many_jobs_finish_with_bounded_polling);
+}
+
+mod built_in_clients {
+    use super::*;
+    sendkit_tests::through_both_adapters!(connections_stay_within_the_concurrency);
+}
