@@ -28,7 +28,9 @@ fn limited_emulator() -> (MockServer, Vec<String>) {
 
 fn through(connect: Connect) {
     let (server, ids) = limited_emulator();
-    let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::Off).build().unwrap();
+    // SENDKIT_BULK_PACING=off shows the same batch without the shared pacer, for BENCHMARKS.md.
+    let pacing = std::env::var("SENDKIT_BULK_PACING").map_or(true, |value| value != "off");
+    let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::Off).pacing(pacing).build().unwrap();
     let client = connect(config);
     let started = Instant::now();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -67,4 +69,25 @@ fn a_thousand_cancels_behind_a_rate_limiter_through_hyper() {
 #[test]
 fn a_thousand_cancels_behind_a_rate_limiter_through_the_in_memory_transport() {
     through(sendkit_tests::in_memory);
+}
+
+/// The batch from the report: 30 cancels at concurrency 8 behind 10 requests a second, burst 3, 429 without
+/// Retry-After. It used to cancel 15 and give up on the rest within a second.
+#[test]
+fn thirty_cancels_behind_ten_a_second_all_succeed() {
+    let server = MockServer::builder().api_key(KEY).start().unwrap();
+    let ids: Vec<String> = (0..30).map(|i| format!("slow_{i}")).collect();
+    for id in &ids {
+        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
+    }
+    server.inject(Fault::rate_limit(10.0, 3));
+    let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::Off).build().unwrap();
+    let started = Instant::now();
+    let results = sendkit_ureq::Client::new(config).cancel_jobs(ids.iter().cloned(), 8);
+    let took = started.elapsed();
+    assert!(results.iter().all(|(_, result)| result.is_ok()), "{:?}", results.iter().find(|(_, r)| r.is_err()));
+    for id in &ids {
+        assert_eq!(server.job(id).unwrap().status, JobStatus::Cancelled);
+    }
+    eprintln!("30 cancels behind 10/s in {took:?}, {} refused", server.ledger().rate_limited);
 }

@@ -7,8 +7,8 @@
 //!   checked against the emulator's ledger (see `tests/src/bin/soak.rs`).
 //! - `fuzz --seconds N`: each cargo-fuzz target for N seconds (installs cargo-fuzz when missing).
 //! - `bench`: proto's micro benchmarks, then the end-to-end table (sendkit against raw ureq and hyper, Python
-//!   requests and curl), instructions per call when valgrind is installed, then the dependency weight of each
-//!   crate. Timing is for people to read: CI never depends on it.
+//!   requests and curl), the bulk table (2,000 cancels at 20 ms a call, concurrency 64, against the physical
+//!   limit), instructions per call when valgrind is installed, then the dependency weight of each crate. Timing is for people to read: CI never depends on it.
 //! - `weight [--clean-builds]`: crates in each library crate's dependency tree (and, with the flag, its clean
 //!   release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS, and that the two
 //!   clients never depend on each other.
@@ -388,9 +388,13 @@ fn bench(args: Vec<String>) -> Result<(), String> {
         "micro benchmarks (sendkit-proto, divan)",
         cargo().args(["bench", "-p", "sendkit-proto", "--bench", "proto"]),
     )?;
-    step("build the end-to-end bench (release)", cargo().args(["build", "--release", "-p", "sendkit-bench"]))?;
+    step(
+        "build the end-to-end bench and the sendkit command (release)",
+        cargo().args(["build", "--release", "-p", "sendkit-bench", "-p", "sendkit-cli"]),
+    )?;
     let binary = target_dir()?.join("release").join("sendkit-bench");
     step("end to end", Command::new(&binary).args(&args))?;
+    step("bulk cancels at 20 ms a call", Command::new(&binary).args(["--bulk", "--rounds", "5"]))?;
     // Instructions per call are steady where times are not (the bench says so and counts none without valgrind).
     step("instructions per call (valgrind)", Command::new(&binary).arg("--instructions"))?;
     weight(false)

@@ -7,6 +7,7 @@
 //! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD | --only =NAME] [--server fixed|emulator]
 //! sendkit-bench --tls [--rounds 5] [--ops 4000]     # HTTP/1.1 against HTTP/2 over TLS
 //! sendkit-bench --instructions [--ops 1000]          # instructions per call, counted under valgrind
+//! sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]  # bulk cancels at 20 ms a call
 //! ```
 
 use std::convert::Infallible;
@@ -25,6 +26,7 @@ use sendkit_mock::MockServer;
 use sendkit_model::{Job, JobStatus, JobType, SuccessEnvelope};
 use sendkit_proto::{Config, RetryPolicy};
 
+mod bulk;
 mod tls;
 
 const USER_AGENT_VALUE: &str = Config::USER_AGENT;
@@ -439,8 +441,13 @@ fn main() {
     let mut server: Option<String> = None;
     let mut tls = false;
     let mut instructions = false;
+    let mut bulk = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--bulk" {
+            bulk = true;
+            continue;
+        }
         if flag == "--tls" {
             tls = true;
             continue;
@@ -467,6 +474,9 @@ fn main() {
     }
     if instructions {
         return count_instructions(ops.unwrap_or(1000));
+    }
+    if bulk {
+        return bulk::run(rounds, ops.unwrap_or(2000), peer_ops);
     }
     let ops = ops.unwrap_or(4000);
     if tls {
