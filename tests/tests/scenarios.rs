@@ -121,12 +121,12 @@ fn get_follows_a_job_through_its_life(connect: Connect) {
     server.advance(Duration::from_secs(3)); // 2 s pending, then 10 items a second
     let job = client.get_job(id).unwrap();
     assert_eq!(job.status, JobStatus::Processing);
-    assert_eq!(job.metadata.unwrap().processed_items, 10);
+    assert_eq!(job.metadata.as_ref().unwrap().processed_items, 10);
     assert!(job.started_at.is_some());
     server.advance(Duration::from_secs(10));
     let job = client.get_job(id).unwrap();
     assert_eq!(job.status, JobStatus::Completed);
-    assert_eq!(job.metadata.unwrap().processed_items, 30);
+    assert_eq!(job.metadata.as_ref().unwrap().processed_items, 30);
     let error = client.cancel_job(id).unwrap_err();
     assert!(matches!(error, Error::NotCancellable { job_status: Some(JobStatus::Completed), .. }), "{error:?}");
 }

@@ -27,10 +27,10 @@ fn wait_sees_progress_until_completed(connect: Connect) {
     let (result, seen) = client.wait_for_job(id, quick_polls());
     let job = result.unwrap();
     assert_eq!(job.status, JobStatus::Completed);
-    assert_eq!(job.metadata.unwrap().processed_items, 100);
+    assert_eq!(job.metadata.as_ref().unwrap().processed_items, 100);
     assert_eq!(seen.last(), Some(&job), "the callback saw the terminal job");
     assert!(seen.len() >= 2, "the callback saw progress: {seen:?}");
-    let processed: Vec<u64> = seen.iter().map(|job| job.metadata.unwrap().processed_items).collect();
+    let processed: Vec<u64> = seen.iter().map(|job| job.metadata.as_ref().unwrap().processed_items).collect();
     assert!(processed.windows(2).all(|pair| pair[0] <= pair[1]), "progress never goes back: {processed:?}");
 }
 

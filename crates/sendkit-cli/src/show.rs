@@ -64,7 +64,7 @@ impl Printer {
         if self.json {
             return json_line(job);
         }
-        let metadata = job.metadata.unwrap_or_default();
+        let metadata = job.metadata.clone().unwrap_or_default();
         out!("id:        {}", job.id);
         out!("type:      {}", job.job_type);
         out!("status:    {}", job.status);
@@ -112,7 +112,7 @@ impl Printer {
         if self.json {
             return json_line(job);
         }
-        let metadata = job.metadata.unwrap_or_default();
+        let metadata = job.metadata.clone().unwrap_or_default();
         out!(
             "{} {} ({} of {} items, {} succeeded, {} failed)",
             job.id,

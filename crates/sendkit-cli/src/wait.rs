@@ -48,7 +48,7 @@ impl Watch {
     }
 
     fn progress(&mut self, job: &Job) {
-        let metadata = job.metadata.unwrap_or_default();
+        let metadata = job.metadata.clone().unwrap_or_default();
         match self {
             Self::Bars { each, .. } => {
                 if let Some(bar) = each.get(&job.id) {

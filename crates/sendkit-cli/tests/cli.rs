@@ -462,3 +462,21 @@ fn enrich_can_print_just_the_ids_for_a_pipe() {
         assert_eq!(server.job(&id).unwrap().status, JobStatus::Cancelled);
     }
 }
+
+#[test]
+fn json_is_exactly_what_the_api_sent_unknown_fields_included() {
+    let server = emulator();
+    let sent = r#"{"id":"failed_1","type":"email_verification","status":"failed","error":"provider quota exceeded",
+        "metadata":{"totalItems":10,"processedItems":4,"successCount":3,"failedCount":1,"creditsUsed":10,
+        "refundedCredits":6}}"#;
+    server.insert_job(serde_json::from_str(sent).unwrap());
+    let output = sendkit(&server, &["get", "failed_1", "--json"], "");
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let printed: serde_json::Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    assert_eq!(printed["error"], "provider quota exceeded");
+    assert_eq!(printed["metadata"]["refundedCredits"], 6);
+    let mut expected: serde_json::Value = serde_json::from_str(sent).unwrap();
+    // The emulator stamps a job it stores with the time it was created, as the API does.
+    expected["createdAt"] = printed["createdAt"].clone();
+    assert_eq!(printed, expected);
+}

@@ -51,12 +51,15 @@ pub struct EnrichResponse {
     /// Credits deducted for the whole request.
     #[serde(default)]
     pub total_credits_charged: u64,
+    /// Fields the SDK does not know, kept and written back as they came.
+    #[serde(flatten)]
+    pub unknown: crate::Unknown,
 }
 
 impl EnrichResponse {
     /// A response listing `jobs`, for `total_leads` leads, charged `total_credits_charged` credits.
     pub fn new(jobs: Vec<CreatedJob>, total_leads: u64, total_credits_charged: u64) -> Self {
-        Self { jobs, total_leads, total_credits_charged }
+        Self { jobs, total_leads, total_credits_charged, unknown: crate::Unknown::new() }
     }
 }
 
@@ -78,6 +81,9 @@ pub struct CreatedJob {
     /// Credits charged for this job.
     #[serde(default)]
     pub credits_used: u64,
+    /// Fields the SDK does not know, kept and written back as they came.
+    #[serde(flatten)]
+    pub unknown: crate::Unknown,
 }
 
 impl CreatedJob {
@@ -89,6 +95,6 @@ impl CreatedJob {
         total_items: u64,
         credits_used: u64,
     ) -> Self {
-        Self { job_id: job_id.into(), job_type, status, total_items, credits_used }
+        Self { job_id: job_id.into(), job_type, status, total_items, credits_used, unknown: crate::Unknown::new() }
     }
 }

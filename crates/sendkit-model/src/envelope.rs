@@ -33,7 +33,7 @@ pub struct ErrorEnvelope {
 impl ErrorEnvelope {
     /// An error answer with this code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { success: false, error: ApiErrorBody { code, message: message.into() } }
+        Self { success: false, error: ApiErrorBody { code, message: message.into(), unknown: crate::Unknown::new() } }
     }
 }
 
@@ -46,6 +46,9 @@ pub struct ApiErrorBody {
     /// Human-readable message.
     #[serde(default)]
     pub message: String,
+    /// Fields the SDK does not know (details, a documentation link), kept as they came.
+    #[serde(flatten)]
+    pub unknown: crate::Unknown,
 }
 
 /// The second error shape other pages of the API show:

@@ -6,9 +6,10 @@ use crate::{JobStatus, JobType};
 /// An enrichment job, as `GET /v1/enrichment/jobs/{jobId}` and the cancel call answer it.
 ///
 /// Fields that some answers leave out (the cancel answer has no `totalLeads`, `createdAt` or `startedAt`) are
-/// `Option`. Unknown fields are ignored, so a new field on the server never breaks parsing. Written back, a job
-/// reads as it came in: a field that was absent stays absent, one that was `null` stays `null`; a job made with
-/// [`Job::new`] writes only the fields that are set.
+/// `Option`. Fields the SDK does not know are kept in [`Job::unknown`], so a new field on the server never breaks
+/// parsing and is never lost. Written back, a job reads as it came in: a field that was absent stays absent, one
+/// that was `null` stays `null`, an unknown one is there; a job made with [`Job::new`] writes only the fields that
+/// are set.
 ///
 /// ```
 /// use sendkit_model::{Job, JobStatus};
@@ -22,7 +23,7 @@ use crate::{JobStatus, JobType};
 ///     "completedAt": "2025-03-19T10:01:00.000Z"
 /// }"#).unwrap();
 /// assert_eq!(job.status, JobStatus::Cancelled);
-/// assert_eq!(job.metadata.unwrap().total_items, 100);
+/// assert_eq!(job.metadata.as_ref().unwrap().total_items, 100);
 /// assert!(job.created_at.is_none());
 /// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,8 @@ pub struct Job {
     pub started_at: Option<Timestamp>,
     /// When the job reached a terminal status (for a cancelled job, the cancel time).
     pub completed_at: Option<Timestamp>,
+    /// Fields the SDK does not know (an `error` text, say), kept and written back as they came.
+    pub unknown: crate::Unknown,
     /// Which of the optional fields came as an explicit `null`, so that they are written back that way.
     pub(crate) nulls: crate::wire::Nulls,
 }
@@ -63,6 +66,7 @@ impl std::fmt::Debug for Job {
             .field("updated_at", &self.updated_at)
             .field("started_at", &self.started_at)
             .field("completed_at", &self.completed_at)
+            .field("unknown", &self.unknown)
             .finish()
     }
 }
@@ -80,13 +84,14 @@ impl Job {
             updated_at: None,
             started_at: None,
             completed_at: None,
+            unknown: crate::Unknown::new(),
             nulls: crate::wire::Nulls::default(),
         }
     }
 }
 
 /// A job's progress and cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct JobMetadata {
@@ -105,6 +110,9 @@ pub struct JobMetadata {
     /// Credits the job was charged.
     #[serde(default)]
     pub credits_used: u64,
+    /// Fields the SDK does not know (`refundedCredits`, say), kept and written back as they came.
+    #[serde(flatten)]
+    pub unknown: crate::Unknown,
 }
 
 impl JobMetadata {

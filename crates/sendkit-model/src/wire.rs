@@ -98,6 +98,8 @@ pub(crate) struct JobWire {
     started_at: Field<Timestamp>,
     #[serde(default, skip_serializing_if = "Field::is_absent", with = "time")]
     completed_at: Field<Timestamp>,
+    #[serde(flatten)]
+    unknown: crate::Unknown,
 }
 
 impl From<JobWire> for Job {
@@ -119,6 +121,7 @@ impl From<JobWire> for Job {
             updated_at,
             started_at,
             completed_at,
+            unknown: wire.unknown,
             nulls: Nulls(nulls),
         }
     }
@@ -137,6 +140,7 @@ impl From<Job> for JobWire {
             updated_at: Field::join(job.updated_at, UPDATED_AT, nulls),
             started_at: Field::join(job.started_at, STARTED_AT, nulls),
             completed_at: Field::join(job.completed_at, COMPLETED_AT, nulls),
+            unknown: job.unknown,
         }
     }
 }

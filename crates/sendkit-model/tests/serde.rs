@@ -18,7 +18,7 @@ fn get_example_parses_every_field() {
     assert_eq!(job.id, "bulk_email_verification_1710000000000_abc1234");
     assert_eq!(job.job_type, JobType::EmailVerification);
     assert_eq!(job.status, JobStatus::Pending);
-    let metadata = job.metadata.unwrap();
+    let metadata = job.metadata.as_ref().unwrap();
     assert_eq!((metadata.total_items, metadata.processed_items, metadata.credits_used), (100, 0, 100));
     assert_eq!(job.total_leads, Some(100));
     assert_eq!(job.created_at, Some("2025-03-19T10:00:00Z".parse::<Timestamp>().unwrap()));
@@ -170,4 +170,29 @@ fn a_new_job_writes_only_what_is_set() {
             .unwrap();
     assert_eq!(with_null, job);
     assert!(serde_json::to_string(&with_null).unwrap().ends_with(r#""startedAt":null}"#));
+}
+
+#[test]
+fn unknown_fields_at_every_level_are_kept_and_written_back() {
+    let job = r#"{"id":"job_1","type":"email_verification","status":"failed","error":"provider quota exceeded",
+        "metadata":{"totalItems":10,"processedItems":4,"successCount":3,"failedCount":1,"creditsUsed":10,
+        "refundedCredits":6,"breakdown":{"valid":3}},"priority":null}"#;
+    let parsed: Job = serde_json::from_str(job).unwrap();
+    assert_eq!(parsed.unknown["error"], "provider quota exceeded");
+    assert_eq!(parsed.metadata.as_ref().unwrap().unknown["refundedCredits"], 6);
+    let written: serde_json::Value = serde_json::to_value(&parsed).unwrap();
+    assert_eq!(written, serde_json::from_str::<serde_json::Value>(job).unwrap(), "exactly what the API sent");
+
+    let enrich = r#"{"jobs":[{"jobId":"j","type":"email","status":"pending","totalItems":1,"creditsUsed":1,
+        "queuePosition":3}],"totalLeads":1,"totalCreditsCharged":1,"balanceAfter":99}"#;
+    let parsed: sendkit_model::EnrichResponse = serde_json::from_str(enrich).unwrap();
+    assert_eq!(parsed.unknown["balanceAfter"], 99);
+    assert_eq!(parsed.jobs[0].unknown["queuePosition"], 3);
+    let written = serde_json::to_value(&parsed).unwrap();
+    assert_eq!(written, serde_json::from_str::<serde_json::Value>(enrich).unwrap());
+
+    let error = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"bad","field":"leadIds"}}"#;
+    let parsed: sendkit_model::ErrorEnvelope = serde_json::from_str(error).unwrap();
+    assert_eq!(parsed.error.unknown["field"], "leadIds");
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), serde_json::from_str::<serde_json::Value>(error).unwrap());
 }

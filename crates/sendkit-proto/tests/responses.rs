@@ -30,7 +30,7 @@ fn cancel(response: http::Response<Vec<u8>>) -> Result<sendkit_model::Job, Error
 fn seed_success() {
     let job = cancel(json(200, SEED_SUCCESS)).unwrap();
     assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(job.metadata.unwrap().credits_used, 100);
+    assert_eq!(job.metadata.as_ref().unwrap().credits_used, 100);
     assert_eq!(job.completed_at, job.updated_at);
 }
 

@@ -43,7 +43,7 @@ fn main() -> Result<(), Error> {
                 println!("  {} {:>10} {:>3}/{}", job.id, job.status, progress.processed_items, progress.total_items);
             }
         })?;
-        let metadata = job.metadata.unwrap_or_default();
+        let metadata = job.metadata.clone().unwrap_or_default();
         println!(
             "{}: {} — {} succeeded, {} failed, {}",
             job.id,
