@@ -62,12 +62,19 @@ fn spans_of_one_call(connect: Connect, spans: &Spans) {
     client.cancel_job("job_1").unwrap();
     let spans = spans.0.lock().unwrap().clone();
     let shown: Vec<String> = spans.iter().map(|(_, name, fields)| format!("{name} {}", fields.join(" "))).collect();
+    let (url, port) = (format!("{}/v1/enrichment/jobs/job_1/cancel", server.base_url()), server.addr().port());
+    let attempt = |resend: u32| {
+        format!(
+            "sendkit.attempt http.request.method=POST url.full={url} server.address=\"127.0.0.1\" server.port={port} \
+             http.request.resend_count={resend}"
+        )
+    };
     assert_eq!(
         shown,
         [
-            "sendkit.call operation=\"cancel_job\" job_id=\"job_1\"",
-            "sendkit.attempt attempt=1 status=503 next_wait_ms=1",
-            "sendkit.attempt attempt=2 status=200",
+            "sendkit.call sendkit.operation=\"cancel_job\" sendkit.job_id=\"job_1\"".to_owned(),
+            format!("{} sendkit.request_id=\"req_1\" http.response.status_code=503 sendkit.next_wait_ms=1", attempt(0)),
+            format!("{} sendkit.request_id=\"req_2\" http.response.status_code=200", attempt(1)),
         ],
     );
     assert!(shown.iter().all(|line| !line.contains(&key)));

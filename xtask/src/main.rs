@@ -195,6 +195,7 @@ fn check_examples() -> Result<(), String> {
         ("tcp_stream", "job_1 is cancelled"),
         ("cancel_many", "6 of 13 cancelled"),
         ("bring_your_own_client", "job_1 is cancelled"),
+        ("telemetry", "\"http.response.status_code\":503"),
     ] {
         eprintln!("xtask: == {example}");
         let output = run(Command::new(target.join("examples").join(example)).env_remove("SENDKIT_API_KEY"))?;

@@ -45,7 +45,8 @@ pub struct Global {
     /// Print the API's objects as JSON, one document per line
     #[arg(long, global = true)]
     pub json: bool,
-    /// Say which settings are in use (never the key)
+    /// Say which settings are in use and log each request: method, URL, status, attempt, time, request ID, the
+    /// wait before a retry (never the key)
     #[arg(long, short, global = true)]
     pub verbose: bool,
     /// Where the API is [env: SENDKIT_BASE_URL] [default: https://api.sendkit.ai]

@@ -139,6 +139,9 @@ fn client(global: &Global) -> Result<Client, String> {
     if let Some(deadline) = global.deadline {
         builder = builder.deadline((!deadline.is_zero()).then_some(deadline));
     }
+    if global.verbose {
+        builder = builder.observer(show::RequestLog);
+    }
     let config = builder
         .application(concat!("sendkit-cli/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sendkit_ureq::model::{EnrichResponse, Job, JobStatus};
+use sendkit_ureq::proto::{AttemptRecord, Observer};
 use sendkit_ureq::{Config, Error, TransportErrorKind};
 
 use crate::outcome::Outcome;
@@ -257,6 +258,27 @@ impl Tally {
             }
         }
         parts.join("; ")
+    }
+}
+
+/// `--verbose`: a line on standard error for each request, as it ends: method, URL, status or failure, attempt,
+/// time, request ID, and the wait before the next attempt. Never the key.
+pub struct RequestLog;
+
+impl Observer for RequestLog {
+    fn attempt(&self, record: &AttemptRecord<'_>) {
+        let ended = match (record.status, record.error) {
+            (Some(status), _) => status.to_string(),
+            (None, Some(Error::Transport { source, .. })) => source.to_string(),
+            (None, Some(error)) => error.to_string(),
+            (None, None) => "no answer".to_owned(),
+        };
+        let request_id = record.request_id.map(|id| format!(", request {id}")).unwrap_or_default();
+        let next = record.retry_in.map(|wait| format!("; next attempt in {wait:.1?}")).unwrap_or_default();
+        eprintln!(
+            "sendkit: {} {} -> {ended} (attempt {}, {:.1?}{request_id}){next}",
+            record.method, record.url, record.attempt, record.took
+        );
     }
 }
 

@@ -480,3 +480,16 @@ fn json_is_exactly_what_the_api_sent_unknown_fields_included() {
     expected["createdAt"] = printed["createdAt"].clone();
     assert_eq!(printed, expected);
 }
+
+#[test]
+fn verbose_logs_each_request_and_the_wait_before_a_retry() {
+    let server = emulator();
+    server.inject(sendkit_mock::Fault::status(429).header("retry-after", "1").on(sendkit_mock::Route::Cancel).times(1));
+    let output = sendkit(&server, &["cancel", "pending_1", "-v"], "");
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let said = text(&output.stderr);
+    let url = format!("{}/v1/enrichment/jobs/pending_1/cancel", server.base_url());
+    assert!(said.contains(&format!("sendkit: POST {url} -> 429 Too Many Requests (attempt 1, ")), "{said}");
+    assert!(said.contains(", request req_1); next attempt in 1.0s\n"), "{said}");
+    assert!(said.contains(&format!("sendkit: POST {url} -> 200 OK (attempt 2, ")), "{said}");
+}

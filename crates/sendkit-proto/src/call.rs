@@ -11,6 +11,7 @@ use sendkit_model::ErrorCode;
 use crate::config::Config;
 use crate::error::{is_gateway_failure, CallInfo, Error};
 use crate::flow::{Flow, Now, Step};
+use crate::observe::AttemptRecord;
 use crate::operation::{Idempotency, Operation};
 use crate::retry_after::retry_after;
 use crate::trace::Trace;
@@ -77,6 +78,8 @@ pub struct Call<'c, O: Operation> {
     rate_limited: u32,
     /// The pacer's slot for the next attempt was reserved and waited for.
     paced: bool,
+    /// The attempt under way, for the observer, when the config has one.
+    sent: Option<Sent>,
     done: bool,
     random: u64,
     trace: Trace,
@@ -104,6 +107,7 @@ impl<'c, O: Operation> Call<'c, O> {
             last_error: None,
             rate_limited: 0,
             paced: false,
+            sent: None,
             done: false,
             random,
             trace,
@@ -257,6 +261,30 @@ impl<'c, O: Operation> Call<'c, O> {
         self.deadline.is_none_or(|deadline| now.checked_add(wait).is_some_and(|at| at < deadline))
     }
 
+    /// Tells the config's observer how the attempt just made ended.
+    fn observe(
+        &mut self,
+        answered: Option<(StatusCode, Option<String>)>,
+        error: Option<&Error>,
+        retry_in: Option<Duration>,
+        now: Now,
+    ) {
+        let (Some(observer), Some(sent)) = (self.config.observer(), self.sent.take()) else { return };
+        let (status, request_id) = answered.map_or((None, None), |(status, id)| (Some(status), id));
+        observer.attempt(&AttemptRecord {
+            operation: self.operation.name(),
+            job_id: self.operation.job_id(),
+            method: &sent.method,
+            url: &sent.url,
+            attempt: self.attempts,
+            status,
+            request_id: request_id.as_deref(),
+            error,
+            took: now.monotonic.saturating_duration_since(sent.at),
+            retry_in,
+        });
+    }
+
     /// xorshift64*: plenty for spreading retries apart.
     fn next_random(&mut self) -> u64 {
         self.random ^= self.random >> 12;
@@ -310,10 +338,14 @@ impl<O: Operation> Flow for Call<'_, O> {
         };
         self.attempts += 1;
         self.last_error = None;
-        self.trace.attempt(self.attempts);
+        self.trace.attempt(self.attempts, &request);
         let timeout = left.map_or(self.config.attempt_timeout(), |left| left.min(self.config.attempt_timeout()));
         let connect_timeout = connect_timeout_within(self.config.connect_timeout(), timeout);
         self.last_timeouts = (connect_timeout, timeout);
+        if self.config.observer().is_some() {
+            self.sent =
+                Some(Sent { method: request.method().clone(), url: request.uri().to_string(), at: now.monotonic });
+        }
         Step::Send(Attempt { request, timeout, connect_timeout, body_limit: self.config.body_limit() })
     }
 
@@ -321,8 +353,20 @@ impl<O: Operation> Flow for Call<'_, O> {
         if self.done {
             return Step::Done(Err(Error::Internal { message: "a call was driven past its end" }));
         }
+        // The request ID is read for telemetry only, so a call nobody watches reads no more than it needs.
+        let watched = self.config.observer().is_some() || cfg!(feature = "tracing");
+        let answered = match &outcome {
+            Ok(response) => Some((response.status(), watched.then(|| crate::response::request_id(response)).flatten())),
+            Err(transport) => transport.status().map(|status| (status, None)),
+        };
+        if let Some((_, Some(request_id))) = &answered {
+            self.trace.request_id(request_id);
+        }
         let error = match self.read(outcome, now) {
-            Ok(output) => return self.finish(Ok(output)),
+            Ok(output) => {
+                self.observe(answered, None, None, now);
+                return self.finish(Ok(output));
+            }
             Err(error) => error,
         };
         // Later errors of this call say what this attempt showed: once it may have acted, so may the call.
@@ -331,12 +375,22 @@ impl<O: Operation> Flow for Call<'_, O> {
         if let Some(wait) = self.retry_wait(&error) {
             if self.fits(now.monotonic, wait) {
                 self.trace.retry_after(wait);
+                self.observe(answered, Some(&error), Some(wait), now);
                 self.last_error = Some(error);
                 return if wait.is_zero() { self.next(now) } else { Step::Sleep(wait) };
             }
         }
+        self.observe(answered, Some(&error), None, now);
         self.finish(Err(error))
     }
+}
+
+/// What an observer is told of the attempt under way.
+#[derive(Debug)]
+struct Sent {
+    method: http::Method,
+    url: String,
+    at: Instant,
 }
 
 /// The connect timeout of an attempt: strictly under the attempt's own, so that a connection that never completes

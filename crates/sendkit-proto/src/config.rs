@@ -9,6 +9,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Uri};
 
 use crate::check::{check_duration, header_text, setting};
 use crate::error::InvalidInput;
+use crate::observe::{Observer, Observing};
 use crate::pace::Pacer;
 use crate::proxy::{Proxy, ProxyEnv, ProxyServer};
 use crate::retry::RetryPolicy;
@@ -71,6 +72,7 @@ pub struct Config {
     proxy: Option<ProxyServer>,
     /// Shared by the clones of this config: the server's rate limit is the key's, whatever client sends.
     pacer: Option<Arc<Pacer>>,
+    observer: Option<Observing>,
 }
 
 impl Config {
@@ -117,6 +119,7 @@ impl Config {
             proxy_env: None,
             from_env: Sources::default(),
             pacing: true,
+            observer: None,
         }
     }
 
@@ -228,6 +231,11 @@ impl Config {
     pub fn pacer(&self) -> Option<&Pacer> {
         self.pacer.as_deref()
     }
+
+    /// The observer every attempt is reported to, if one was set.
+    pub fn observer(&self) -> Option<&dyn Observer> {
+        self.observer.as_ref().map(|observing| &*observing.0)
+    }
 }
 
 /// Which settings came from environment variables, so that an error can name the variable.
@@ -257,6 +265,7 @@ pub struct ConfigBuilder {
     proxy_env: Option<ProxyEnv>,
     from_env: Sources,
     pacing: bool,
+    observer: Option<Observing>,
 }
 
 impl std::fmt::Debug for ConfigBuilder {
@@ -292,6 +301,13 @@ impl ConfigBuilder {
     /// Off, each call retries on its own.
     pub fn pacing(mut self, on: bool) -> Self {
         self.pacing = on;
+        self
+    }
+
+    /// Reports every attempt of every call made with this config to `observer`: for logs and metrics (see
+    /// [`Observer`]).
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Some(Observing(Arc::new(observer)));
         self
     }
 
@@ -422,6 +438,7 @@ impl ConfigBuilder {
             user_agent,
             proxy,
             pacer: self.pacing.then(|| Arc::new(Pacer::default())),
+            observer: self.observer,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! Tracing spans of a call, with the `tracing` feature: a span per call (operation, job ID) and a child per
-//! attempt (attempt number, status or error, wait before the next). Fields only, never a
+//! attempt, its fields named as the OpenTelemetry HTTP client conventions name them (`http.request.method`,
+//! `url.full`, `server.address`, `server.port`, `http.request.resend_count`, `http.response.status_code`,
+//! `error.type`) plus the server's request ID and the wait before the next attempt. Fields only, never the key, a
 //! header or a body. Without the feature every method here is empty and compiles away.
 
 use std::time::Duration;
@@ -18,35 +20,49 @@ pub(crate) struct Trace {
 #[cfg(feature = "tracing")]
 impl Trace {
     pub(crate) fn call(operation: &'static str, job_id: Option<&str>) -> Self {
-        Self { call: Some(tracing::info_span!("sendkit.call", operation, job_id)), attempt: None }
+        let call = tracing::info_span!("sendkit.call", sendkit.operation = operation, sendkit.job_id = job_id);
+        Self { call: Some(call), attempt: None }
     }
 
-    pub(crate) fn attempt(&mut self, attempt: u32) {
+    pub(crate) fn attempt(&mut self, attempt: u32, request: &http::Request<Vec<u8>>) {
         let parent = self.call.as_ref().and_then(tracing::Span::id);
+        let uri = request.uri();
+        let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
         self.attempt = Some(tracing::info_span!(
             parent: parent,
             "sendkit.attempt",
-            attempt,
-            status = tracing::field::Empty,
-            error = tracing::field::Empty,
-            next_wait_ms = tracing::field::Empty,
+            http.request.method = %request.method(),
+            url.full = %uri,
+            server.address = uri.host().unwrap_or_default(),
+            server.port = port,
+            http.request.resend_count = attempt.saturating_sub(1),
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            sendkit.request_id = tracing::field::Empty,
+            sendkit.next_wait_ms = tracing::field::Empty,
         ));
     }
 
     pub(crate) fn outcome(&self, status: Option<u16>, error: Option<&Error>) {
         if let Some(span) = &self.attempt {
             if let Some(status) = status {
-                span.record("status", status);
+                span.record("http.response.status_code", status);
             }
             if let Some(error) = error.filter(|_| status.is_none()) {
-                span.record("error", tracing::field::display(error_kind(error)));
+                span.record("error.type", tracing::field::display(error_kind(error)));
             }
+        }
+    }
+
+    pub(crate) fn request_id(&self, request_id: &str) {
+        if let Some(span) = &self.attempt {
+            span.record("sendkit.request_id", request_id);
         }
     }
 
     pub(crate) fn retry_after(&self, wait: Duration) {
         if let Some(span) = &self.attempt {
-            span.record("next_wait_ms", u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+            span.record("sendkit.next_wait_ms", u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
         }
     }
 }
@@ -54,7 +70,7 @@ impl Trace {
 #[cfg(feature = "tracing")]
 fn error_kind(error: &Error) -> String {
     match error {
-        Error::Transport { source, .. } => source.kind().to_string(),
+        Error::Transport { source, .. } => format!("{:?}", source.kind()),
         _ => "other".to_owned(),
     }
 }
@@ -65,7 +81,9 @@ impl Trace {
         Self {}
     }
 
-    pub(crate) fn attempt(&mut self, _attempt: u32) {}
+    pub(crate) fn attempt(&mut self, _attempt: u32, _request: &http::Request<Vec<u8>>) {}
+
+    pub(crate) fn request_id(&self, _request_id: &str) {}
 
     pub(crate) fn outcome(&self, _status: Option<u16>, _error: Option<&Error>) {}
 
