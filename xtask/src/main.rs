@@ -111,6 +111,11 @@ fn ci() -> Result<(), String> {
             ],
         ),
     ];
+    // The client-only command line, without the emulator.
+    step(
+        "sendkit-cli --no-default-features",
+        cargo().args(["clippy", "-p", "sendkit-cli", "--bins", "--no-default-features", "--", "-D", "warnings"]),
+    )?;
     for (package, feature_sets) in choices {
         for features in feature_sets {
             step(
@@ -446,6 +451,18 @@ fn weight(clean_builds: bool) -> Result<(), String> {
             "(--clean-builds)".to_owned()
         };
         println!("| {package} | {} | {build} |", crates.len());
+    }
+    // The command line, with the emulator (the default) and without.
+    for (row, features) in
+        [("sendkit-cli", &[][..]), ("sendkit-cli --no-default-features", &["--no-default-features"][..])]
+    {
+        let output = run(cargo()
+            .args(["tree", "-p", "sendkit-cli", "-e", "normal", "--prefix", "none", "--format", "{p}"])
+            .args(features))?;
+        let tree = String::from_utf8_lossy(&output.stdout);
+        let crates: std::collections::BTreeSet<&str> =
+            tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+        println!("| {row} | {} | |", crates.len());
     }
     Ok(())
 }

@@ -1,6 +1,5 @@
 //! The command line, as clap reads it.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -98,6 +97,7 @@ pub enum Command {
     #[command(flatten)]
     Api(ApiCommand),
     /// Run the emulator of the API on this machine, to try the tool and the SDK with no account
+    #[cfg(feature = "mock")]
     #[command(after_help = format!("Example:
   sendkit mock --addr 127.0.0.1:8080
   # then, in another terminal:
@@ -108,7 +108,7 @@ pub enum Command {
     Mock {
         /// Where to listen
         #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: SocketAddr,
+        addr: std::net::SocketAddr,
         /// The key to accept; sk_user_... is a platform key
         #[arg(long, default_value = sendkit_mock::DEFAULT_API_KEY)]
         api_key: String,

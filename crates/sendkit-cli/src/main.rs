@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "sendkit", &mut std::io::stdout());
             Outcome::Success
         }
+        #[cfg(feature = "mock")]
         Command::Mock { addr, api_key, workspace_id, manual_clock, fault_seed } => {
             mock(addr, api_key, workspace_id, manual_clock, fault_seed)
         }
@@ -314,6 +315,7 @@ fn grace_after_interrupt(stop: Arc<AtomicBool>, settled: Arc<Mutex<Progress>>, i
     });
 }
 
+#[cfg(feature = "mock")]
 fn mock(
     addr: std::net::SocketAddr,
     api_key: String,

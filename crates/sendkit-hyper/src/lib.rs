@@ -196,7 +196,8 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
     /// ```no_run
     /// # async fn run(client: sendkit_hyper::Client) -> Result<(), sendkit_hyper::Error> {
     /// let job = client.get_job("bulk_email_verification_1710000000000_abc1234").await?;
-    /// println!("{}: {:?}", job.status, job.metadata);
+    /// let progress = job.metadata.clone().unwrap_or_default();
+    /// println!("{}: {} of {} items", job.status, progress.processed_items, progress.total_items);
     /// # Ok(())
     /// # }
     /// ```

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use sendkit_mock::MockServer;
-//! use sendkit_model::{Job, JobStatus, JobType};
+//! use sendkit_mock::model::{Job, JobStatus, JobType};
 //!
 //! let server = MockServer::start();
 //! server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Processing));
@@ -63,6 +63,8 @@ use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 
 pub use fault::{Fault, Route, ENDLESS_LIMIT};
+/// The model crate whose types the emulator stores and serves, so a test needs no second dependency for them.
+pub use sendkit_model as model;
 
 /// The reference for arming faults over HTTP, as the binaries' `--help` prints it.
 pub const FAULTS_HELP: &str = include_str!("../FAULTS.md");

@@ -124,7 +124,8 @@ impl Config {
     }
 
     /// A builder from `SENDKIT_API_KEY` (required), `SENDKIT_BASE_URL`, `SENDKIT_WORKSPACE_ID` and
-    /// `SENDKIT_DANGER_ALLOW_INSECURE_HTTP` (optional). Surrounding whitespace is trimmed from each value (a key
+    /// `SENDKIT_DANGER_ALLOW_INSECURE_HTTP` (optional: `1`/`true`/`yes`/`on`, or `0`/`false`/`no`/`off`; another
+    /// value is refused). Surrounding whitespace is trimmed from each value (a key
     /// read from a file often ends in a newline); an empty value counts as unset, except for the key, where it
     /// is an error that names the variable.
     pub fn from_env() -> Result<ConfigBuilder, InvalidInput> {
@@ -146,8 +147,16 @@ impl Config {
             builder = builder.workspace_id(workspace_id);
             builder.from_env.workspace_id = true;
         }
-        if read(Self::ENV_DANGER_ALLOW_INSECURE_HTTP).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
-            builder = builder.danger_allow_insecure_http();
+        // A switch read as people write one; anything else is refused, never silently read as off.
+        match read(Self::ENV_DANGER_ALLOW_INSECURE_HTTP).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("" | "0" | "false" | "no" | "off") => {}
+            Some("1" | "true" | "yes" | "on") => builder = builder.danger_allow_insecure_http(),
+            Some(_) => {
+                return Err(InvalidInput::Setting {
+                    setting: Self::ENV_DANGER_ALLOW_INSECURE_HTTP,
+                    reason: "is not a switch: set it to 1, true, yes or on (or 0, false, no, off)".to_owned(),
+                })
+            }
         }
         builder.proxy_env = Some(ProxyEnv::read(&lookup));
         Ok(builder)
@@ -601,6 +610,29 @@ mod tests {
             assert!(check_base_url(bad, false, None).is_err(), "{bad}");
         }
         assert_eq!(check_base_url("http://api.internal", true, None).unwrap().0, "http://api.internal");
+    }
+
+    #[test]
+    fn the_insecure_switch_reads_as_people_write_it_and_refuses_the_rest() {
+        let with = |value: &'static str| {
+            Config::from_lookup(move |name| match name {
+                Config::ENV_API_KEY => Some("sk_live_abc".to_owned()),
+                Config::ENV_BASE_URL => Some("http://api.internal".to_owned()),
+                Config::ENV_DANGER_ALLOW_INSECURE_HTTP => Some(value.to_owned()),
+                _ => None,
+            })
+        };
+        for on in ["1", "true", "YES", "on"] {
+            assert!(with(on).unwrap().build().is_ok(), "{on}");
+        }
+        for off in ["0", "false", "no", "Off", ""] {
+            assert!(with(off).unwrap().build().is_err(), "{off}: plain http to a remote host stays refused");
+        }
+        let refused = with("yep").unwrap_err().to_string();
+        assert!(
+            refused.contains("SENDKIT_DANGER_ALLOW_INSECURE_HTTP") && refused.contains("not a switch"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! `NO_PROXY` names the host. `HTTP_PROXY` is for plain-http URLs, which are never proxied.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use http::{HeaderValue, Uri};
 
@@ -58,8 +59,10 @@ impl Proxy {
                         &read
                     }
                 };
-                let host = base_url.parse::<Uri>().ok().and_then(|uri| uri.host().map(str::to_owned));
-                if host.as_deref().is_some_and(|host| env.bypasses(host)) {
+                let uri = base_url.parse::<Uri>().ok();
+                let host = uri.as_ref().and_then(|uri| uri.host().map(str::to_owned));
+                let port = uri.as_ref().map_or(443, |uri| uri.port_u16().unwrap_or(443));
+                if host.as_deref().is_some_and(|host| env.bypasses(host, port)) {
                     return Ok(None);
                 }
                 match &env.proxy {
@@ -92,24 +95,74 @@ impl ProxyEnv {
         }
     }
 
-    /// Whether `NO_PROXY` names `host`: `*`, the host itself, or a domain it is under (`example.com` and
-    /// `.example.com` both cover `api.example.com`). Ports in entries are ignored.
-    fn bypasses(&self, host: &str) -> bool {
+    /// Whether `NO_PROXY` names `host` (reached on `port`), as curl and reqwest read it: `*` for every host; a
+    /// host or a domain it is under (`example.com`, `.example.com` and `*.example.com` all cover
+    /// `api.example.com`); an IP address, or a CIDR block of them (`10.0.0.0/8`, `fd00::/8`); any of these with
+    /// `:port`, which then applies to that port alone. Case does not matter; entries are comma-separated.
+    fn bypasses(&self, host: &str, port: u16) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host_ip = host.parse::<IpAddr>().ok();
         let Some(list) = &self.no_proxy else { return false };
         list.split(',').map(str::trim).filter(|entry| !entry.is_empty()).any(|entry| {
             if entry == "*" {
                 return true;
             }
-            let entry = entry.trim_start_matches('[');
-            let entry = match entry.split_once(']') {
-                Some((ip, _)) => ip,
-                None if entry.matches(':').count() == 1 => entry.split(':').next().unwrap_or(entry),
-                None => entry,
-            };
-            let domain = entry.trim_start_matches('.').to_ascii_lowercase();
-            host == domain || host.ends_with(&format!(".{domain}"))
+            let (name, entry_port) = split_port(entry);
+            if entry_port.is_some_and(|wanted| wanted != port) {
+                return false;
+            }
+            if let (Some(ip), Some((network, prefix))) = (host_ip, cidr(name)) {
+                return in_block(ip, network, prefix);
+            }
+            let domain = name.trim_start_matches('*').trim_start_matches('.').to_ascii_lowercase();
+            !domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}")))
         })
+    }
+}
+
+/// An entry's name and its port, if it names one: `host:443`, `[::1]:8080`, `10.0.0.0/8`; a bare IPv6 address
+/// (more than one colon, no brackets) has none.
+fn split_port(entry: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = entry.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((ip, after)) => (ip, after.strip_prefix(':').and_then(|port| port.parse().ok())),
+            None => (rest, None),
+        };
+    }
+    match entry.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => (name, port.parse().ok()),
+        _ => (entry, None),
+    }
+}
+
+/// An address block, `address/prefix`, or a single address as a block of one.
+fn cidr(entry: &str) -> Option<(IpAddr, u32)> {
+    let (address, prefix) = match entry.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix.parse::<u32>().ok()?)),
+        None => (entry, None),
+    };
+    let address = address.parse::<IpAddr>().ok()?;
+    let bits = if address.is_ipv4() { 32 } else { 128 };
+    let prefix = prefix.unwrap_or(bits);
+    (prefix <= bits).then_some((address, prefix))
+}
+
+/// Whether `ip` is in the block `network/prefix` (an IPv4 address mapped into IPv6 counts as IPv4).
+fn in_block(ip: IpAddr, network: IpAddr, prefix: u32) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(network)) => {
+            let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(network) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(network)) => {
+            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(network) & mask
+        }
+        _ => false,
     }
 }
 
@@ -271,6 +324,29 @@ mod tests {
         }
         assert_eq!(resolved(with("127.0.0.1"), "https://127.0.0.1:9"), None);
         assert_eq!(resolved(with("[::1]"), "https://[::1]:9"), None);
+    }
+
+    #[test]
+    fn no_proxy_reads_cidr_blocks_wildcards_and_ports_as_curl_does() {
+        let with = |no: &'static str| -> &'static [(&'static str, &'static str)] {
+            Box::leak(vec![("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no)].into_boxed_slice())
+        };
+        let direct = |no: &'static str, url: &str| resolved(with(no), url).is_none();
+        assert!(direct("10.0.0.0/8", "https://10.1.2.3"));
+        assert!(!direct("10.0.0.0/8", "https://11.1.2.3"));
+        assert!(direct("192.168.1.0/24", "https://192.168.1.200:8443"));
+        assert!(!direct("192.168.1.0/24", "https://192.168.2.1"));
+        assert!(direct("0.0.0.0/0", "https://8.8.8.8"));
+        assert!(direct("fd00::/8", "https://[fd12:3456::1]"));
+        assert!(!direct("fd00::/8", "https://[fe80::1]"));
+        assert!(direct("::1", "https://[::1]:9"));
+        assert!(direct("*.example.com", "https://api.example.com"));
+        assert!(!direct("*.example.com", "https://example.org"));
+        assert!(direct("api.example.com:8443", "https://api.example.com:8443"));
+        assert!(!direct("api.example.com:8443", "https://api.example.com"), "the port is the entry's alone");
+        assert!(direct("[::1]:9", "https://[::1]:9"));
+        assert!(!direct("10.0.0.0/33", "https://10.0.0.1"), "a prefix too long matches nothing");
+        assert!(!direct("example.com", "https://10.0.0.1"));
     }
 
     #[test]

@@ -173,7 +173,8 @@ impl<T: Transport> Client<T> {
     /// ```no_run
     /// # let client = sendkit_ureq::Client::from_env()?;
     /// let job = client.get_job("bulk_email_verification_1710000000000_abc1234")?;
-    /// println!("{}: {:?}", job.status, job.metadata);
+    /// let progress = job.metadata.clone().unwrap_or_default();
+    /// println!("{}: {} of {} items", job.status, progress.processed_items, progress.total_items);
     /// # Ok::<(), sendkit_ureq::Error>(())
     /// ```
     pub fn get_job(&self, job_id: &str) -> Result<Job, Error> {
