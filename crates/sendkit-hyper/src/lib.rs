@@ -74,8 +74,8 @@ use sendkit_proto::{
 };
 
 pub use sendkit_proto::{
-    model, AsyncTransport, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy,
-    TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
+    model, AsyncTransport, Attempt, AuthStyle, CallSettings, Config, ConfigBuilder, Delivery, Error, Proxy,
+    RetryPolicy, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// The crates whose types this crate's constructors take, so that you build them against the same versions:
 /// rustls 0.23 (`RootCertStore`, [`Client::with_roots`]), and hyper-util 0.1 with http-body-util 0.1 and bytes 1
@@ -168,6 +168,24 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
     /// The settings this client runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The same client with `settings` in force for the calls made through the copy: another deadline, attempt
+    /// timeout or retry policy for one call or one batch, over the same transport and connection pool (and the
+    /// same pacer and observer). Fails, before any I/O, on a setting that cannot be honoured.
+    ///
+    /// ```no_run
+    /// # async fn run(client: sendkit_hyper::Client) -> Result<(), sendkit_hyper::Error> {
+    /// use std::time::Duration;
+    /// use sendkit_hyper::{CallSettings, RetryPolicy};
+    ///
+    /// let urgent = client.with_settings(CallSettings::new().deadline(Some(Duration::from_secs(2))).retry(RetryPolicy::none()))?;
+    /// let job = urgent.get_job("job_1").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_settings(&self, settings: CallSettings) -> Result<Self, Error> {
+        Ok(Self { config: Arc::new(self.config.with_settings(&settings)?), transport: Arc::clone(&self.transport) })
     }
 
     /// The transport requests go through.

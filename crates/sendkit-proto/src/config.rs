@@ -241,9 +241,89 @@ impl Config {
         self.pacer.as_deref()
     }
 
+    /// The same config with `settings` in force: for some calls of a client over its same transport and pool.
+    /// Each setting is checked as [`ConfigBuilder::build`] checks it. The pacer and the observer stay shared.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sendkit_proto::{CallSettings, Config, RetryPolicy};
+    ///
+    /// let config = Config::builder("sk_live_0123456789").build().unwrap();
+    /// let urgent = config
+    ///     .with_settings(&CallSettings::new().deadline(Some(Duration::from_secs(2))).retry(RetryPolicy::none()))
+    ///     .unwrap();
+    /// assert_eq!(urgent.deadline(), Some(Duration::from_secs(2)));
+    /// assert_eq!(config.deadline(), Some(Config::DEFAULT_DEADLINE), "the original is unchanged");
+    /// ```
+    pub fn with_settings(&self, settings: &CallSettings) -> Result<Config, InvalidInput> {
+        let mut config = self.clone();
+        if let Some(timeout) = settings.connect_timeout {
+            check_duration("connect_timeout", timeout)?;
+            config.connect_timeout = timeout;
+        }
+        if let Some(timeout) = settings.attempt_timeout {
+            check_duration("attempt_timeout", timeout)?;
+            config.attempt_timeout = timeout;
+        }
+        if let Some(deadline) = settings.deadline {
+            if let Some(deadline) = deadline {
+                check_duration("deadline", deadline)?;
+            }
+            config.deadline = deadline;
+        }
+        if let Some(retry) = &settings.retry {
+            retry.check()?;
+            config.retry = retry.clone();
+        }
+        Ok(config)
+    }
+
     /// The observer every attempt is reported to, if one was set.
     pub fn observer(&self) -> Option<&dyn Observer> {
         self.observer.as_ref().map(|observing| &*observing.0)
+    }
+}
+
+/// Settings for some calls of a client — a deadline, timeouts, a retry policy — over the client's own transport
+/// and connection pool: what the clients' `with_settings` and [`Config::with_settings`] take. A setting left unset
+/// keeps the client's.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct CallSettings {
+    deadline: Option<Option<Duration>>,
+    attempt_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+}
+
+impl CallSettings {
+    /// No setting changed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The most a whole call may take (`None`: no deadline).
+    pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The most one attempt may take.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The most connecting may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How the calls are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
     }
 }
 

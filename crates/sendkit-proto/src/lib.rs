@@ -53,7 +53,7 @@ mod wait;
 pub use batch::ResultsInOrder;
 pub use call::Call;
 pub use cancel_job::CancelJob;
-pub use config::{AuthStyle, Config, ConfigBuilder};
+pub use config::{AuthStyle, CallSettings, Config, ConfigBuilder};
 pub use enrich::Enrich;
 pub use error::{ApiAnswer, CallInfo, Error, InvalidInput};
 pub use flow::{Flow, Now, Step};

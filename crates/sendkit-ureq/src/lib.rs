@@ -59,8 +59,8 @@ use sendkit_proto::{
 };
 
 pub use sendkit_proto::{
-    model, Attempt, AuthStyle, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, Transport, TransportError,
-    TransportErrorKind, WaitEvent, WaitPolicy,
+    model, Attempt, AuthStyle, CallSettings, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, Transport,
+    TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// ureq 3.5, whose `Agent` ([`Client::with_agent`]) and `tls::Certificate` ([`Client::with_roots`]) these
 /// constructors take: that version is part of this crate's API.
@@ -146,6 +146,26 @@ impl<T: Transport> Client<T> {
     /// The settings this client runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The same client with `settings` in force for the calls made through the copy: another deadline, attempt
+    /// timeout or retry policy for one call or one batch, over the same transport and connection pool (and the
+    /// same pacer and observer). Fails, before any I/O, on a setting that cannot be honoured.
+    ///
+    /// ```no_run
+    /// # let client = sendkit_ureq::Client::from_env()?;
+    /// use std::time::Duration;
+    /// use sendkit_ureq::{CallSettings, RetryPolicy};
+    ///
+    /// let urgent = client.with_settings(CallSettings::new().deadline(Some(Duration::from_secs(2))).retry(RetryPolicy::none()))?;
+    /// let job = urgent.get_job("job_1")?;
+    /// # Ok::<(), sendkit_ureq::Error>(())
+    /// ```
+    pub fn with_settings(&self, settings: CallSettings) -> Result<Self, Error>
+    where
+        T: Clone,
+    {
+        Ok(Self { transport: self.transport.clone(), config: self.config.with_settings(&settings)? })
     }
 
     /// The transport requests go through.
