@@ -495,6 +495,10 @@ pub struct UreqTransport {
 }
 
 impl UreqTransport {
+    /// The most idle connections the agent keeps for reuse (all to the API's one host): the most concurrency that
+    /// reuses every connection.
+    pub const MAX_IDLE_CONNECTIONS: usize = 256;
+
     /// An agent for `config`: its timeouts and proxy, status codes as answers, no redirects, and TLS as the
     /// crate's features say.
     pub fn new(config: &Config) -> Self {
@@ -513,6 +517,10 @@ impl UreqTransport {
             .http_status_as_error(false)
             .max_redirects(0)
             .proxy(proxy.clone())
+            // Every request goes to one host: ureq's default of 3 idle connections per host would close and reopen
+            // connections under cancel_jobs or wait_for_jobs at any concurrency above 3.
+            .max_idle_connections(Self::MAX_IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(Self::MAX_IDLE_CONNECTIONS)
             .build();
         let proxy_authority = config.proxy().map(|proxy| (proxy.host().to_owned(), proxy.port()));
         let connector = ureq::unversioned::transport::Connector::chain(
