@@ -106,7 +106,19 @@ impl Client {
     /// system's store (feature `platform-roots`, which wins when both are on); with neither, pass roots to
     /// [`Client::with_roots`].
     pub fn new(config: Config) -> Self {
-        Self::with_roots(config, default_roots())
+        let roots = match config.trust() {
+            // The config's roots, the same setting as on sendkit-ureq; a certificate rustls cannot read is skipped
+            // (the handshake then fails, naming the untrusted issuer).
+            Some(trusted) => {
+                let mut roots = rustls::RootCertStore::empty();
+                let (_added, _skipped) = roots.add_parsable_certificates(
+                    trusted.iter().map(|der| rustls::pki_types::CertificateDer::from(der.clone())),
+                );
+                roots
+            }
+            None => default_roots(),
+        };
+        Self::with_roots(config, roots)
     }
 
     /// Like [`Client::new`], trusting `roots` instead (a private CA, a test certificate).
@@ -496,7 +508,19 @@ impl HyperTransport {
         // The ring provider supports rustls' default protocol versions; should that ever change, the builder's
         // error would surface at the first handshake rather than as a panic here.
         let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
-            Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
+            Ok(builder) => {
+                let builder = builder.with_root_certificates(roots);
+                match config.client_identity().and_then(identity) {
+                    Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap_or_else(|_| {
+                        // A key rustls cannot use: no identity rather than a panic; a server that asks for one then
+                        // refuses the handshake, which the error says.
+                        rustls::ClientConfig::builder()
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth()
+                    }),
+                    None => builder.with_no_client_auth(),
+                }
+            }
             Err(_) => rustls::ClientConfig::builder()
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth(),
@@ -660,6 +684,21 @@ fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
     return Arc::new(rustls::crypto::ring::default_provider());
     #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
     return Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+}
+
+/// The config's client identity as rustls takes it.
+fn identity(
+    identity: &sendkit_proto::ClientIdentity,
+) -> Option<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+    let chain = identity.chain().iter().map(|der| CertificateDer::from(der.clone())).collect();
+    let (key, format) = identity.key();
+    let key = match format {
+        sendkit_proto::KeyFormat::Pkcs1 => PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(key.to_vec())),
+        sendkit_proto::KeyFormat::Sec1 => PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(key.to_vec())),
+        _ => PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
+    };
+    Some((chain, key))
 }
 
 #[cfg(feature = "platform-roots")]

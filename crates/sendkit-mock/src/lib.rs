@@ -168,13 +168,45 @@ impl MockBuilder {
 
     /// Serves HTTPS with this certificate chain and key (for example one made in the test with rcgen). The base URL
     /// then names `localhost`, which the certificate should cover.
-    pub fn tls(mut self, chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> std::io::Result<Self> {
+    pub fn tls(self, chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> std::io::Result<Self> {
+        self.serve_tls(chain, key, None)
+    }
+
+    /// Like [`MockBuilder::tls`], and asks every client for a certificate issued by `client_ca`, refusing the
+    /// handshake without one (mutual TLS, as a gateway that checks client identities does).
+    pub fn tls_with_client_auth(
+        self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        client_ca: CertificateDer<'static>,
+    ) -> std::io::Result<Self> {
+        self.serve_tls(chain, key, Some(client_ca))
+    }
+
+    fn serve_tls(
+        mut self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        client_ca: Option<CertificateDer<'static>>,
+    ) -> std::io::Result<Self> {
+        let invalid =
+            |err: &dyn std::fmt::Display| std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
-            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
-        let mut config = config;
+            .map_err(|err| invalid(&err))?;
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add(ca).map_err(|err| invalid(&err))?;
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .map_err(|err| invalid(&err))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder.with_single_cert(chain, key).map_err(|err| invalid(&err))?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         self.tls = Some(Arc::new(config));
         Ok(self)

@@ -14,6 +14,7 @@ use crate::pace::Pacer;
 use crate::proxy::{Proxy, ProxyEnv, ProxyServer};
 use crate::retry::RetryPolicy;
 use crate::secret::{ApiKey, KeyKind};
+use crate::trust::ClientIdentity;
 
 /// Which headers carry the key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -73,6 +74,9 @@ pub struct Config {
     /// Shared by the clones of this config: the server's rate limit is the key's, whatever client sends.
     pacer: Option<Arc<Pacer>>,
     observer: Option<Observing>,
+    /// Certificates to trust instead of the client's default roots, as DER.
+    trust: Option<Arc<[Vec<u8>]>>,
+    identity: Option<ClientIdentity>,
 }
 
 impl Config {
@@ -120,6 +124,8 @@ impl Config {
             from_env: Sources::default(),
             pacing: true,
             observer: None,
+            trust_pem: None,
+            identity_pem: None,
         }
     }
 
@@ -278,6 +284,18 @@ impl Config {
         Ok(config)
     }
 
+    /// The certificates (DER) both clients trust instead of their default roots, when set with
+    /// [`ConfigBuilder::trust_pem`].
+    pub fn trust(&self) -> Option<&[Vec<u8>]> {
+        self.trust.as_deref()
+    }
+
+    /// The certificate chain and key both clients present to a server that asks (mutual TLS), when set with
+    /// [`ConfigBuilder::client_identity_pem`].
+    pub fn client_identity(&self) -> Option<&ClientIdentity> {
+        self.identity.as_ref()
+    }
+
     /// The observer every attempt is reported to, if one was set.
     pub fn observer(&self) -> Option<&dyn Observer> {
         self.observer.as_ref().map(|observing| &*observing.0)
@@ -355,6 +373,8 @@ pub struct ConfigBuilder {
     from_env: Sources,
     pacing: bool,
     observer: Option<Observing>,
+    trust_pem: Option<Vec<u8>>,
+    identity_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ConfigBuilder {
@@ -390,6 +410,22 @@ impl ConfigBuilder {
     /// Off, each call retries on its own.
     pub fn pacing(mut self, on: bool) -> Self {
         self.pacing = on;
+        self
+    }
+
+    /// Trusts the certificates of this PEM text (a private CA, a corporate TLS-inspection root, a staging
+    /// gateway's) instead of the client's default roots: the same setting for both clients. Refused by `build()`
+    /// when it holds no certificate.
+    pub fn trust_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.trust_pem = Some(pem.into());
+        self
+    }
+
+    /// Presents this certificate chain and private key (PEM, one text or two put together: `CERTIFICATE`
+    /// blocks, leaf first, and one `PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE KEY` block) to a server that
+    /// asks who the client is (mutual TLS), through either client. The key is never shown.
+    pub fn client_identity_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.identity_pem = Some(pem.into());
         self
     }
 
@@ -528,6 +564,11 @@ impl ConfigBuilder {
             proxy,
             pacer: self.pacing.then(|| Arc::new(Pacer::default())),
             observer: self.observer,
+            trust: match &self.trust_pem {
+                Some(pem) => Some(crate::trust::certificates(pem, "trust_pem")?.into()),
+                None => None,
+            },
+            identity: self.identity_pem.as_deref().map(crate::trust::identity).transpose()?,
         })
     }
 }

@@ -33,6 +33,7 @@ mod proxy;
 mod response;
 mod secret;
 mod text;
+mod trust;
 
 // Errors.
 mod error;
@@ -69,6 +70,7 @@ pub use secret::{ApiKey, KeyKind};
 pub use settle::CancelJobFlow;
 pub use transport::causes;
 pub use transport::{AsyncTransport, Attempt, Delivery, Transport, TransportError, TransportErrorKind};
+pub use trust::{ClientIdentity, KeyFormat};
 pub use wait::{WaitForJob, WaitPolicy};
 
 pub use http;

@@ -509,7 +509,7 @@ impl UreqTransport {
     fn build(config: &Config, roots: Option<Roots>) -> Self {
         let builder = ureq::Agent::config_builder();
         #[cfg(feature = "tls")]
-        let builder = builder.tls_config(tls_config(roots));
+        let builder = builder.tls_config(tls_config(roots, config));
         let proxy = ureq_proxy(config);
         let agent_config = builder
             .timeout_connect(Some(config.connect_timeout()))
@@ -807,9 +807,25 @@ compile_error!("sendkit-ureq's TLS needs a crypto provider: enable the `ring` (d
 
 /// rustls' settings: the roots the features say, and a crypto provider named outright.
 #[cfg(feature = "tls")]
-fn tls_config(roots: Option<ureq::tls::RootCerts>) -> ureq::tls::TlsConfig {
-    let builder = ureq::tls::TlsConfig::builder();
-    if let Some(roots) = roots {
+fn tls_config(roots: Option<ureq::tls::RootCerts>, config: &Config) -> ureq::tls::TlsConfig {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey};
+    let mut builder = ureq::tls::TlsConfig::builder();
+    // The config's identity, for servers that ask who the client is.
+    if let Some(identity) = config.client_identity() {
+        let chain: Vec<Certificate<'static>> =
+            identity.chain().iter().map(|der| Certificate::from_der(der).to_owned()).collect();
+        // proto checked the PEM; a key ureq still cannot read leaves no identity, and a server that asks for one
+        // refuses the handshake, which the error says.
+        if let Ok(key) = PrivateKey::from_pem(identity.key_pem().as_bytes()) {
+            builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+    }
+    // Roots given to the constructor, else the config's, else the feature's.
+    let configured = config.trust().map(|roots| {
+        let roots: Vec<Certificate<'static>> = roots.iter().map(|der| Certificate::from_der(der).to_owned()).collect();
+        ureq::tls::RootCerts::new_with_certs(&roots)
+    });
+    if let Some(roots) = roots.or(configured) {
         return builder.root_certs(roots).unversioned_rustls_crypto_provider(crypto_provider()).build();
     }
     // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
