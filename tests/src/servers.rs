@@ -165,6 +165,11 @@ fn tunnel(mut client: std::net::TcpStream, seen: &std::sync::Mutex<ProxySeen>) {
     if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
         return;
     }
+    relay(client, upstream, seen);
+}
+
+/// Relays bytes both ways until both sides close, recording every byte.
+fn relay(client: std::net::TcpStream, upstream: std::net::TcpStream, seen: &std::sync::Mutex<ProxySeen>) {
     let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream, seen: &std::sync::Mutex<ProxySeen>| {
         let mut buffer = [0u8; 8192];
         while let Ok(n) = from.read(&mut buffer) {
@@ -183,6 +188,102 @@ fn tunnel(mut client: std::net::TcpStream, seen: &std::sync::Mutex<ProxySeen>) {
         scope.spawn(|| pipe(client_read, upstream, seen));
         pipe(upstream_read, client, seen);
     });
+}
+
+/// A SOCKS5 proxy on loopback (RFC 1928, with RFC 1929 user/password when given): it records each CONNECT's
+/// target and every byte it relays, so a test can show what a SOCKS proxy sees.
+pub struct Socks5Proxy {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<ProxySeen>>,
+}
+
+impl Socks5Proxy {
+    /// Listens on a free loopback port; with `credentials`, asks for them (and refuses others).
+    pub fn start(credentials: Option<(&str, &str)>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().expect("a bound listener");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(ProxySeen::default()));
+        let recording = std::sync::Arc::clone(&seen);
+        let credentials = credentials.map(|(user, password)| (user.to_owned(), password.to_owned()));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (seen, credentials) = (std::sync::Arc::clone(&recording), credentials.clone());
+                std::thread::spawn(move || socks5(stream, &seen, credentials.as_ref()));
+            }
+        });
+        Self { addr, seen }
+    }
+
+    /// `socks5://127.0.0.1:<port>`, or with `socks5h` and credentials as given.
+    pub fn url(&self, scheme: &str, credentials: Option<(&str, &str)>) -> String {
+        match credentials {
+            Some((user, password)) => format!("{scheme}://{user}:{password}@{}", self.addr),
+            None => format!("{scheme}://{}", self.addr),
+        }
+    }
+
+    /// What the proxy saw so far: `heads` holds each CONNECT's target as `host:port` (a name, or an address).
+    pub fn seen(&self) -> ProxySeen {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn socks5(mut client: std::net::TcpStream, seen: &std::sync::Mutex<ProxySeen>, credentials: Option<&(String, String)>) {
+    let read = |n: usize, client: &mut std::net::TcpStream| -> Option<Vec<u8>> {
+        let mut buffer = vec![0u8; n];
+        client.read_exact(&mut buffer).ok()?;
+        Some(buffer)
+    };
+    // Greeting: version 5, the methods offered.
+    let Some(head) = read(2, &mut client) else { return };
+    let Some(methods) = read(usize::from(head[1]), &mut client) else { return };
+    let wanted = if credentials.is_some() { 2 } else { 0 };
+    if head[0] != 5 || !methods.contains(&wanted) {
+        let _ = client.write_all(&[5, 0xff]);
+        return;
+    }
+    if client.write_all(&[5, wanted]).is_err() {
+        return;
+    }
+    if let Some((user, password)) = credentials {
+        let Some(version_and_length) = read(2, &mut client) else { return };
+        let Some(given_user) = read(usize::from(version_and_length[1]), &mut client) else { return };
+        let Some(length) = read(1, &mut client) else { return };
+        let Some(given_password) = read(usize::from(length[0]), &mut client) else { return };
+        let ok = given_user == user.as_bytes() && given_password == password.as_bytes();
+        if client.write_all(&[1, if ok { 0 } else { 1 }]).is_err() || !ok {
+            return;
+        }
+    }
+    // The request: version, CONNECT, reserved, the address type and address, the port.
+    let Some(request) = read(4, &mut client) else { return };
+    let host = match request[3] {
+        1 => read(4, &mut client).map(|ip| std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string()),
+        3 => read(1, &mut client)
+            .and_then(|length| read(usize::from(length[0]), &mut client))
+            .map(|name| String::from_utf8_lossy(&name).into_owned()),
+        4 => read(16, &mut client).map(|ip| {
+            let octets: [u8; 16] = ip.try_into().unwrap_or([0; 16]);
+            format!("[{}]", std::net::Ipv6Addr::from(octets))
+        }),
+        _ => None,
+    };
+    let (Some(host), Some(port)) = (host, read(2, &mut client)) else { return };
+    let port = u16::from_be_bytes([port[0], port[1]]);
+    let target = format!("{host}:{port}");
+    seen.lock().unwrap_or_else(|p| p.into_inner()).heads.push(target.clone());
+    // Every address the name has, until one answers: a proxy resolving `localhost` may get ::1 first.
+    let upstream = std::net::ToSocketAddrs::to_socket_addrs(&target)
+        .ok()
+        .and_then(|mut addrs| addrs.find_map(|addr| std::net::TcpStream::connect(addr).ok()));
+    let Some(upstream) = upstream else {
+        let _ = client.write_all(&[5, 4, 0, 1, 0, 0, 0, 0, 0, 0]);
+        return;
+    };
+    if client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).is_err() {
+        return;
+    }
+    relay(client, upstream, seen);
 }
 
 /// An HTTPS emulator accepting `key`, whose certificate, for `localhost`, is made here and trusted by nothing but

@@ -116,3 +116,62 @@ fn a_proxy_that_does_not_resolve_is_named_never_sent_and_its_credentials_never_s
     }
     assert_eq!(server.ledger().requests, 0);
 }
+
+/// An HTTPS emulator whose certificate covers `localhost` and `127.0.0.1`, so that it can be reached by name (the
+/// proxy resolving it, socks5h) and by address (the client resolving it, socks5).
+fn tls_emulator_by_name_and_address() -> (MockServer, CertificateDer<'static>) {
+    use sendkit_mock::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let server = MockServer::builder().api_key(KEY).tls(vec![cert.clone()], key).unwrap().start().unwrap();
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
+    (server, cert)
+}
+
+#[test]
+fn socks5_and_socks5h_carry_both_clients_and_see_only_tls() {
+    let (server, root) = tls_emulator_by_name_and_address();
+    let port = server.addr().port();
+    let credentials = Some(("proxyuser", "pr0xy_pass"));
+    for (scheme, base_url, target) in [
+        // socks5: the client resolves the host and hands the proxy an address.
+        ("socks5", format!("https://127.0.0.1:{port}"), format!("127.0.0.1:{port}")),
+        // socks5h: the proxy is handed the name and resolves it.
+        ("socks5h", format!("https://localhost:{port}"), format!("localhost:{port}")),
+    ] {
+        let proxy = sendkit_tests::Socks5Proxy::start(credentials);
+        let config =
+            Config::builder(KEY).base_url(&base_url).proxy(Proxy::url(proxy.url(scheme, credentials))).build().unwrap();
+        assert!(!format!("{config:?}").contains("pr0xy_pass"), "proxy credentials are never shown");
+        assert_eq!(cancel_through_both(&config, &root), [JobStatus::Pending, JobStatus::Pending], "{scheme}");
+        let seen = proxy.seen();
+        assert_eq!(seen.heads, [target.clone(), target.clone()], "{scheme}: one connection per client");
+        let relayed = String::from_utf8_lossy(&seen.relayed);
+        assert!(!relayed.contains(KEY) && !relayed.contains("/v1/enrichment"), "{scheme}: the proxy saw only TLS");
+    }
+}
+
+#[test]
+fn socks5_with_wrong_credentials_is_never_sent_through_both_clients() {
+    let (server, root) = tls_emulator_by_name_and_address();
+    let proxy = sendkit_tests::Socks5Proxy::start(Some(("proxyuser", "right")));
+    let config = Config::builder(KEY)
+        .base_url(format!("https://localhost:{}", server.addr().port()))
+        .proxy(Proxy::url(proxy.url("socks5h", Some(("proxyuser", "wrong")))))
+        .retry(sendkit_proto::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let mut roots = sendkit_hyper::rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let hyper = runtime.block_on(sendkit_hyper::Client::with_roots(config.clone(), roots).cancel_job("job_1"));
+    let ureq_root = sendkit_ureq::ureq::tls::Certificate::from_der(root.as_ref()).to_owned();
+    let ureq = sendkit_ureq::Client::with_roots(config, [ureq_root]).cancel_job("job_1");
+    for error in [hyper.unwrap_err(), ureq.unwrap_err()] {
+        assert!(!error.may_have_taken_effect(), "{error}");
+        assert!(error.to_string().contains("the request was never sent"), "{error}");
+        assert!(!format!("{error} {error:?}").contains("wrong"), "{error}");
+    }
+    assert_eq!(server.ledger().requests, 0);
+}

@@ -61,7 +61,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::ResponseFuture;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -534,11 +534,24 @@ impl HyperTransport {
             Some(proxy) => {
                 // The proxy's address was checked when the config was built.
                 let proxy_uri: Uri = proxy.uri().parse().unwrap_or_default();
-                let mut tunnel = Tunnel::new(proxy_uri, tcp);
-                if let Some(authorization) = proxy.authorization() {
-                    tunnel = tunnel.with_auth(authorization.clone());
+                match proxy.kind() {
+                    sendkit_proto::ProxyKind::Socks5 | sendkit_proto::ProxyKind::Socks5h => {
+                        // socks5: the client resolves the API's host; socks5h: the proxy does.
+                        let local_dns = proxy.kind() == sendkit_proto::ProxyKind::Socks5;
+                        let mut socks = SocksV5::new(proxy_uri, tcp).local_dns(local_dns);
+                        if let Some((user, password)) = proxy.credentials() {
+                            socks = socks.with_auth(user.to_owned(), password.to_owned());
+                        }
+                        Connector::Socks(socks)
+                    }
+                    _ => {
+                        let mut tunnel = Tunnel::new(proxy_uri, tcp);
+                        if let Some(authorization) = proxy.authorization() {
+                            tunnel = tunnel.with_auth(authorization.clone());
+                        }
+                        Connector::Tunnel(tunnel)
+                    }
                 }
-                Connector::Tunnel(tunnel)
             }
         };
         let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
@@ -635,11 +648,12 @@ impl tower_service::Service<Uri> for Timed {
     }
 }
 
-/// A direct connection, or a `CONNECT` tunnel through the configured proxy.
+/// A direct connection, a `CONNECT` tunnel, or a SOCKS5 connection through the configured proxy.
 #[derive(Clone)]
 enum Connector {
     Direct(HttpConnector),
     Tunnel(Tunnel<HttpConnector>),
+    Socks(SocksV5<HttpConnector>),
 }
 
 type Connecting = Pin<Box<dyn Future<Output = Result<TokioIo<tokio::net::TcpStream>, BoxError>> + Send>>;
@@ -654,6 +668,7 @@ impl tower_service::Service<Uri> for Connector {
         match self {
             Self::Direct(tcp) => tcp.poll_ready(cx).map_err(Into::into),
             Self::Tunnel(tunnel) => tunnel.poll_ready(cx).map_err(Into::into),
+            Self::Socks(socks) => socks.poll_ready(cx).map_err(Into::into),
         }
     }
 
@@ -665,6 +680,10 @@ impl tower_service::Service<Uri> for Connector {
             }
             Self::Tunnel(tunnel) => {
                 let connecting = tunnel.call(dst);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+            Self::Socks(socks) => {
+                let connecting = socks.call(dst);
                 Box::pin(async move { connecting.await.map_err(Into::into) })
             }
         }

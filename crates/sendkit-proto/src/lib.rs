@@ -62,7 +62,7 @@ pub use get_job::GetJob;
 pub use observe::{AttemptRecord, Observer};
 pub use operation::{Idempotency, Operation};
 pub use pace::Pacer;
-pub use proxy::{Proxy, ProxyServer};
+pub use proxy::{Proxy, ProxyKind, ProxyServer};
 pub use response::parse_response;
 pub use retry::RetryPolicy;
 pub use schedule::{FlowSchedule, Turn, WaitEvent};

@@ -166,9 +166,22 @@ fn in_block(ip: IpAddr, network: IpAddr, prefix: u32) -> bool {
     }
 }
 
-/// A proxy to tunnel through: where it is, and its credentials if the URL had any.
+/// How a proxy is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProxyKind {
+    /// `http://`: an HTTP `CONNECT` tunnel.
+    Connect,
+    /// `socks5://`: SOCKS5, the client resolving the API's host itself.
+    Socks5,
+    /// `socks5h://`: SOCKS5, the proxy resolving the API's host (the client's DNS is never asked).
+    Socks5h,
+}
+
+/// A proxy to tunnel through: where it is, how it is spoken to, and its credentials if the URL had any.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyServer {
+    kind: ProxyKind,
     host: String,
     port: u16,
     credentials: Option<(String, String)>,
@@ -185,9 +198,17 @@ impl ProxyServer {
         let fail = |reason| InvalidInput::Proxy { url: shown.clone(), reason, from };
         let with_scheme = if url.contains("://") { url.to_owned() } else { format!("http://{url}") };
         let uri: Uri = with_scheme.parse().map_err(|_| fail("not a URL"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(fail("only http:// proxies are supported (the tunnel to the API is TLS either way)"));
-        }
+        let (kind, default_port) = match uri.scheme_str() {
+            Some("http") => (ProxyKind::Connect, 80),
+            Some("socks5") => (ProxyKind::Socks5, 1080),
+            Some("socks5h") => (ProxyKind::Socks5h, 1080),
+            _ => {
+                return Err(fail(
+                    "only http://, socks5:// and socks5h:// proxies are supported (the tunnel to the API is TLS \
+                     either way)",
+                ))
+            }
+        };
         let authority = uri.authority().ok_or_else(|| fail("no host"))?;
         let (userinfo, _) = authority.as_str().rsplit_once('@').unzip();
         let credentials = userinfo.map(|userinfo| {
@@ -208,7 +229,12 @@ impl ProxyServer {
         if host.is_empty() {
             return Err(fail("no host"));
         }
-        Ok(Self { host, port: authority.port_u16().unwrap_or(80), credentials, authorization })
+        Ok(Self { kind, host, port: authority.port_u16().unwrap_or(default_port), credentials, authorization })
+    }
+
+    /// How the proxy is spoken to.
+    pub fn kind(&self) -> ProxyKind {
+        self.kind
     }
 
     /// The proxy's host.
@@ -216,7 +242,7 @@ impl ProxyServer {
         &self.host
     }
 
-    /// The proxy's port (80 when the URL named none).
+    /// The proxy's port (80 for `http://`, 1080 for SOCKS, when the URL named none).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -226,9 +252,14 @@ impl ProxyServer {
         format!("{}:{}", self.host, self.port)
     }
 
-    /// `http://host:port`, without credentials.
+    /// `http://host:port`, `socks5://host:port` or `socks5h://host:port`, without credentials.
     pub fn uri(&self) -> String {
-        format!("http://{}", self.authority())
+        let scheme = match self.kind {
+            ProxyKind::Connect => "http",
+            ProxyKind::Socks5 => "socks5",
+            ProxyKind::Socks5h => "socks5h",
+        };
+        format!("{scheme}://{}", self.authority())
     }
 
     /// The user name and password from the proxy URL, decoded. These are the proxy's credentials, sent to the
@@ -237,7 +268,7 @@ impl ProxyServer {
         self.credentials.as_ref().map(|(user, password)| (user.as_str(), password.as_str()))
     }
 
-    /// `Proxy-Authorization: Basic ...` for the tunnel request, marked sensitive.
+    /// `Proxy-Authorization: Basic ...` for a `CONNECT` tunnel request, marked sensitive.
     pub fn authorization(&self) -> Option<&HeaderValue> {
         self.authorization.as_ref()
     }
@@ -246,6 +277,7 @@ impl ProxyServer {
 impl fmt::Debug for ProxyServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProxyServer")
+            .field("kind", &self.kind)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("credentials", &self.credentials.as_ref().map(|_| "[redacted]"))
@@ -355,9 +387,13 @@ mod tests {
         assert_eq!(proxy.credentials(), Some(("us@er", "p:ss")));
         assert_eq!(proxy.authorization().unwrap(), "Basic dXNAZXI6cDpzcw==");
         assert!(!format!("{proxy:?}").contains("p:ss"));
-        let error = ProxyServer::parse("socks5://user:secret@p:1080", Some("ALL_PROXY")).unwrap_err().to_string();
+        let error = ProxyServer::parse("socks4://user:secret@p:1080", Some("ALL_PROXY")).unwrap_err().to_string();
         assert!(!error.contains("secret"), "{error}");
         assert!(error.contains("(from ALL_PROXY)"), "{error}");
+        let socks = ProxyServer::parse("socks5h://user:secret@p", Some("ALL_PROXY")).unwrap();
+        assert_eq!((socks.kind(), socks.uri().as_str()), (ProxyKind::Socks5h, "socks5h://p:1080"));
+        assert_eq!(socks.credentials(), Some(("user", "secret")));
+        assert!(!format!("{socks:?}").contains("secret"));
     }
 
     #[test]

@@ -558,7 +558,12 @@ impl UreqTransport {
 
 fn ureq_proxy(config: &Config) -> Option<ureq::Proxy> {
     let server = config.proxy()?;
-    let mut builder = ureq::Proxy::builder(ureq::ProxyProtocol::Http).host(server.host()).port(server.port());
+    let protocol = match server.kind() {
+        sendkit_proto::ProxyKind::Socks5 => ureq::ProxyProtocol::Socks5,
+        sendkit_proto::ProxyKind::Socks5h => ureq::ProxyProtocol::Socks5h,
+        _ => ureq::ProxyProtocol::Http,
+    };
+    let mut builder = ureq::Proxy::builder(protocol).host(server.host()).port(server.port());
     if let Some((user, password)) = server.credentials() {
         builder = builder.username(user).password(password);
     }
