@@ -26,8 +26,8 @@ fn emulator() -> MockServer {
     server
 }
 
-/// `sendkit ARGS` against `server`, with a clean environment but for the tool's variables.
-fn sendkit(server: &MockServer, args: &[&str], stdin: &str) -> Output {
+/// `sendkit ARGS` for `server`, with a clean environment but for the tool's variables, every stream piped.
+fn command(server: &MockServer, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sendkit"));
     command
         .args(args)
@@ -37,7 +37,12 @@ fn sendkit(server: &MockServer, args: &[&str], stdin: &str) -> Output {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
+    command
+}
+
+/// `sendkit ARGS` against `server`, run to its end with `stdin` as its input.
+fn sendkit(server: &MockServer, args: &[&str], stdin: &str) -> Output {
+    let mut child = command(server, args).spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
     let (out, err) = (text(&output.stdout), text(&output.stderr));
@@ -259,15 +264,7 @@ fn help_has_an_example_per_command_and_completions_are_printed() {
 #[test]
 fn ctrl_c_during_a_wait_reports_where_each_job_was() {
     let server = emulator();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sendkit"))
-        .args(["wait", "processing_1", "--poll", "0.05"])
-        .env_clear()
-        .env("SENDKIT_API_KEY", KEY)
-        .env("SENDKIT_BASE_URL", server.base_url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command(&server, &["wait", "processing_1", "--poll", "0.05"]).spawn().unwrap();
     // Let it poll a few times, then interrupt it as a terminal would.
     std::thread::sleep(Duration::from_millis(400));
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
@@ -368,16 +365,7 @@ fn a_closed_standard_output_ends_the_command_quietly() {
     for i in 0..300 {
         server.insert_job(Job::new(format!("bulk_{i}"), JobType::EmailVerification, JobStatus::Processing));
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sendkit"))
-        .args(["cancel", "-", "--json", "--concurrency", "2"])
-        .env_clear()
-        .env("SENDKIT_API_KEY", KEY)
-        .env("SENDKIT_BASE_URL", server.base_url())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command(&server, &["cancel", "-", "--json", "--concurrency", "2"]).spawn().unwrap();
     child.stdin.take().unwrap().write_all(ids.as_bytes()).unwrap();
     // Read the first line, then close the pipe, as `| head -n1` does.
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -401,15 +389,8 @@ fn ctrl_c_against_a_hung_server_exits_after_a_short_grace_and_says_what_may_have
     }
     // Every cancel is held for a minute before its answer.
     server.inject(sendkit_mock::Fault::status(503).delay(Duration::from_secs(60)).on(sendkit_mock::Route::Cancel));
-    let child = Command::new(env!("CARGO_BIN_EXE_sendkit"))
-        .args(["cancel", "hung_0", "hung_1", "hung_2", "hung_3", "hung_4", "--concurrency", "2"])
-        .env_clear()
-        .env("SENDKIT_API_KEY", KEY)
-        .env("SENDKIT_BASE_URL", server.base_url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = ["cancel", "hung_0", "hung_1", "hung_2", "hung_3", "hung_4", "--concurrency", "2"];
+    let child = command(&server, &args).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let started = std::time::Instant::now();
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
