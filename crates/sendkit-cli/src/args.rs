@@ -57,6 +57,9 @@ pub struct Global {
     /// Read the API key from this file (surrounding whitespace trimmed) instead of SENDKIT_API_KEY
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
+    /// The profile to use from the profiles file [env: SENDKIT_PROFILE] (see `sendkit config --help`)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
     /// How long one attempt may take: 30s, 2m, 1.5 (seconds), 250ms [default: 30s]
     #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
     pub attempt_timeout: Option<Duration>,
@@ -74,7 +77,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-fn duration_or_zero(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration_or_zero(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let unit_at = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
     let (number, unit) = text.split_at(unit_at);
@@ -122,6 +125,23 @@ pub enum Command {
         #[arg(long)]
         fault_seed: Option<u64>,
     },
+    /// Show the settings in force and where each comes from: flag, environment, profile or default (never the key)
+    #[command(after_help = "The profiles file is SENDKIT_CONFIG, else sendkit/config.toml in the platform's config
+directory ($XDG_CONFIG_HOME, %APPDATA%, or ~/.config). Precedence: flags, then environment variables, then the
+profile (--profile, SENDKIT_PROFILE, else the file's default_profile, else [profiles.default]), then defaults.
+
+  default_profile = \"staging\"
+  [profiles.staging]
+  base_url = \"https://staging.sendkit.example\"
+  workspace = \"ws_42\"
+  api_key_file = \"/home/me/.sendkit/staging.key\"   # or api_key = \"sk_...\" (file mode 600 only)
+  attempt_timeout = \"10s\"
+  deadline = \"1m\"
+  concurrency = 16
+
+Example:
+  sendkit config --profile staging")]
+    Config,
     /// Print a completion script for a shell
     #[command(after_help = "Example:
   sendkit completions bash > ~/.local/share/bash-completion/completions/sendkit")]
@@ -144,9 +164,9 @@ pub enum ApiCommand {
         /// ID given twice is cancelled once
         #[arg(required = true, value_name = "JOB_ID")]
         job_ids: Vec<String>,
-        /// How many cancels may be under way at once
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-        concurrency: u16,
+        /// How many cancels may be under way at once [default: the profile's, else 8]
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: Option<u16>,
     },
     /// Show jobs' status and progress
     #[command(after_help = "Examples:

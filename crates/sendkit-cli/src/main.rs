@@ -15,6 +15,7 @@
 
 mod args;
 mod outcome;
+mod profile;
 mod show;
 mod wait;
 
@@ -35,8 +36,17 @@ use outcome::Outcome;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let printer = show::Printer::new(cli.global.json).with_sources(sources(&cli.global));
+    // Only the commands that use settings read the profiles file: a broken one does not stop `mock`.
+    let chosen = match &cli.command {
+        Command::Api(_) | Command::Config => match profile::choose(cli.global.profile.as_deref()) {
+            Ok(chosen) => chosen,
+            Err(message) => return usage(&message).into(),
+        },
+        _ => profile::Chosen::default(),
+    };
+    let printer = show::Printer::new(cli.global.json).with_sources(sources(&cli.global, &chosen));
     let outcome = match cli.command {
+        Command::Config => show_config(&cli.global, &chosen),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sendkit", &mut std::io::stdout());
             Outcome::Success
@@ -45,18 +55,21 @@ fn main() -> ExitCode {
         Command::Mock { addr, api_key, workspace_id, manual_clock, fault_seed } => {
             mock(addr, api_key, workspace_id, manual_clock, fault_seed)
         }
-        Command::Api(command) => match client(&cli.global) {
-            Ok(client) => run(command, &client, &printer),
+        Command::Api(command) => match client(&cli.global, &chosen) {
+            Ok(client) => run(command, &client, &printer, &chosen),
             Err(message) => usage(&message),
         },
     };
     outcome.into()
 }
 
-fn run(command: ApiCommand, client: &Client, printer: &show::Printer) -> Outcome {
+fn run(command: ApiCommand, client: &Client, printer: &show::Printer, chosen: &profile::Chosen) -> Outcome {
     match command {
         ApiCommand::Cancel { job_ids, concurrency } => match read_ids(job_ids) {
-            Ok(ids) => cancel(client, printer, ids, usize::from(concurrency)),
+            Ok(ids) => {
+                let concurrency = concurrency.or(chosen.profile.concurrency).unwrap_or(8);
+                cancel(client, printer, ids, usize::from(concurrency))
+            }
             Err(message) => usage(&message),
         },
         ApiCommand::Get { job_ids } => match read_ids(job_ids) {
@@ -97,24 +110,105 @@ fn usage(message: &str) -> Outcome {
 }
 
 /// Where the key and the base URL come from, for the hints that name them.
-fn sources(global: &Global) -> show::Sources {
-    let key = match &global.api_key_file {
-        Some(path) => format!("--api-key-file {}", path.display()),
-        None => Config::ENV_API_KEY.to_owned(),
-    };
-    let base_url = match (&global.base_url, std::env::var_os(Config::ENV_BASE_URL)) {
-        (Some(_), _) => "--base-url".to_owned(),
-        (None, Some(_)) => Config::ENV_BASE_URL.to_owned(),
-        (None, None) => format!("the default ({})", Config::DEFAULT_BASE_URL),
-    };
-    show::Sources { key, base_url }
+fn sources(global: &Global, chosen: &profile::Chosen) -> show::Sources {
+    let settings = Settings::of(global, chosen);
+    show::Sources { key: settings.key.1, base_url: settings.base_url.1 }
 }
 
-/// The client, from the environment and the flags that override it; a setting that cannot be used is a message
-/// that names the flag or the variable.
-fn client(global: &Global) -> Result<Client, String> {
+/// Each setting in force and where it comes from, by the precedence flags > environment > profile > default.
+struct Settings {
+    key: (bool, String),
+    base_url: (String, String),
+    workspace: (Option<String>, String),
+    attempt_timeout: (Option<Duration>, String),
+    deadline: (Option<Option<Duration>>, String),
+}
+
+impl Settings {
+    fn of(global: &Global, chosen: &profile::Chosen) -> Self {
+        let from_profile = chosen.source.clone().unwrap_or_default();
+        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        let has_profile_key = chosen.profile.api_key.is_some() || chosen.profile.api_key_file.is_some();
+        let key = match (&global.api_key_file, env(Config::ENV_API_KEY)) {
+            (Some(path), _) => (true, format!("--api-key-file {}", path.display())),
+            (None, Some(_)) => (true, Config::ENV_API_KEY.to_owned()),
+            (None, None) if has_profile_key => (true, from_profile.clone()),
+            (None, None) => (false, format!("nowhere: set {} or --api-key-file", Config::ENV_API_KEY)),
+        };
+        let base_url = match (&global.base_url, env(Config::ENV_BASE_URL), &chosen.profile.base_url) {
+            (Some(url), _, _) => (url.clone(), "--base-url".to_owned()),
+            (None, Some(url), _) => (url, Config::ENV_BASE_URL.to_owned()),
+            (None, None, Some(url)) => (url.clone(), from_profile.clone()),
+            (None, None, None) => (Config::DEFAULT_BASE_URL.to_owned(), "the default".to_owned()),
+        };
+        let workspace = match (&global.workspace, env(Config::ENV_WORKSPACE_ID), &chosen.profile.workspace) {
+            (Some(id), _, _) => (Some(id.clone()), "--workspace".to_owned()),
+            (None, Some(id), _) => (Some(id), Config::ENV_WORKSPACE_ID.to_owned()),
+            (None, None, Some(id)) => (Some(id.clone()), from_profile.clone()),
+            (None, None, None) => (None, "none set".to_owned()),
+        };
+        let profile_attempt = chosen.profile.duration("attempt_timeout", chosen.profile.attempt_timeout.as_ref());
+        let attempt_timeout = match (global.attempt_timeout, profile_attempt) {
+            (Some(timeout), _) => (Some(timeout), "--attempt-timeout".to_owned()),
+            (None, Ok(Some(timeout))) => (Some(timeout), from_profile.clone()),
+            _ => (None, "the default".to_owned()),
+        };
+        let profile_deadline = chosen.profile.duration("deadline", chosen.profile.deadline.as_ref());
+        let deadline = match (global.deadline, profile_deadline) {
+            (Some(deadline), _) => (Some((!deadline.is_zero()).then_some(deadline)), "--deadline".to_owned()),
+            (None, Ok(Some(deadline))) => (Some((!deadline.is_zero()).then_some(deadline)), from_profile),
+            _ => (None, "the default".to_owned()),
+        };
+        Self { key, base_url, workspace, attempt_timeout, deadline }
+    }
+}
+
+/// `sendkit config`: each setting in force and where it comes from; the key only as set or not.
+fn show_config(global: &Global, chosen: &profile::Chosen) -> Outcome {
+    let settings = Settings::of(global, chosen);
+    let shown = |duration: Option<Duration>| duration.map_or("none".to_owned(), |d| format!("{d:?}"));
+    println!("profile:         {}", chosen.source.as_deref().unwrap_or("none"));
+    println!("base URL:        {} (from {})", settings.base_url.0, settings.base_url.1);
+    println!("workspace:       {} (from {})", settings.workspace.0.as_deref().unwrap_or("none"), settings.workspace.1);
+    println!(
+        "API key:         {} (from {})",
+        if settings.key.0 { "set, not shown" } else { "not set" },
+        settings.key.1
+    );
+    let attempt = settings.attempt_timeout.0.unwrap_or(Config::DEFAULT_ATTEMPT_TIMEOUT);
+    println!("attempt timeout: {attempt:?} (from {})", settings.attempt_timeout.1);
+    let deadline = settings.deadline.0.unwrap_or(Some(Config::DEFAULT_DEADLINE));
+    println!("deadline:        {} (from {})", shown(deadline), settings.deadline.1);
+    let concurrency = chosen.profile.concurrency.map_or(("8".to_owned(), "the default".to_owned()), |n| {
+        (n.to_string(), chosen.source.clone().unwrap_or_default())
+    });
+    println!("concurrency:     {} (from {})", concurrency.0, concurrency.1);
+    if settings.key.0 {
+        Outcome::Success
+    } else {
+        Outcome::Usage
+    }
+}
+
+/// The client, from the flags, the environment and the profile, in that order; a setting that cannot be used is a
+/// message that names the flag, the variable or the profile.
+fn client(global: &Global, chosen: &profile::Chosen) -> Result<Client, String> {
+    let profile = &chosen.profile;
+    let in_profile = |message: String| match &chosen.source {
+        Some(source) => format!("{source}: {message}"),
+        None => message,
+    };
+    // The environment first; the profile's key only where the environment has none.
+    let profile_key = profile.key().map_err(in_profile)?;
     let mut builder = match &global.api_key_file {
-        None => Config::from_env().map_err(|error| for_the_command_line(&error.to_string()))?,
+        None => Config::from_lookup(|name| {
+            let env = std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+            match name {
+                Config::ENV_API_KEY => env.or_else(|| profile_key.clone()),
+                _ => env,
+            }
+        })
+        .map_err(|error| for_the_command_line(&error.to_string()))?,
         Some(path) => {
             let flag = format!("--api-key-file {}", path.display());
             let text = std::fs::read_to_string(path).map_err(|err| format!("{flag}: cannot read it: {err}"))?;
@@ -128,16 +222,23 @@ fn client(global: &Global) -> Result<Client, String> {
             .map_err(|error| for_the_command_line(&error.to_string()))?
         }
     };
-    if let Some(url) = &global.base_url {
-        builder = builder.base_url(url);
+    let unset = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty()).is_none();
+    match (&global.base_url, &profile.base_url) {
+        (Some(url), _) => builder = builder.base_url(url),
+        (None, Some(url)) if unset(Config::ENV_BASE_URL) => builder = builder.base_url(url),
+        _ => {}
     }
-    if let Some(workspace) = &global.workspace {
-        builder = builder.workspace_id(workspace);
+    match (&global.workspace, &profile.workspace) {
+        (Some(workspace), _) => builder = builder.workspace_id(workspace),
+        (None, Some(workspace)) if unset(Config::ENV_WORKSPACE_ID) => builder = builder.workspace_id(workspace),
+        _ => {}
     }
-    if let Some(timeout) = global.attempt_timeout {
+    let profile_attempt = profile.duration("attempt_timeout", profile.attempt_timeout.as_ref()).map_err(in_profile)?;
+    if let Some(timeout) = global.attempt_timeout.or(profile_attempt) {
         builder = builder.attempt_timeout(timeout);
     }
-    if let Some(deadline) = global.deadline {
+    let profile_deadline = profile.duration("deadline", profile.deadline.as_ref()).map_err(in_profile)?;
+    if let Some(deadline) = global.deadline.or(profile_deadline) {
         builder = builder.deadline((!deadline.is_zero()).then_some(deadline));
     }
     if global.verbose {

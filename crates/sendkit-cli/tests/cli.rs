@@ -474,3 +474,70 @@ fn verbose_logs_each_request_and_the_wait_before_a_retry() {
     assert!(said.contains(", request req_1); next attempt in 1.0s\n"), "{said}");
     assert!(said.contains(&format!("sendkit: POST {url} -> 200 OK (attempt 2, ")), "{said}");
 }
+
+/// `sendkit ARGS` with only the profiles file to go by (and `env`), as a person with a config file runs it.
+fn with_profiles(config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sendkit"));
+    command.args(args).env_clear().env("SENDKIT_CONFIG", config);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let (out, err) = (text(&output.stdout), text(&output.stderr));
+    assert!(!out.contains(KEY) && !err.contains(KEY), "the key was printed:\n{out}\n{err}");
+    output
+}
+
+#[cfg(unix)]
+#[test]
+fn profiles_give_settings_below_flags_and_the_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = emulator();
+    let dir = std::env::temp_dir().join(format!("sendkit-profiles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    let closed = format!(
+        "http://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    );
+    std::fs::write(
+        &file,
+        format!(
+            "default_profile = \"emu\"\n[profiles.emu]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nconcurrency = 2\n\
+             deadline = \"20s\"\n[profiles.broken]\nbase_url = \"{closed}\"\napi_key = \"{KEY}\"\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // The default profile, then one named by flag or variable.
+    assert_eq!(code(&with_profiles(&file, &["get", "pending_1"], &[])), 0);
+    assert_eq!(code(&with_profiles(&file, &["get", "pending_1", "--profile", "broken"], &[])), 1);
+    assert_eq!(code(&with_profiles(&file, &["get", "pending_1"], &[("SENDKIT_PROFILE", "broken")])), 1);
+    // The environment over the profile, the flag over both.
+    let env = [("SENDKIT_BASE_URL", closed.as_str())];
+    assert_eq!(code(&with_profiles(&file, &["get", "pending_1"], &env)), 1);
+    assert_eq!(code(&with_profiles(&file, &["get", "pending_1", "--base-url", &server.base_url()], &env)), 0);
+
+    // Where each setting comes from, never the key.
+    let shown = text(&with_profiles(&file, &["config"], &[]).stdout);
+    let source = format!("profile emu in {}", file.display());
+    assert!(shown.contains(&format!("base URL:        {} (from {source})", server.base_url())), "{shown}");
+    assert!(shown.contains(&format!("API key:         set, not shown (from {source})")), "{shown}");
+    assert!(shown.contains(&format!("deadline:        20s (from {source})")), "{shown}");
+    assert!(shown.contains(&format!("concurrency:     2 (from {source})")), "{shown}");
+    let flagged = text(&with_profiles(&file, &["config", "--deadline", "5s"], &env).stdout);
+    assert!(flagged.contains(&format!("base URL:        {closed} (from SENDKIT_BASE_URL)")), "{flagged}");
+    assert!(flagged.contains("deadline:        5s (from --deadline)"), "{flagged}");
+
+    // A profile that is not there, and a key others could read, are refused with what to do.
+    let missing = with_profiles(&file, &["get", "pending_1", "--profile", "nope"], &[]);
+    assert_eq!(code(&missing), 2);
+    assert!(text(&missing.stderr).contains("no profile \"nope\""), "{}", text(&missing.stderr));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let readable = with_profiles(&file, &["get", "pending_1"], &[]);
+    assert_eq!(code(&readable), 2);
+    assert!(text(&readable.stderr).contains("other users can read it: run `chmod 600"), "{}", text(&readable.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
