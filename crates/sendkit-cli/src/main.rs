@@ -44,9 +44,13 @@ fn main() -> ExitCode {
         },
         _ => profile::Chosen::default(),
     };
-    let printer = show::Printer::new(cli.global.json).with_sources(sources(&cli.global, &chosen));
+    let settings = match Settings::of(&cli.global, &chosen) {
+        Ok(settings) => settings,
+        Err(message) => return usage(&message).into(),
+    };
+    let printer = show::Printer::new(cli.global.json).with_sources(settings.sources(&chosen));
     let outcome = match cli.command {
-        Command::Config => show_config(&cli.global, &chosen),
+        Command::Config => show_config(&settings, &chosen),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sendkit", &mut std::io::stdout());
             Outcome::Success
@@ -55,19 +59,19 @@ fn main() -> ExitCode {
         Command::Mock { addr, api_key, workspace_id, manual_clock, fault_seed } => {
             mock(addr, api_key, workspace_id, manual_clock, fault_seed)
         }
-        Command::Api(command) => match client(&cli.global, &chosen) {
-            Ok(client) => run(command, &client, &printer, &chosen),
+        Command::Api(command) => match client(&cli.global, &chosen, &settings) {
+            Ok(client) => run(command, &client, &printer, &settings),
             Err(message) => usage(&message),
         },
     };
     outcome.into()
 }
 
-fn run(command: ApiCommand, client: &Client, printer: &show::Printer, chosen: &profile::Chosen) -> Outcome {
+fn run(command: ApiCommand, client: &Client, printer: &show::Printer, settings: &Settings) -> Outcome {
     match command {
         ApiCommand::Cancel { job_ids, concurrency } => match read_ids(job_ids) {
             Ok(ids) => {
-                let concurrency = concurrency.or(chosen.profile.concurrency).unwrap_or(8);
+                let concurrency = concurrency.unwrap_or(settings.concurrency.0);
                 cancel(client, printer, ids, usize::from(concurrency))
             }
             Err(message) => usage(&message),
@@ -110,96 +114,132 @@ fn usage(message: &str) -> Outcome {
 }
 
 /// Where the key and the base URL come from, for the hints that name them.
-fn sources(global: &Global, chosen: &profile::Chosen) -> show::Sources {
-    let settings = Settings::of(global, chosen);
-    show::Sources { key: settings.key.1, base_url: settings.base_url.1 }
+/// Where a setting in force came from, by the precedence flags > environment > profile > default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Flag(String),
+    Env(&'static str),
+    Profile,
+    Default,
 }
 
-/// Each setting in force and where it comes from, by the precedence flags > environment > profile > default.
+impl Source {
+    fn describe(&self, chosen: &profile::Chosen) -> String {
+        match self {
+            Self::Flag(flag) => flag.clone(),
+            Self::Env(name) => (*name).to_owned(),
+            Self::Profile => chosen.source.clone().unwrap_or_default(),
+            Self::Default => "the default".to_owned(),
+        }
+    }
+
+    /// Whether the config must be told: values from the environment it reads itself (and names as such).
+    fn set_in_code(&self) -> bool {
+        matches!(self, Self::Flag(_) | Self::Profile)
+    }
+}
+
+/// Each setting in force and where it comes from: the one place that applies the precedence, for the client,
+/// `sendkit config` and the hints alike.
 struct Settings {
-    key: (bool, String),
-    base_url: (String, String),
-    workspace: (Option<String>, String),
-    attempt_timeout: (Option<Duration>, String),
-    deadline: (Option<Option<Duration>>, String),
+    /// Whether a key is set (never the key itself).
+    key: Option<Source>,
+    base_url: (String, Source),
+    workspace: (Option<String>, Source),
+    attempt_timeout: (Duration, Source),
+    deadline: (Option<Duration>, Source),
+    /// Cancel's concurrency when no flag gives it.
+    concurrency: (u16, Source),
 }
 
 impl Settings {
-    fn of(global: &Global, chosen: &profile::Chosen) -> Self {
-        let from_profile = chosen.source.clone().unwrap_or_default();
-        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
-        let has_profile_key = chosen.profile.api_key.is_some() || chosen.profile.api_key_file.is_some();
+    fn of(global: &Global, chosen: &profile::Chosen) -> Result<Self, String> {
+        let profile = &chosen.profile;
+        let in_profile = |message: String| match &chosen.source {
+            Some(source) => format!("{source}: {message}"),
+            None => message,
+        };
+        let env = |name: &'static str| {
+            std::env::var(name).ok().filter(|value| !value.trim().is_empty()).map(|value| (value, Source::Env(name)))
+        };
         let key = match (&global.api_key_file, env(Config::ENV_API_KEY)) {
-            (Some(path), _) => (true, format!("--api-key-file {}", path.display())),
-            (None, Some(_)) => (true, Config::ENV_API_KEY.to_owned()),
-            (None, None) if has_profile_key => (true, from_profile.clone()),
-            (None, None) => (false, format!("nowhere: set {} or --api-key-file", Config::ENV_API_KEY)),
+            (Some(path), _) => Some(Source::Flag(format!("--api-key-file {}", path.display()))),
+            (None, Some((_, source))) => Some(source),
+            (None, None) if profile.api_key.is_some() || profile.api_key_file.is_some() => Some(Source::Profile),
+            (None, None) => None,
         };
-        let base_url = match (&global.base_url, env(Config::ENV_BASE_URL), &chosen.profile.base_url) {
-            (Some(url), _, _) => (url.clone(), "--base-url".to_owned()),
-            (None, Some(url), _) => (url, Config::ENV_BASE_URL.to_owned()),
-            (None, None, Some(url)) => (url.clone(), from_profile.clone()),
-            (None, None, None) => (Config::DEFAULT_BASE_URL.to_owned(), "the default".to_owned()),
+        let flag = |value: &Option<String>, name: &str| value.clone().map(|value| (value, Source::Flag(name.into())));
+        let from_profile = |value: &Option<String>| value.clone().map(|value| (value, Source::Profile));
+        let base_url = flag(&global.base_url, "--base-url")
+            .or_else(|| env(Config::ENV_BASE_URL))
+            .or_else(|| from_profile(&profile.base_url))
+            .unwrap_or_else(|| (Config::DEFAULT_BASE_URL.to_owned(), Source::Default));
+        let workspace = match flag(&global.workspace, "--workspace")
+            .or_else(|| env(Config::ENV_WORKSPACE_ID))
+            .or_else(|| from_profile(&profile.workspace))
+        {
+            Some((id, source)) => (Some(id), source),
+            None => (None, Source::Default),
         };
-        let workspace = match (&global.workspace, env(Config::ENV_WORKSPACE_ID), &chosen.profile.workspace) {
-            (Some(id), _, _) => (Some(id.clone()), "--workspace".to_owned()),
-            (None, Some(id), _) => (Some(id), Config::ENV_WORKSPACE_ID.to_owned()),
-            (None, None, Some(id)) => (Some(id.clone()), from_profile.clone()),
-            (None, None, None) => (None, "none set".to_owned()),
-        };
-        let profile_attempt = chosen.profile.duration("attempt_timeout", chosen.profile.attempt_timeout.as_ref());
+        let profile_attempt =
+            profile.duration("attempt_timeout", profile.attempt_timeout.as_ref()).map_err(in_profile)?;
         let attempt_timeout = match (global.attempt_timeout, profile_attempt) {
-            (Some(timeout), _) => (Some(timeout), "--attempt-timeout".to_owned()),
-            (None, Ok(Some(timeout))) => (Some(timeout), from_profile.clone()),
-            _ => (None, "the default".to_owned()),
+            (Some(timeout), _) => (timeout, Source::Flag("--attempt-timeout".into())),
+            (None, Some(timeout)) => (timeout, Source::Profile),
+            (None, None) => (Config::DEFAULT_ATTEMPT_TIMEOUT, Source::Default),
         };
-        let profile_deadline = chosen.profile.duration("deadline", chosen.profile.deadline.as_ref());
+        let profile_deadline = profile.duration("deadline", profile.deadline.as_ref()).map_err(in_profile)?;
+        // Zero, from a flag or a profile, is no deadline.
         let deadline = match (global.deadline, profile_deadline) {
-            (Some(deadline), _) => (Some((!deadline.is_zero()).then_some(deadline)), "--deadline".to_owned()),
-            (None, Ok(Some(deadline))) => (Some((!deadline.is_zero()).then_some(deadline)), from_profile),
-            _ => (None, "the default".to_owned()),
+            (Some(deadline), _) => ((!deadline.is_zero()).then_some(deadline), Source::Flag("--deadline".into())),
+            (None, Some(deadline)) => ((!deadline.is_zero()).then_some(deadline), Source::Profile),
+            (None, None) => (Some(Config::DEFAULT_DEADLINE), Source::Default),
         };
-        Self { key, base_url, workspace, attempt_timeout, deadline }
+        let concurrency = profile.concurrency.map_or((8, Source::Default), |n| (n, Source::Profile));
+        Ok(Self { key, base_url, workspace, attempt_timeout, deadline, concurrency })
+    }
+
+    /// Where the key and the base URL came from, for the hints that name them.
+    fn sources(&self, chosen: &profile::Chosen) -> show::Sources {
+        let key = match &self.key {
+            Some(source) => source.describe(chosen),
+            None => format!("nowhere: set {} or --api-key-file", Config::ENV_API_KEY),
+        };
+        show::Sources { key, base_url: self.base_url.1.describe(chosen) }
     }
 }
 
 /// `sendkit config`: each setting in force and where it comes from; the key only as set or not.
-fn show_config(global: &Global, chosen: &profile::Chosen) -> Outcome {
-    let settings = Settings::of(global, chosen);
-    let shown = |duration: Option<Duration>| duration.map_or("none".to_owned(), |d| format!("{d:?}"));
+fn show_config(settings: &Settings, chosen: &profile::Chosen) -> Outcome {
+    let from = |source: &Source| source.describe(chosen);
+    let (base_url, workspace) = (&settings.base_url, &settings.workspace);
     println!("profile:         {}", chosen.source.as_deref().unwrap_or("none"));
-    println!("base URL:        {} (from {})", settings.base_url.0, settings.base_url.1);
-    println!("workspace:       {} (from {})", settings.workspace.0.as_deref().unwrap_or("none"), settings.workspace.1);
-    println!(
-        "API key:         {} (from {})",
-        if settings.key.0 { "set, not shown" } else { "not set" },
-        settings.key.1
-    );
-    let attempt = settings.attempt_timeout.0.unwrap_or(Config::DEFAULT_ATTEMPT_TIMEOUT);
-    println!("attempt timeout: {attempt:?} (from {})", settings.attempt_timeout.1);
-    let deadline = settings.deadline.0.unwrap_or(Some(Config::DEFAULT_DEADLINE));
-    println!("deadline:        {} (from {})", shown(deadline), settings.deadline.1);
-    let concurrency = chosen.profile.concurrency.map_or(("8".to_owned(), "the default".to_owned()), |n| {
-        (n.to_string(), chosen.source.clone().unwrap_or_default())
-    });
-    println!("concurrency:     {} (from {})", concurrency.0, concurrency.1);
-    if settings.key.0 {
+    println!("base URL:        {} (from {})", base_url.0, from(&base_url.1));
+    println!("workspace:       {} (from {})", workspace.0.as_deref().unwrap_or("none"), from(&workspace.1));
+    match &settings.key {
+        Some(source) => println!("API key:         set, not shown (from {})", from(source)),
+        None => println!("API key:         not set (from nowhere: set {} or --api-key-file)", Config::ENV_API_KEY),
+    }
+    println!("attempt timeout: {:?} (from {})", settings.attempt_timeout.0, from(&settings.attempt_timeout.1));
+    let deadline = settings.deadline.0.map_or("none".to_owned(), |d| format!("{d:?}"));
+    println!("deadline:        {deadline} (from {})", from(&settings.deadline.1));
+    println!("concurrency:     {} (from {})", settings.concurrency.0, from(&settings.concurrency.1));
+    if settings.key.is_some() {
         Outcome::Success
     } else {
         Outcome::Usage
     }
 }
 
-/// The client, from the flags, the environment and the profile, in that order; a setting that cannot be used is a
-/// message that names the flag, the variable or the profile.
-fn client(global: &Global, chosen: &profile::Chosen) -> Result<Client, String> {
-    let profile = &chosen.profile;
+/// The client, from `settings` (flags, the environment and the profile, in that order); a setting that cannot be
+/// used is a message that names the flag, the variable or the profile.
+fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Result<Client, String> {
     let in_profile = |message: String| match &chosen.source {
         Some(source) => format!("{source}: {message}"),
         None => message,
     };
     // The environment first; the profile's key only where the environment has none.
-    let profile_key = profile.key().map_err(in_profile)?;
+    let profile_key = chosen.profile.key().map_err(in_profile)?;
     let mut builder = match &global.api_key_file {
         None => Config::from_lookup(|name| {
             let env = std::env::var(name).ok().filter(|value| !value.trim().is_empty());
@@ -222,24 +262,17 @@ fn client(global: &Global, chosen: &profile::Chosen) -> Result<Client, String> {
             .map_err(|error| for_the_command_line(&error.to_string()))?
         }
     };
-    let unset = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty()).is_none();
-    match (&global.base_url, &profile.base_url) {
-        (Some(url), _) => builder = builder.base_url(url),
-        (None, Some(url)) if unset(Config::ENV_BASE_URL) => builder = builder.base_url(url),
-        _ => {}
+    if settings.base_url.1.set_in_code() {
+        builder = builder.base_url(&settings.base_url.0);
     }
-    match (&global.workspace, &profile.workspace) {
-        (Some(workspace), _) => builder = builder.workspace_id(workspace),
-        (None, Some(workspace)) if unset(Config::ENV_WORKSPACE_ID) => builder = builder.workspace_id(workspace),
-        _ => {}
+    if let (Some(workspace), true) = (&settings.workspace.0, settings.workspace.1.set_in_code()) {
+        builder = builder.workspace_id(workspace);
     }
-    let profile_attempt = profile.duration("attempt_timeout", profile.attempt_timeout.as_ref()).map_err(in_profile)?;
-    if let Some(timeout) = global.attempt_timeout.or(profile_attempt) {
-        builder = builder.attempt_timeout(timeout);
+    if settings.attempt_timeout.1.set_in_code() {
+        builder = builder.attempt_timeout(settings.attempt_timeout.0);
     }
-    let profile_deadline = profile.duration("deadline", profile.deadline.as_ref()).map_err(in_profile)?;
-    if let Some(deadline) = global.deadline.or(profile_deadline) {
-        builder = builder.deadline((!deadline.is_zero()).then_some(deadline));
+    if settings.deadline.1.set_in_code() {
+        builder = builder.deadline(settings.deadline.0);
     }
     if global.verbose {
         builder = builder.observer(show::RequestLog);
@@ -310,8 +343,11 @@ fn get(client: &Client, printer: &show::Printer, ids: &[String]) -> Outcome {
     let stop = interrupted();
     let mut outcome = Outcome::Success;
     for id in ids {
-        if stop.load(Ordering::SeqCst) || show::stdout_closed() {
-            return outcome.max(if stop.load(Ordering::SeqCst) { Outcome::Interrupted } else { Outcome::Success });
+        if stop.load(Ordering::SeqCst) {
+            return Outcome::Interrupted;
+        }
+        if show::stdout_closed() {
+            return outcome;
         }
         match client.get_job(id) {
             Ok(job) => printer.job(&job),
