@@ -4,7 +4,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
-use http::header::DATE;
+use http::header::{DATE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use sendkit_model::ErrorCode;
 
@@ -163,20 +163,18 @@ impl<'c, O: Operation> Call<'c, O> {
         };
         self.trace.outcome(Some(response.status().as_u16()), None);
         let mut response = response;
-        // The answer's own clock is what a Retry-After date is measured against; lacking one, the driver's.
-        if !response.headers().contains_key(DATE) {
+        // A Retry-After date is measured against the answer's own clock; lacking one, the driver's. Only an answer
+        // that asks to wait needs it.
+        if response.headers().contains_key(RETRY_AFTER) && !response.headers().contains_key(DATE) {
             if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(now.wall)) {
                 response.headers_mut().insert(DATE, date);
             }
         }
-        if let Some(pacer) = self.config.pacer() {
-            match response.status() {
-                StatusCode::TOO_MANY_REQUESTS => pacer.rate_limited(now.monotonic, retry_after(response.headers())),
-                _ => pacer.answered(),
-            }
-        }
         let error = match self.operation.parse_response(&response) {
-            Ok(output) => return Ok(output),
+            Ok(output) => {
+                self.pace(response.status(), None, now);
+                return Ok(output);
+            }
             Err(error) => error.for_call(&self.info()),
         };
         // Read once: a 429's wait is the error's own; any other answer's (a 503's) is read here.
@@ -184,7 +182,18 @@ impl<'c, O: Operation> Call<'c, O> {
             Error::RateLimited { retry_after, .. } => *retry_after,
             _ => retry_after(response.headers()),
         };
+        self.pace(response.status(), self.server_wait, now);
         Err(error)
+    }
+
+    /// Tells the config's pacer what the answer said: a 429 (and how long it asked to wait), or anything else.
+    fn pace(&self, status: StatusCode, server_wait: Option<Duration>, now: Now) {
+        if let Some(pacer) = self.config.pacer() {
+            match status {
+                StatusCode::TOO_MANY_REQUESTS => pacer.rate_limited(now.monotonic, server_wait),
+                _ => pacer.answered(),
+            }
+        }
     }
 
     fn transport_error(&mut self, transport: TransportError, now: Now) -> Error {
