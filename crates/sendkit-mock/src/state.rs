@@ -131,6 +131,11 @@ impl State {
     /// The first armed fault that takes new connections, if any, counted as served.
     pub(crate) fn take_connection_fault(&mut self) -> Option<Fault> {
         let index = self.faults.iter().position(|fault| fault.on_connections() && fault.remaining != Some(0))?;
+        Some(self.serve_fault(index))
+    }
+
+    /// The armed fault at `index`, served once: one use spent (disarmed when none is left), counted.
+    fn serve_fault(&mut self, index: usize) -> Fault {
         let fault = &mut self.faults[index];
         if let Some(remaining) = &mut fault.remaining {
             *remaining -= 1;
@@ -138,7 +143,7 @@ impl State {
         let fault = fault.clone();
         self.faults.retain(|fault| fault.remaining != Some(0));
         self.ledger.faults_served += 1;
-        Some(fault)
+        fault
     }
 
     pub(crate) fn take_fault(&mut self, route: Route, job_id: Option<&str>) -> Option<Fault> {
@@ -158,8 +163,7 @@ impl State {
                     continue;
                 }
                 self.ledger.rate_limited += 1;
-                self.ledger.faults_served += 1;
-                return Some(self.faults[index].clone());
+                return Some(self.serve_fault(index));
             }
             if let Some(fraction) = self.faults[index].fraction {
                 if self.next_unit() >= fraction {
@@ -169,14 +173,7 @@ impl State {
             chosen = Some(index);
             break;
         }
-        let fault = &mut self.faults[chosen?];
-        if let Some(remaining) = &mut fault.remaining {
-            *remaining -= 1;
-        }
-        let fault = fault.clone();
-        self.faults.retain(|fault| fault.remaining != Some(0));
-        self.ledger.faults_served += 1;
-        Some(fault)
+        Some(self.serve_fault(chosen?))
     }
 
     /// A number in [0, 1) from the seeded generator (splitmix64): the same seed, the same faults.
