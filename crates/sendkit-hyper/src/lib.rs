@@ -372,7 +372,7 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
                         break;
                     }
                     Step::Done(result) => {
-                        schedule.finish(index);
+                        schedule.finish();
                         push(WaitEvent::Finished { index, job_id: name, result });
                         break;
                     }

@@ -121,7 +121,7 @@ impl<F: Flow> FlowSchedule<F> {
     }
 
     /// A flow has ended: it is not taken again.
-    pub fn finish(&self, _index: usize) {
+    pub fn finish(&self) {
         let mut state = self.lock();
         state.unfinished = state.unfinished.saturating_sub(1);
     }
@@ -157,9 +157,9 @@ mod tests {
         let Turn::Run { index: 1, .. } = schedule.take(now) else { panic!("b is due") };
         // b is held by a worker, a is parked for 5 s.
         assert!(matches!(schedule.take(now), Turn::Idle(wait) if wait == FlowSchedule::<WaitForJob>::LOOK_AGAIN));
-        schedule.finish(1);
+        schedule.finish();
         assert!(matches!(schedule.take(now + Duration::from_secs(5)), Turn::Run { index: 0, .. }));
-        schedule.finish(0);
+        schedule.finish();
         assert!(matches!(schedule.take(now), Turn::Done));
     }
 }

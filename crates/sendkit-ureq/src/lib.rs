@@ -318,7 +318,7 @@ impl<T: Transport> Client<T> {
                         break;
                     }
                     Step::Done(result) => {
-                        schedule.finish(index);
+                        schedule.finish();
                         if events.send(Ok(WaitEvent::Finished { index, job_id: name, result })).is_err() {
                             return;
                         }
