@@ -431,12 +431,8 @@ const GRACE: Duration = Duration::from_secs(2);
 /// (sent, no answer yet) and which were not attempted, and exits 130. Jobs are handed out in order, one more per
 /// result until the stop, so the ones sent are the first `workers + results` of them.
 fn grace_after_interrupt(stop: Arc<AtomicBool>, settled: Arc<Mutex<Progress>>, ids: Vec<String>, workers: usize) {
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(GRACE);
-        let Ok(progress) = settled.lock() else { return };
+    exit_after_interrupt(stop, GRACE, move || {
+        let progress = settled.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let sent = (workers + progress.results).min(ids.len());
         let in_flight: Vec<&str> = (0..sent).filter(|i| !progress.done[*i]).map(|i| ids[i].as_str()).collect();
         let not_attempted = &ids[sent..];
@@ -448,6 +444,18 @@ fn grace_after_interrupt(stop: Arc<AtomicBool>, settled: Arc<Mutex<Progress>>, i
         if !not_attempted.is_empty() {
             eprintln!("interrupted: {} not attempted: {}", not_attempted.len(), not_attempted.join(" "));
         }
+    });
+}
+
+/// Once Ctrl-C has set `stop` and `grace` has passed, says with `report` what was and was not done and exits 130,
+/// leaving behind whatever is still under way: the one way every command ends on an interrupt it cannot wait out.
+pub(crate) fn exit_after_interrupt(stop: Arc<AtomicBool>, grace: Duration, report: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(grace);
+        report();
         std::process::exit(i32::from(Outcome::Interrupted.code()));
     });
 }

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sendkit_ureq::model::{EnrichResponse, Job, JobStatus};
+use sendkit_ureq::model::{EnrichResponse, Job, JobMetadata, JobStatus};
 use sendkit_ureq::proto::{AttemptRecord, Observer};
 use sendkit_ureq::{Config, Error, TransportErrorKind};
 
@@ -65,7 +65,8 @@ impl Printer {
         if self.json {
             return json_line(job);
         }
-        let metadata = job.metadata.clone().unwrap_or_default();
+        let no_metadata = JobMetadata::default();
+        let metadata = job.metadata.as_ref().unwrap_or(&no_metadata);
         out!("id:        {}", job.id);
         out!("type:      {}", job.job_type);
         out!("status:    {}", job.status);
@@ -113,7 +114,8 @@ impl Printer {
         if self.json {
             return json_line(job);
         }
-        let metadata = job.metadata.clone().unwrap_or_default();
+        let no_metadata = JobMetadata::default();
+        let metadata = job.metadata.as_ref().unwrap_or(&no_metadata);
         out!(
             "{} {} ({} of {} items, {} succeeded, {} failed)",
             job.id,

@@ -2,12 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sendkit_ureq::model::Job;
+use sendkit_ureq::model::{Job, JobMetadata};
 use sendkit_ureq::{Client, Error, WaitEvent, WaitPolicy};
 
 use crate::args::WaitOptions;
@@ -48,7 +47,8 @@ impl Watch {
     }
 
     fn progress(&mut self, job: &Job) {
-        let metadata = job.metadata.clone().unwrap_or_default();
+        let no_metadata = JobMetadata::default();
+        let metadata = job.metadata.as_ref().unwrap_or(&no_metadata);
         match self {
             Self::Bars { each, .. } => {
                 if let Some(bar) = each.get(&job.id) {
@@ -121,18 +121,14 @@ struct Seen {
 /// On Ctrl-C, says where each unfinished job was last seen and exits 130 at once: a wait only reads, so leaving
 /// the polls behind changes nothing on the server.
 fn report_on_interrupt(stop: Arc<std::sync::atomic::AtomicBool>, seen: Arc<Mutex<Seen>>, ids: Vec<String>) {
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let Ok(seen) = seen.lock() else { return };
+    crate::exit_after_interrupt(stop, Duration::ZERO, move || {
+        let seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for id in ids.iter().filter(|id| !seen.finished.contains(*id)) {
             match seen.last.get(id) {
                 Some(job) => eprintln!("interrupted: {id} last seen {}", job.status),
                 None => eprintln!("interrupted: {id} not seen yet"),
             }
         }
-        std::process::exit(i32::from(Outcome::Interrupted.code()));
     });
 }
 
