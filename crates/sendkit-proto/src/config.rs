@@ -264,23 +264,18 @@ impl Config {
     pub fn with_settings(&self, settings: &CallSettings) -> Result<Config, InvalidInput> {
         let mut config = self.clone();
         if let Some(timeout) = settings.connect_timeout {
-            check_duration("connect_timeout", timeout)?;
             config.connect_timeout = timeout;
         }
         if let Some(timeout) = settings.attempt_timeout {
-            check_duration("attempt_timeout", timeout)?;
             config.attempt_timeout = timeout;
         }
         if let Some(deadline) = settings.deadline {
-            if let Some(deadline) = deadline {
-                check_duration("deadline", deadline)?;
-            }
             config.deadline = deadline;
         }
         if let Some(retry) = &settings.retry {
-            retry.check()?;
             config.retry = retry.clone();
         }
+        check_timing(config.connect_timeout, config.attempt_timeout, config.deadline, &config.retry)?;
         Ok(config)
     }
 
@@ -527,12 +522,7 @@ impl ConfigBuilder {
                 header_text(&id, false).map_err(|reason| InvalidInput::WorkspaceId { reason, from: workspace_from })?,
             ),
         };
-        check_duration("connect_timeout", self.connect_timeout)?;
-        check_duration("attempt_timeout", self.attempt_timeout)?;
-        if let Some(deadline) = self.deadline {
-            check_duration("deadline", deadline)?;
-        }
-        self.retry.check()?;
+        check_timing(self.connect_timeout, self.attempt_timeout, self.deadline, &self.retry)?;
         if self.body_limit == 0 {
             return Err(setting("body_limit", "must be at least 1 byte".to_owned()));
         }
@@ -571,6 +561,21 @@ impl ConfigBuilder {
             identity: self.identity_pem.as_deref().map(crate::trust::identity).transpose()?,
         })
     }
+}
+
+/// The timing settings, checked as one: what `build()` and `with_settings()` both refuse, in the same order.
+fn check_timing(
+    connect: Duration,
+    attempt: Duration,
+    deadline: Option<Duration>,
+    retry: &RetryPolicy,
+) -> Result<(), InvalidInput> {
+    check_duration("connect_timeout", connect)?;
+    check_duration("attempt_timeout", attempt)?;
+    if let Some(deadline) = deadline {
+        check_duration("deadline", deadline)?;
+    }
+    retry.check()
 }
 
 /// Checks the base URL; returns it without a trailing slash, and its origin as `host:port`.
