@@ -510,7 +510,7 @@ impl HyperTransport {
         let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
             Ok(builder) => {
                 let builder = builder.with_root_certificates(roots);
-                match config.client_identity().and_then(identity) {
+                match config.client_identity().map(identity) {
                     Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap_or_else(|_| {
                         // A key rustls cannot use: no identity rather than a panic; a server that asks for one then
                         // refuses the handshake, which the error says.
@@ -708,7 +708,7 @@ fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// The config's client identity as rustls takes it.
 fn identity(
     identity: &sendkit_proto::ClientIdentity,
-) -> Option<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>)> {
+) -> (Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>) {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
     let chain = identity.chain().iter().map(|der| CertificateDer::from(der.clone())).collect();
     let (key, format) = identity.key();
@@ -717,7 +717,7 @@ fn identity(
         sendkit_proto::KeyFormat::Sec1 => PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(key.to_vec())),
         _ => PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec())),
     };
-    Some((chain, key))
+    (chain, key)
 }
 
 #[cfg(feature = "platform-roots")]
