@@ -92,3 +92,34 @@ mod built_in_clients {
     use super::*;
     sendkit_tests::through_both_adapters!(connections_stay_within_the_concurrency);
 }
+
+/// The policy's timeout bounds the whole call: a hung server and more jobs than workers must not make each job's
+/// wait start only when a worker first picks it up (8 jobs, 2 workers, 1 s: 4 s before, about 1 s now).
+fn the_timeout_bounds_the_whole_call(connect: Connect) {
+    let server = MockServer::start();
+    let ids: Vec<String> = (0..8).map(|i| format!("hung_{i}")).collect();
+    for id in &ids {
+        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
+    }
+    server.inject(sendkit_mock::Fault::status(200).delay(Duration::from_secs(10)).on(sendkit_mock::Route::Get));
+    let policy = WaitPolicy::default()
+        .timeout(Duration::from_secs(1))
+        .poll_interval(Duration::from_millis(20), Duration::from_millis(20));
+    let started = std::time::Instant::now();
+    let events = client(connect, &server).wait_for_jobs(&ids, policy, 2);
+    let took = started.elapsed();
+    let timed_out = events
+        .iter()
+        .filter(|event| {
+            matches!(event, WaitEvent::Finished { result: Err(sendkit_proto::Error::WaitTimedOut { .. }), .. })
+        })
+        .count();
+    assert_eq!(timed_out, 8, "{events:?}");
+    // Two waves or more would take 2 s at least.
+    assert!(took < Duration::from_millis(1900), "8 waits of 1 s in all took {took:?}");
+}
+
+mod deadline {
+    use super::*;
+    sendkit_tests::through_both_adapters!(the_timeout_bounds_the_whole_call);
+}

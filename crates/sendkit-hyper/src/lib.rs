@@ -56,7 +56,7 @@ use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -68,10 +68,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use sendkit_proto::http::header::CONTENT_LENGTH;
 use sendkit_proto::http::{Request, Response, Uri};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{
-    causes, Call, CancelJobFlow, Enrich, Flow, FlowSchedule, GetJob, Now, Operation, ResultsInOrder, Step, Turn,
-    WaitForJob,
-};
+use sendkit_proto::{causes, engine, Call, CancelJobFlow, Enrich, Flow, GetJob, Operation, ResultsInOrder, WaitForJob};
 
 pub use sendkit_proto::{
     model, AsyncTransport, Attempt, AuthStyle, CallSettings, Config, ConfigBuilder, Delivery, Error, Proxy,
@@ -310,78 +307,16 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         job_ids: I,
         policy: WaitPolicy,
         concurrency: usize,
-        mut each: impl FnMut(WaitEvent),
+        each: impl FnMut(WaitEvent),
     ) where
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        let waits = job_ids.into_iter().map(Into::into).map(|id: String| {
-            let wait = WaitForJob::new(id.clone(), policy.clone(), &self.config);
-            (id, wait)
-        });
-        let schedule = FlowSchedule::new(waits);
-        let events = std::sync::Mutex::new(std::collections::VecDeque::new());
-        let mut workers: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> =
-            (0..concurrency.max(1)).map(|_| Box::pin(self.wait_worker(&schedule, &events)) as _).collect();
-        std::future::poll_fn(|cx| {
-            workers.retain_mut(|worker| worker.as_mut().poll(cx).is_pending());
-            let ready: Vec<WaitEvent> = events.lock().map(|mut queue| queue.drain(..).collect()).unwrap_or_default();
-            ready.into_iter().for_each(&mut each);
-            if workers.is_empty() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
+        let ids = job_ids.into_iter().map(Into::into).collect();
+        engine::wait_for_jobs_async(&*self.transport, &self.config, ids, &policy, concurrency, each).await
     }
 
-    /// One worker of [`Client::wait_for_jobs`]: runs whichever wait is due until it sleeps or ends.
-    async fn wait_worker(
-        &self,
-        schedule: &FlowSchedule<WaitForJob<'_>>,
-        events: &std::sync::Mutex<std::collections::VecDeque<WaitEvent>>,
-    ) {
-        let now = || Now::new(Instant::now(), SystemTime::now());
-        let push = |event| {
-            if let Ok(mut queue) = events.lock() {
-                queue.push_back(event);
-            }
-        };
-        loop {
-            let (index, name, mut flow) = match schedule.take(Instant::now()) {
-                Turn::Done => return,
-                Turn::Idle(pause) => {
-                    T::sleep(&self.transport, pause).await;
-                    continue;
-                }
-                Turn::Run { index, name, flow } => (index, name, flow),
-            };
-            let mut step = flow.next(now());
-            loop {
-                while let Some(job) = flow.take_progress() {
-                    push(WaitEvent::Progress(job));
-                }
-                step = match step {
-                    Step::Send(attempt) => {
-                        let outcome = T::send(&self.transport, attempt).await;
-                        flow.receive(outcome, now())
-                    }
-                    Step::Sleep(pause) => {
-                        schedule.park(index, name, flow, Instant::now() + pause);
-                        break;
-                    }
-                    Step::Done(result) => {
-                        schedule.finish();
-                        push(WaitEvent::Finished { index, job_id: name, result });
-                        break;
-                    }
-                };
-            }
-        }
-    }
-
-    /// Cancels every job, at most `concurrency` at a time (as tasks on the runtime), and returns each one's result
+    /// Cancels every job, at most `concurrency` at a time (inside this future, nothing spawned), and returns each one's result
     /// in the order given: one failure does not stop the rest. Dropping the future stops the cancels not yet sent.
     ///
     /// ```no_run
@@ -430,31 +365,14 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         &self,
         job_ids: I,
         concurrency: usize,
-        mut each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+        each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
     ) -> Vec<String>
     where
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
-        let mut running = tokio::task::JoinSet::new();
-        let mut started = 0;
-        let mut stopped = false;
-        loop {
-            while !stopped && started < ids.len() && running.len() < concurrency.max(1) {
-                let (client, index, id) = (self.clone(), started, ids[started].clone());
-                running.spawn(async move { (index, client.cancel_job(&id).await) });
-                started += 1;
-            }
-            let Some(joined) = running.join_next().await else { break };
-            match joined {
-                Ok((index, result)) => stopped |= each(index, &ids[index], result).is_break(),
-                // A panic in a transport is the caller's to see, not ours to hide.
-                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                Err(_) => {}
-            }
-        }
-        ids.into_iter().skip(started).collect()
+        let ids = job_ids.into_iter().map(Into::into).collect();
+        engine::cancel_jobs_each_async(&*self.transport, &self.config, ids, concurrency, each).await
     }
 
     /// Carries out any operation, with retries, deadline and settling as proto decides.
@@ -466,27 +384,10 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         self.drive(Call::new(operation, &self.config), |_| {}).await
     }
 
-    /// Runs a flow to the end: the one loop of the async client.
-    async fn drive<F: Flow>(&self, mut flow: F, mut on_progress: impl FnMut(&Job)) -> Result<F::Output, Error> {
-        let now = || Now::new(Instant::now(), SystemTime::now());
-        let mut step = flow.next(now());
-        loop {
-            while let Some(job) = flow.take_progress() {
-                on_progress(&job);
-            }
-            step = match step {
-                // `T`'s own methods, not the `Arc`'s forwarding impl: one boxed future per step rather than two.
-                Step::Send(attempt) => {
-                    let outcome = T::send(&self.transport, attempt).await;
-                    flow.receive(outcome, now())
-                }
-                Step::Sleep(pause) => {
-                    T::sleep(&self.transport, pause).await;
-                    flow.next(now())
-                }
-                Step::Done(result) => return result,
-            };
-        }
+    /// Runs a flow to the end on the engine's async driver. `T`'s own methods, not the `Arc`'s forwarding impl:
+    /// one boxed future per step rather than two.
+    async fn drive<F: Flow>(&self, flow: F, on_progress: impl FnMut(&Job)) -> Result<F::Output, Error> {
+        engine::run_async(&*self.transport, flow, on_progress).await
     }
 }
 

@@ -35,6 +35,11 @@ impl Now {
     pub fn new(monotonic: Instant, wall: SystemTime) -> Self {
         Self { monotonic, wall }
     }
+
+    /// The system's clocks, read now: what a transport's `now()` gives unless it keeps time of its own.
+    pub fn system() -> Self {
+        Self { monotonic: Instant::now(), wall: SystemTime::now() }
+    }
 }
 
 /// A state machine that a driver runs to completion. Every flow in proto (a [`Call`](crate::Call), a

@@ -42,6 +42,7 @@ mod transport;
 // The state machines and what they decide.
 mod batch;
 mod call;
+pub mod engine;
 mod flow;
 mod observe;
 mod pace;

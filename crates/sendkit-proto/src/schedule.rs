@@ -84,8 +84,12 @@ pub enum Turn<F> {
 impl<F: Flow> FlowSchedule<F> {
     /// Flows to run, each with its name, all due at once, in the order given.
     pub fn new(flows: impl IntoIterator<Item = (String, F)>) -> Self {
+        Self::starting(flows, Instant::now())
+    }
+
+    /// Flows to run, each with its name, all due at `now` (as the caller's clock reads it), in the order given.
+    pub fn starting(flows: impl IntoIterator<Item = (String, F)>, now: Instant) -> Self {
         let flows: Vec<Option<(String, F)>> = flows.into_iter().map(Some).collect();
-        let now = Instant::now();
         let due = (0..flows.len()).map(|index| Reverse((now, index))).collect();
         let unfinished = flows.len();
         Self { state: Mutex::new(State { flows, due, unfinished, stopped: false }) }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 
+use crate::flow::Now;
+
 /// One request to send, and the limits to send it within.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -26,23 +28,54 @@ pub struct Attempt {
     pub body_limit: u64,
 }
 
-/// A blocking HTTP client that proto's calls can run on. `sendkit-ureq`'s client is the built-in one; any other
-/// plugs in with this one method and gets retries, settling, deadlines, waiting and cancel-many.
+/// A blocking HTTP client that proto's calls can run on, with the clock it runs by. `sendkit-ureq`'s client is
+/// the built-in one; any other plugs in with [`Transport::send`] and gets retries, settling, deadlines, waiting
+/// and cancel-many from the [`engine`](crate::engine).
+///
+/// The seam owns time as well as bytes: the engine reads [`Transport::now`] and waits with [`Transport::sleep`],
+/// never the system's clock directly, so a simulated transport runs every flow in simulated time. Both default
+/// to the system's clocks.
 pub trait Transport {
     /// Sends `attempt.request` within `attempt`'s limits, without following redirects, and returns the answer with
     /// its whole body, or the facts of the failure.
     fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError>;
+
+    /// The clocks now: by default the system's monotonic and wall clocks.
+    fn now(&self) -> Now {
+        Now::system()
+    }
+
+    /// Waits `duration` (between retries, between polls): by default the calling thread sleeps.
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &T {
     fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
         (**self).send(attempt)
     }
+
+    fn now(&self) -> Now {
+        (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration) {
+        (**self).sleep(duration)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
     fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
         (**self).send(attempt)
+    }
+
+    fn now(&self) -> Now {
+        (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration) {
+        (**self).sleep(duration)
     }
 }
 
@@ -56,6 +89,11 @@ pub trait AsyncTransport: Send + Sync {
 
     /// Waits `duration` without blocking the runtime (between retries, between polls).
     async fn sleep(&self, duration: Duration);
+
+    /// The clocks now: by default the system's monotonic and wall clocks. A simulated transport gives its own.
+    fn now(&self) -> Now {
+        Now::system()
+    }
 }
 
 #[async_trait::async_trait]
@@ -66,6 +104,10 @@ impl<T: AsyncTransport + ?Sized> AsyncTransport for std::sync::Arc<T> {
 
     async fn sleep(&self, duration: Duration) {
         (**self).sleep(duration).await
+    }
+
+    fn now(&self) -> Now {
+        (**self).now()
     }
 }
 

@@ -104,6 +104,8 @@ pub struct WaitForJob<'c> {
     job_id: String,
     config: &'c Config,
     policy: WaitPolicy,
+    /// The policy was checked, on the first step.
+    checked: bool,
     started: Option<Instant>,
     deadline: Option<Instant>,
     interval: Duration,
@@ -126,6 +128,7 @@ impl<'c> WaitForJob<'c> {
             job_id: job_id.into(),
             config,
             policy,
+            checked: false,
             started: None,
             deadline: None,
             interval,
@@ -134,6 +137,15 @@ impl<'c> WaitForJob<'c> {
             last_job: None,
             last_error: None,
         }
+    }
+
+    /// The same wait, its timeout counted from `start` rather than from its first step: what waiting for many
+    /// jobs with a few workers needs, so that the timeout bounds the whole call and not each job from when a worker
+    /// first picks it up.
+    pub fn since(mut self, start: Instant) -> Self {
+        self.started = Some(start);
+        self.deadline = start.checked_add(self.policy.timeout);
+        self
     }
 
     /// The least time a poll needs: [`WaitForJob::MIN_POLL_TIME`], or the attempt timeout when it is shorter.
@@ -202,12 +214,15 @@ impl Flow for WaitForJob<'_> {
     type Output = Job;
 
     fn next(&mut self, now: Now) -> Step<Job> {
-        if self.started.is_none() {
+        if !self.checked {
             if let Err(error) = self.policy.check() {
                 return Step::Done(Err(error));
             }
-            self.started = Some(now.monotonic);
-            self.deadline = now.monotonic.checked_add(self.policy.timeout);
+            self.checked = true;
+        }
+        let started = *self.started.get_or_insert(now.monotonic);
+        if self.deadline.is_none() {
+            self.deadline = started.checked_add(self.policy.timeout);
         }
         if self.poll.is_none() && self.left(now.monotonic) < self.min_poll_time() {
             return self.timed_out(now.monotonic);

@@ -48,15 +48,11 @@
 use std::cell::Cell;
 use std::io;
 use std::ops::ControlFlow;
-use std::panic::AssertUnwindSafe;
-use std::time::{Instant, SystemTime};
 
 use sendkit_proto::http::header::USER_AGENT;
 use sendkit_proto::http::{HeaderValue, Response};
 use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{
-    Call, CancelJobFlow, Enrich, Flow, FlowSchedule, GetJob, Now, Operation, ResultsInOrder, Step, Turn, WaitForJob,
-};
+use sendkit_proto::{engine, Call, CancelJobFlow, Enrich, Flow, GetJob, Operation, ResultsInOrder, WaitForJob};
 
 pub use sendkit_proto::{
     model, Attempt, AuthStyle, CallSettings, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, Transport,
@@ -255,78 +251,14 @@ impl<T: Transport> Client<T> {
     /// });
     /// # Ok::<(), sendkit_ureq::Error>(())
     /// ```
-    pub fn wait_for_jobs<I>(&self, job_ids: I, policy: WaitPolicy, concurrency: usize, mut each: impl FnMut(WaitEvent))
+    pub fn wait_for_jobs<I>(&self, job_ids: I, policy: WaitPolicy, concurrency: usize, each: impl FnMut(WaitEvent))
     where
         I: IntoIterator,
         I::Item: Into<String>,
         T: Sync,
     {
-        let waits = job_ids.into_iter().map(Into::into).map(|id: String| {
-            let wait = WaitForJob::new(id.clone(), policy.clone(), &self.config);
-            (id, wait)
-        });
-        let schedule = FlowSchedule::new(waits);
-        let (sender, events) = std::sync::mpsc::channel();
-        std::thread::scope(|scope| {
-            // Stops the workers when this thread leaves the scope, by a panic in `each` included.
-            let _stop = StopOnDrop(&schedule);
-            for _ in 0..concurrency.max(1) {
-                let (sender, schedule) = (sender.clone(), &schedule);
-                scope.spawn(move || {
-                    let worked = std::panic::catch_unwind(AssertUnwindSafe(|| self.wait_worker(schedule, &sender)));
-                    if let Err(panic) = worked {
-                        let _ = sender.send(Err(panic));
-                    }
-                });
-            }
-            drop(sender);
-            for event in events {
-                match event {
-                    Ok(event) => each(event),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-        });
-    }
-
-    /// One worker of [`Client::wait_for_jobs`]: runs whichever wait is due until it sleeps or ends.
-    fn wait_worker(&self, schedule: &FlowSchedule<WaitForJob<'_>>, events: &WaitEvents) {
-        let now = || Now::new(Instant::now(), SystemTime::now());
-        loop {
-            let (index, name, mut flow) = match schedule.take(Instant::now()) {
-                Turn::Done => return,
-                Turn::Idle(pause) => {
-                    std::thread::sleep(pause);
-                    continue;
-                }
-                Turn::Run { index, name, flow } => (index, name, flow),
-            };
-            let mut step = flow.next(now());
-            loop {
-                while let Some(job) = flow.take_progress() {
-                    if events.send(Ok(WaitEvent::Progress(job))).is_err() {
-                        return;
-                    }
-                }
-                step = match step {
-                    Step::Send(attempt) => {
-                        let outcome = self.transport.send(attempt);
-                        flow.receive(outcome, now())
-                    }
-                    Step::Sleep(pause) => {
-                        schedule.park(index, name, flow, Instant::now() + pause);
-                        break;
-                    }
-                    Step::Done(result) => {
-                        schedule.finish();
-                        if events.send(Ok(WaitEvent::Finished { index, job_id: name, result })).is_err() {
-                            return;
-                        }
-                        break;
-                    }
-                };
-            }
-        }
+        let ids = job_ids.into_iter().map(Into::into).collect();
+        engine::wait_for_jobs(&self.transport, &self.config, ids, &policy, concurrency, each)
     }
 
     /// Cancels every job, at most `concurrency` at a time (on scoped threads), and returns each one's result in the
@@ -377,62 +309,15 @@ impl<T: Transport> Client<T> {
         &self,
         job_ids: I,
         concurrency: usize,
-        mut each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+        each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
     ) -> Vec<String>
     where
         I: IntoIterator,
         I::Item: Into<String>,
         T: Sync,
     {
-        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
-        let workers = concurrency.clamp(1, ids.len().max(1));
-        // This thread hands out every job, one more as each result comes in, so that a Break is exact: nothing
-        // starts after it.
-        let mut started = 0;
-        let (work, jobs) = std::sync::mpsc::channel::<usize>();
-        let jobs = std::sync::Mutex::new(jobs);
-        let (sender, results) = std::sync::mpsc::channel();
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                let (sender, jobs, ids) = (sender.clone(), &jobs, &ids);
-                scope.spawn(move || loop {
-                    let next = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).recv();
-                    let Ok(index) = next else { return };
-                    // A panic (in a transport of the caller's, say) is carried to the calling thread, which raises
-                    // it there once the other workers are released.
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.cancel_job(&ids[index])));
-                    if sender.send((index, outcome)).is_err() {
-                        return;
-                    }
-                });
-            }
-            drop(sender);
-            let mut in_flight = 0;
-            while started < workers.min(ids.len()) && work.send(started).is_ok() {
-                started += 1;
-                in_flight += 1;
-            }
-            let mut stopped = false;
-            while in_flight > 0 {
-                let Ok((index, outcome)) = results.recv() else { break };
-                let result = match outcome {
-                    Ok(result) => result,
-                    Err(panic) => {
-                        // Idle workers wait on `work`: closing it lets them end, so the scope can finish unwinding.
-                        drop(work);
-                        std::panic::resume_unwind(panic);
-                    }
-                };
-                in_flight -= 1;
-                stopped |= each(index, &ids[index], result).is_break();
-                if !stopped && started < ids.len() && work.send(started).is_ok() {
-                    started += 1;
-                    in_flight += 1;
-                }
-            }
-            drop(work);
-        });
-        ids.into_iter().skip(started).collect()
+        let ids = job_ids.into_iter().map(Into::into).collect();
+        engine::cancel_jobs_each(&self.transport, &self.config, ids, concurrency, each)
     }
 
     /// Carries out any operation, with retries, deadline and settling as proto decides.
@@ -440,38 +325,9 @@ impl<T: Transport> Client<T> {
         self.drive(Call::new(operation, &self.config), |_| {})
     }
 
-    /// Runs a flow to the end: the one loop of the blocking client.
-    fn drive<F: Flow>(&self, mut flow: F, mut on_progress: impl FnMut(&Job)) -> Result<F::Output, Error> {
-        let now = || Now::new(Instant::now(), SystemTime::now());
-        let mut step = flow.next(now());
-        loop {
-            while let Some(job) = flow.take_progress() {
-                on_progress(&job);
-            }
-            step = match step {
-                Step::Send(attempt) => {
-                    let outcome = self.transport.send(attempt);
-                    flow.receive(outcome, now())
-                }
-                Step::Sleep(pause) => {
-                    std::thread::sleep(pause);
-                    flow.next(now())
-                }
-                Step::Done(result) => return result,
-            };
-        }
-    }
-}
-
-/// What the workers of [`Client::wait_for_jobs`] send the calling thread: an event, or a panic to raise there.
-type WaitEvents = std::sync::mpsc::Sender<Result<WaitEvent, Box<dyn std::any::Any + Send>>>;
-
-/// Stops a schedule when dropped: its workers end after their current turn.
-struct StopOnDrop<'a, F: Flow>(&'a FlowSchedule<F>);
-
-impl<F: Flow> Drop for StopOnDrop<'_, F> {
-    fn drop(&mut self) {
-        self.0.stop();
+    /// Runs a flow to the end on the engine's blocking driver.
+    fn drive<F: Flow>(&self, flow: F, on_progress: impl FnMut(&Job)) -> Result<F::Output, Error> {
+        engine::run(&self.transport, flow, on_progress)
     }
 }
 
