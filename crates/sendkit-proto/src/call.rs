@@ -332,9 +332,26 @@ impl<O: Operation> Flow for Call<'_, O> {
         // The shared pacer's slot for this attempt; waiting for it is part of the call's time.
         if let (Some(pacer), false) = (self.config.pacer(), self.paced) {
             let wait = pacer.reserve(now.monotonic);
-            if !wait.is_zero() && self.fits(now.monotonic, wait) {
-                self.paced = true;
-                return Step::Sleep(wait);
+            if !wait.is_zero() {
+                if self.fits(now.monotonic, wait) && self.config.retry().accept_retry_after(wait).is_some() {
+                    self.paced = true;
+                    return Step::Sleep(wait);
+                }
+                // A wait that does not fit the deadline, or is longer than the policy waits for a Retry-After,
+                // ends the call: sending anyway would defy the server that asked every call to wait (and burst
+                // near the deadline), and sleeping would stall the call past what its settings allow.
+                if self.last_error.is_some() {
+                    return self.give_up();
+                }
+                let error = Error::RateLimited {
+                    call: self.info(),
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    code: None,
+                    message: Some("not sent: the server asked this client's calls to wait".to_owned()),
+                    request_id: None,
+                    retry_after: Some(wait),
+                };
+                return self.finish(Err(error));
             }
         }
         self.paced = false;

@@ -452,3 +452,36 @@ fn a_server_that_always_429s_ends_the_call_at_the_cap() {
     assert!(matches!(run.result, Err(Error::RateLimited { .. })));
     assert_eq!(run.sent.len() as u32, Call::<GetJob>::MAX_RATE_LIMITED + 1);
 }
+
+/// The first step of a new call of `config` at `now`: whether it sends, sleeps, or ends.
+fn first_step(config: &Config, now: Now) -> Step<Job> {
+    Call::new(GetJob::new("job_2"), config).next(now)
+}
+
+#[test]
+fn a_far_off_retry_after_ends_the_other_calls_at_once_rather_than_stalling_them() {
+    // The policy waits 60 s for a Retry-After at most; the server asks for an hour.
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(429, &[("retry-after", "3600")], b"")]);
+    assert!(matches!(run.result, Err(Error::RateLimited { .. })));
+    // Another call of the same config, with no deadline, neither sleeps an hour nor sends against the server's
+    // word: it ends now, never sent, saying how long the server asked to wait.
+    let now = Now::new(Instant::now(), wall_start());
+    let Step::Done(Err(error)) = first_step(&config, now) else { panic!("the call must end at once") };
+    assert!(matches!(error, Error::RateLimited { retry_after: Some(wait), .. } if wait > Duration::from_secs(3500)));
+    assert!(error.to_string().contains("not sent"), "{error}");
+    assert!(!error.may_have_taken_effect());
+}
+
+#[test]
+fn a_paced_wait_that_does_not_fit_the_deadline_ends_the_call_instead_of_sending_at_once() {
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(Some(Duration::from_secs(1))).build().unwrap();
+    // Another call meets a 429 asking every call to wait 2 s: more than this config's deadline.
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(429, &[("retry-after", "2")], b"")]);
+    assert!(run.result.is_err());
+    let now = Now::new(Instant::now(), wall_start());
+    assert!(
+        matches!(first_step(&config, now), Step::Done(Err(Error::RateLimited { .. }))),
+        "a call that cannot wait out the hold must not send during it"
+    );
+}
