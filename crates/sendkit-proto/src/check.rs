@@ -42,3 +42,24 @@ pub(crate) fn header_text(text: &str, spaces: bool) -> Result<HeaderValue, Strin
     }
     HeaderValue::from_str(text).map_err(|_| "cannot be sent in a header".to_owned())
 }
+
+/// The port an authority (`[user@]host[:port]`) names, if it names one: `Err` with the reason when what follows
+/// the host's colon is not a port from 1 to 65535. A port that is not one must never be taken for the default:
+/// that would send the request, and the credentials with it, to another listener.
+pub(crate) fn authority_port(authority: &str) -> Result<Option<u16>, &'static str> {
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, rest)| rest);
+    // An IPv6 literal holds colons of its own: the port, if any, follows its closing bracket.
+    let after_host = match host_and_port.strip_prefix('[') {
+        Some(literal) => literal.split_once(']').map_or("", |(_, rest)| rest),
+        None => host_and_port.find(':').map_or("", |at| &host_and_port[at..]),
+    };
+    match after_host.strip_prefix(':') {
+        None | Some("") => Ok(None),
+        // Digits only: `u16::from_str` would take a leading `+`.
+        Some(port) if port.bytes().all(|b| b.is_ascii_digit()) => match port.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(Some(port)),
+            _ => Err("the port is not a number from 1 to 65535"),
+        },
+        Some(_) => Err("the port is not a number from 1 to 65535"),
+    }
+}

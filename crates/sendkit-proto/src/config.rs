@@ -608,7 +608,8 @@ fn check_base_url(
     if path.ends_with("/v1") {
         return Err(fail("leave out /v1: the API's paths already start with it (https://api.sendkit.ai)"));
     }
-    let origin = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(port));
+    let port = crate::check::authority_port(authority.as_str()).map_err(fail)?.unwrap_or(port);
+    let origin = format!("{}:{}", authority.host(), port);
     Ok((format!("{}://{}{}", uri.scheme_str().unwrap_or("https"), authority, path), origin))
 }
 

@@ -61,7 +61,8 @@ impl Proxy {
                 };
                 let uri = base_url.parse::<Uri>().ok();
                 let host = uri.as_ref().and_then(|uri| uri.host().map(str::to_owned));
-                let port = uri.as_ref().map_or(443, |uri| uri.port_u16().unwrap_or(443));
+                let default = if uri.as_ref().and_then(|uri| uri.scheme_str()) == Some("http") { 80 } else { 443 };
+                let port = uri.as_ref().map_or(default, |uri| uri.port_u16().unwrap_or(default));
                 if host.as_deref().is_some_and(|host| env.bypasses(host, port)) {
                     return Ok(None);
                 }
@@ -197,6 +198,11 @@ impl ProxyServer {
         };
         let fail = |reason| InvalidInput::Proxy { url: shown.clone(), reason, from };
         let with_scheme = if url.contains("://") { url.to_owned() } else { format!("http://{url}") };
+        // A `/`, `?` or `#` in the credentials ends the authority early: the password would be read as the host.
+        let after_scheme = with_scheme.split_once("://").map_or("", |(_, rest)| rest);
+        if after_scheme.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(['/', '?', '#'])) {
+            return Err(fail("its credentials hold '/', '?' or '#': percent-encode them (%2F, %3F, %23)"));
+        }
         let uri: Uri = with_scheme.parse().map_err(|_| fail("not a URL"))?;
         let (kind, default_port) = match uri.scheme_str() {
             Some("http") => (ProxyKind::Connect, 80),
@@ -229,7 +235,8 @@ impl ProxyServer {
         if host.is_empty() {
             return Err(fail("no host"));
         }
-        Ok(Self { kind, host, port: authority.port_u16().unwrap_or(default_port), credentials, authorization })
+        let port = crate::check::authority_port(authority.as_str()).map_err(fail)?.unwrap_or(default_port);
+        Ok(Self { kind, host, port, credentials, authorization })
     }
 
     /// How the proxy is spoken to.

@@ -170,3 +170,31 @@ fn the_key_is_sensitive_and_redacted() {
     assert!(!debug.contains("golden"), "{debug}");
     assert_eq!(config.api_key().expose_secret(), KEY);
 }
+
+/// A port that is not a port must be refused, never replaced by the default: that would send the key (or the
+/// proxy's credentials) to another listener.
+#[test]
+fn a_port_that_is_not_a_port_is_refused_in_the_base_url_and_the_proxy() {
+    let base = |url: &str| sendkit_proto::Config::builder("sk_live_0123456789").base_url(url).build();
+    for url in ["http://127.0.0.1:99999", "http://127.0.0.1:abc", "https://api.sendkit.ai:0", "http://[::1]:+80"] {
+        let error = base(url).expect_err(url).to_string();
+        assert!(error.contains("the port is not a number from 1 to 65535"), "{url}: {error}");
+    }
+    assert_eq!(base("http://127.0.0.1:8080").unwrap().origin(), "127.0.0.1:8080");
+    assert_eq!(base("http://[::1]:8080").unwrap().origin(), "[::1]:8080");
+    assert_eq!(base("https://api.sendkit.ai").unwrap().origin(), "api.sendkit.ai:443");
+
+    let proxy =
+        |url: &str| sendkit_proto::Config::builder("sk_live_0123456789").proxy(sendkit_proto::Proxy::url(url)).build();
+    let error = proxy("http://127.0.0.1:99999").unwrap_err().to_string();
+    assert!(error.contains("the port is not a number"), "{error}");
+    for password in ["pa/ss", "pa#ss", "pa?ss"] {
+        let error = proxy(&format!("http://user:{password}@proxy.internal:3128")).unwrap_err().to_string();
+        assert!(error.contains("percent-encode"), "{error}");
+        assert!(!error.contains(password), "the password is never shown: {error}");
+    }
+    let config = proxy("http://user:pa%2Fss@proxy.internal:3128").unwrap();
+    let server = config.proxy().unwrap();
+    assert_eq!((server.host(), server.port()), ("proxy.internal", 3128));
+    assert_eq!(server.credentials(), Some(("user", "pa/ss")));
+}
