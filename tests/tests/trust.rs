@@ -91,3 +91,84 @@ fn a_client_identity_answers_a_server_that_asks_on_both_clients() {
     let refused = Config::builder(KEY).client_identity_pem(pki.ca_pem.clone()).build().unwrap_err().to_string();
     assert!(refused.contains("client_identity_pem") && refused.contains("no private key"), "{refused}");
 }
+
+/// `der` with its version field (`[0] INTEGER 2`) taken out of the to-be-signed part: an X.509 v1 certificate's
+/// shape, as `openssl x509 -req` makes without extensions. Both lengths are in the two-byte long form.
+fn as_version_1(der: &[u8]) -> Vec<u8> {
+    const VERSION_3: [u8; 5] = [0xa0, 0x03, 0x02, 0x01, 0x02];
+    assert_eq!((der[1], der[5], &der[8..13]), (0x82, 0x82, &VERSION_3[..]), "rcgen's layout");
+    let mut v1 = der.to_vec();
+    v1.drain(8..13);
+    for at in [2, 6] {
+        let length = u16::from_be_bytes([v1[at], v1[at + 1]]) - 5;
+        v1[at..at + 2].copy_from_slice(&length.to_be_bytes());
+    }
+    v1
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    for chunk in der.chunks(3) {
+        let bytes = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
+        for i in 0..4 {
+            text.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    let lines: Vec<&str> = text.as_bytes().chunks(64).map(|line| std::str::from_utf8(line).unwrap()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
+/// An identity that `build()` accepts but rustls refuses: a typed TLS error naming the setting on both clients,
+/// before anything is sent, never a panic (ureq's own TLS set-up panics on it), and the trusted roots kept (hyper
+/// used to fall back to empty roots and blame the server's certificate).
+#[test]
+fn an_identity_rustls_refuses_is_a_clear_error_on_both_clients_and_keeps_the_roots() {
+    use rcgen::{CertificateParams, KeyPair};
+    let pki = pki();
+    let server = MockServer::builder()
+        .api_key(KEY)
+        .tls(pki.server_chain.clone(), pki.server_key.clone_key())
+        .unwrap()
+        .start()
+        .unwrap();
+    server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["client.example".to_owned()]).unwrap().self_signed(&key).unwrap();
+    let other_key = KeyPair::generate().unwrap();
+    let identities = [
+        ("a key that does not match the certificate", format!("{}{}", cert.pem(), other_key.serialize_pem())),
+        (
+            "a version 1 certificate",
+            format!("{}{}", pem("CERTIFICATE", &as_version_1(cert.der())), key.serialize_pem()),
+        ),
+        ("garbage in the key block", format!("{}{}", cert.pem(), pem("PRIVATE KEY", b"not a key at all, only bytes"))),
+    ];
+    for (what, identity) in identities {
+        let config = Config::builder(KEY)
+            .base_url(server.base_url())
+            .proxy(Proxy::Off)
+            .trust_pem(pki.ca_pem.clone())
+            .client_identity_pem(identity);
+        let config = match config.build() {
+            Ok(config) => config,
+            // Refused before any client exists is as good, if it names the setting.
+            Err(error) => {
+                assert!(error.to_string().contains("client_identity_pem"), "{what}: {error}");
+                eprintln!("{what}: refused by build()");
+                continue;
+            }
+        };
+        let requests = server.ledger().requests;
+        for said in get_through_both(&config) {
+            let said = said.expect_err(what);
+            assert!(
+                said.contains("TLS handshake failed: the client identity (client_identity_pem) cannot be used"),
+                "{what}: {said}"
+            );
+            assert!(!said.contains("UnknownIssuer"), "{what}: the roots are kept: {said}");
+        }
+        assert_eq!(server.ledger().requests, requests, "{what}: nothing is sent");
+    }
+}

@@ -131,7 +131,8 @@ impl Client {
     where
         C: Connect + Clone + Send + Sync + 'static,
     {
-        let transport = HyperTransport { request: Arc::new(move |request| http.request(request)) };
+        let transport =
+            HyperTransport { request: Arc::new(move |request| http.request(request)), unusable_identity: None };
         Self { config: Arc::new(config), transport: Arc::new(transport) }
     }
 
@@ -395,6 +396,8 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
 #[derive(Clone)]
 pub struct HyperTransport {
     request: Arc<dyn Fn(Request<Full<Bytes>>) -> ResponseFuture + Send + Sync>,
+    /// Why the config's client identity cannot be used, reported by every request (nothing is sent).
+    unusable_identity: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for HyperTransport {
@@ -406,25 +409,31 @@ impl std::fmt::Debug for HyperTransport {
 impl HyperTransport {
     fn new(config: &Config, roots: rustls::RootCertStore) -> Self {
         let provider = crypto_provider();
-        // The ring provider supports rustls' default protocol versions; should that ever change, the builder's
-        // error would surface at the first handshake rather than as a panic here.
+        let mut unusable_identity = None;
+        // The ring and aws-lc-rs providers support rustls' default protocol versions; should that ever change, the
+        // builder's error is reported by every request rather than a panic here.
         let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
             Ok(builder) => {
                 let builder = builder.with_root_certificates(roots);
                 match config.client_identity().map(identity) {
-                    Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap_or_else(|_| {
-                        // A key rustls cannot use: no identity rather than a panic; a server that asks for one then
-                        // refuses the handshake, which the error says.
-                        rustls::ClientConfig::builder()
-                            .with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    }),
+                    // An identity rustls refuses is reported by every request, naming the setting: never dropped
+                    // in silence, and never at the cost of the roots the config trusts.
+                    Some((chain, key)) => match builder.clone().with_client_auth_cert(chain, key) {
+                        Ok(tls) => tls,
+                        Err(error) => {
+                            unusable_identity = Some(error.to_string());
+                            builder.with_no_client_auth()
+                        }
+                    },
                     None => builder.with_no_client_auth(),
                 }
             }
-            Err(_) => rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
+            Err(error) => {
+                unusable_identity = Some(format!("TLS settings: {error}"));
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            }
         };
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
@@ -462,7 +471,10 @@ impl HyperTransport {
         let https: HttpsConnector<Connector> = https.enable_http1().wrap_connector(connector);
         let timed = Timed { inner: https, default: config.connect_timeout() };
         let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(timed);
-        Self { request: Arc::new(move |request| http.request(request)) }
+        Self {
+            request: Arc::new(move |request| http.request(request)),
+            unusable_identity: unusable_identity.map(Into::into),
+        }
     }
 
     /// One attempt, without its timeout.
@@ -490,6 +502,9 @@ impl HyperTransport {
 #[async_trait::async_trait]
 impl AsyncTransport for HyperTransport {
     async fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
+        if let Some(reason) = &self.unusable_identity {
+            return Err(TransportError::unusable_identity(reason));
+        }
         let attempt_now = self.attempt(attempt.request, attempt.body_limit);
         let within_connect_timeout = CONNECT_TIMEOUT.scope(attempt.connect_timeout, attempt_now);
         // The connect timeout is strictly under this one (proto sees to it): a connection that never completes

@@ -191,6 +191,13 @@ impl TransportError {
         Self { kind, delivery, status: None, limit: None, source: None }
     }
 
+    /// The config's client identity cannot be used (a key that does not match its certificate, a certificate or
+    /// key the TLS library refuses): a TLS failure before anything was sent, said in words that name the setting.
+    /// What a transport reports for every request rather than panicking or dropping the identity in silence.
+    pub fn unusable_identity(reason: impl fmt::Display) -> Self {
+        Self::new(TransportErrorKind::Tls, Delivery::NotSent).with_source(UnusableIdentity(reason.to_string()))
+    }
+
     /// The transport's own error, kept as `source()` (and so downcastable to, say, `ureq::Error`).
     pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
         self.source = Some(source.into());
@@ -262,6 +269,18 @@ impl fmt::Display for TransportError {
         Ok(())
     }
 }
+
+/// Why the client identity cannot be used, as the deepest cause of a TLS failure.
+#[derive(Debug)]
+struct UnusableIdentity(String);
+
+impl fmt::Display for UnusableIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the client identity (client_identity_pem) cannot be used: {}", self.0)
+    }
+}
+
+impl StdError for UnusableIdentity {}
 
 impl StdError for TransportError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {

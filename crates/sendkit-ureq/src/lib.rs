@@ -348,6 +348,8 @@ pub struct UreqTransport {
     proxy: Option<ureq::Proxy>,
     /// The caller's agent's `User-Agent`, kept before sendkit's own.
     agent_user_agent: Option<String>,
+    /// Why the config's client identity cannot be used, reported by every request (nothing is sent).
+    unusable_identity: Option<String>,
 }
 
 impl UreqTransport {
@@ -365,7 +367,11 @@ impl UreqTransport {
     fn build(config: &Config, roots: Option<Roots>) -> Self {
         let builder = ureq::Agent::config_builder();
         #[cfg(feature = "tls")]
-        let builder = builder.tls_config(tls_config(roots, config));
+        let (tls, unusable_identity) = tls_config(roots, config);
+        #[cfg(feature = "tls")]
+        let builder = builder.tls_config(tls);
+        #[cfg(not(feature = "tls"))]
+        let unusable_identity = None;
         let proxy = ureq_proxy(config);
         let agent_config = builder
             .timeout_connect(Some(config.connect_timeout()))
@@ -391,6 +397,7 @@ impl UreqTransport {
             observed: true,
             proxy,
             agent_user_agent: None,
+            unusable_identity,
         }
     }
 
@@ -408,6 +415,8 @@ impl UreqTransport {
             observed: false,
             proxy: ureq_proxy(config),
             agent_user_agent,
+            // A caller's agent carries its own TLS settings.
+            unusable_identity: None,
         }
     }
 }
@@ -429,6 +438,9 @@ fn ureq_proxy(config: &Config) -> Option<ureq::Proxy> {
 
 impl Transport for UreqTransport {
     fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
+        if let Some(reason) = &self.unusable_identity {
+            return Err(TransportError::unusable_identity(reason));
+        }
         let Attempt { mut request, timeout, connect_timeout, body_limit, .. } = attempt;
         if let Some(theirs) = &self.agent_user_agent {
             let ours = request.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -668,17 +680,22 @@ compile_error!("sendkit-ureq's TLS needs a crypto provider: enable the `ring` (d
 
 /// rustls' settings: the roots the features say, and a crypto provider named outright.
 #[cfg(feature = "tls")]
-fn tls_config(roots: Option<ureq::tls::RootCerts>, config: &Config) -> ureq::tls::TlsConfig {
+fn tls_config(roots: Option<ureq::tls::RootCerts>, config: &Config) -> (ureq::tls::TlsConfig, Option<String>) {
     use ureq::tls::{Certificate, ClientCert, PrivateKey};
     let mut builder = ureq::tls::TlsConfig::builder();
-    // The config's identity, for servers that ask who the client is.
+    let mut unusable = None;
+    // The config's identity, for servers that ask who the client is. ureq panics on the first request with an
+    // identity rustls refuses (a key that does not match the certificate, a v1 certificate): it is tried here,
+    // and one that fails is left out and reported by every request instead.
     if let Some(identity) = config.client_identity() {
         let chain: Vec<Certificate<'static>> =
             identity.chain().iter().map(|der| Certificate::from_der(der).to_owned()).collect();
-        // proto checked the PEM; a key ureq still cannot read leaves no identity, and a server that asks for one
-        // refuses the handshake, which the error says.
-        if let Ok(key) = PrivateKey::from_pem(identity.key_pem().as_bytes()) {
-            builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        match PrivateKey::from_pem(identity.key_pem().as_bytes()) {
+            Ok(key) => match identity_fits(&chain, &key) {
+                Ok(()) => builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key))),
+                Err(error) => unusable = Some(error.to_string()),
+            },
+            Err(error) => unusable = Some(format!("the key: {error}")),
         }
     }
     // Roots given to the constructor, else the config's, else the feature's.
@@ -687,12 +704,30 @@ fn tls_config(roots: Option<ureq::tls::RootCerts>, config: &Config) -> ureq::tls
         ureq::tls::RootCerts::new_with_certs(&roots)
     });
     if let Some(roots) = roots.or(configured) {
-        return builder.root_certs(roots).unversioned_rustls_crypto_provider(crypto_provider()).build();
+        return (builder.root_certs(roots).unversioned_rustls_crypto_provider(crypto_provider()).build(), unusable);
     }
     // With the `platform-roots` feature, trust the operating system's store rather than the bundled roots.
     #[cfg(feature = "platform-roots")]
     let builder = builder.root_certs(ureq::tls::RootCerts::PlatformVerifier);
-    builder.unversioned_rustls_crypto_provider(crypto_provider()).build()
+    (builder.unversioned_rustls_crypto_provider(crypto_provider()).build(), unusable)
+}
+
+/// Whether rustls takes this identity: the very call ureq makes, and expects to succeed, when it builds its
+/// TLS configuration.
+#[cfg(feature = "tls")]
+fn identity_fits(
+    chain: &[ureq::tls::Certificate<'static>],
+    key: &ureq::tls::PrivateKey<'static>,
+) -> Result<(), rustls::Error> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    // The DER says which of PKCS#1, PKCS#8 and SEC1 it is.
+    let key = PrivateKeyDer::try_from(key.der().to_vec()).map_err(|reason| rustls::Error::General(reason.into()))?;
+    let chain = chain.iter().map(|cert| CertificateDer::from(cert.der().to_vec())).collect();
+    rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(chain, key)
+        .map(drop)
 }
 
 /// The process-wide default provider if the application installed one, else the feature's: ring, or aws-lc-rs.
