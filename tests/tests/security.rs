@@ -69,6 +69,19 @@ fn every_error(connect: Connect) -> Vec<Error> {
         Fault::status(200).delay(Duration::from_secs(2)),
         Fault::reset(),
         Fault::status(200).body(r#"{"success":true,"data":{}}"#).truncate_body(5),
+        // Servers and proxies that echo the key: in the API's envelope, in an HTML page, in a header, in a
+        // malformed body, and cut off mid-key where an error keeps only the start of a body.
+        Fault::status(401).body(format!(
+            r#"{{"success":false,"error":{{"code":"UNAUTHORIZED","message":"Invalid API key {KEY}"}}}}"#
+        )),
+        Fault::status(502)
+            .header("content-type", "text/html")
+            .body(format!("<html><pre>X-Api-Key: {KEY}</pre></html>")),
+        Fault::status(404)
+            .header("x-request-id", KEY)
+            .body(r#"{"success":false,"error":{"code":"NOT_FOUND","message":"Job not found"}}"#),
+        Fault::status(200).body(format!(r#"{{"success":true,"data":{{"id":"{KEY}"}}}}"#)),
+        Fault::status(503).body(format!("{}{KEY}", " ".repeat(Error::SNIPPET_LEN - 12) + "x")),
     ];
     for fault in faults {
         server.inject(fault.on(Route::Get).times(1));

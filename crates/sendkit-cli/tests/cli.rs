@@ -541,3 +541,27 @@ fn profiles_give_settings_below_flags_and_the_environment() {
     assert!(text(&readable.stderr).contains("other users can read it: run `chmod 600"), "{}", text(&readable.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server or proxy that echoes the key: in the API's error message, in an HTML page, in a request-ID header.
+/// The key reaches neither stderr nor the `--json` line, `-v` included (`sendkit()` checks both streams).
+#[test]
+fn a_key_echoed_by_the_server_is_never_printed() {
+    let server = emulator();
+    let echoes = [
+        sendkit_mock::Fault::status(401).body(format!(
+            r#"{{"success":false,"error":{{"code":"UNAUTHORIZED","message":"Invalid API key {KEY}"}}}}"#
+        )),
+        sendkit_mock::Fault::status(502).header("content-type", "text/html").body(format!("<p>X-Api-Key: {KEY}</p>")),
+        sendkit_mock::Fault::status(404)
+            .header("x-request-id", KEY)
+            .body(r#"{"success":false,"error":{"code":"NOT_FOUND","message":"Job not found"}}"#),
+    ];
+    for echo in echoes {
+        server.inject(echo.on(sendkit_mock::Route::Cancel));
+        let output = sendkit(&server, &["cancel", "pending_1", "--json", "-v"], "");
+        assert_ne!(code(&output), 0);
+        let said = text(&output.stderr);
+        assert!(said.contains("[redacted]"), "the echo is shown, scrubbed: {said}");
+        server.clear_faults();
+    }
+}

@@ -175,7 +175,7 @@ impl<'c, O: Operation> Call<'c, O> {
                 self.pace(response.status(), None, now);
                 return Ok(output);
             }
-            Err(error) => error.for_call(&self.info()),
+            Err(error) => error.for_call(&self.info()).without_secrets(self.config.secrets()),
         };
         // Read once: a 429's wait is the error's own; any other answer's (a 503's) is read here.
         self.server_wait = match &error {
@@ -187,7 +187,10 @@ impl<'c, O: Operation> Call<'c, O> {
     }
 
     /// Tells the config's pacer what the answer said: a 429 (and how long it asked to wait), or anything else.
+    /// A wait longer than the policy accepts is not held for every call: this call fails saying so, and no other
+    /// call of the config would wait that long either, so holding them would only stall them in silence.
     fn pace(&self, status: StatusCode, server_wait: Option<Duration>, now: Now) {
+        let server_wait = server_wait.filter(|wait| self.config.retry().accept_retry_after(*wait).is_some());
         if let Some(pacer) = self.config.pacer() {
             match status {
                 StatusCode::TOO_MANY_REQUESTS => pacer.rate_limited(now.monotonic, server_wait),
@@ -382,7 +385,13 @@ impl<O: Operation> Flow for Call<'_, O> {
         // The request ID is read for telemetry only, so a call nobody watches reads no more than it needs.
         let watched = self.config.observer().is_some() || cfg!(feature = "tracing");
         let answered = match &outcome {
-            Ok(response) => Some((response.status(), watched.then(|| crate::response::request_id(response)).flatten())),
+            Ok(response) => {
+                let mut request_id = watched.then(|| crate::response::request_id(response)).flatten();
+                if let Some(id) = request_id.as_mut() {
+                    crate::error::scrub(id, self.config.secrets());
+                }
+                Some((response.status(), request_id))
+            }
             Err(transport) => transport.status().map(|status| (status, None)),
         };
         if let Some((_, Some(request_id))) = &answered {

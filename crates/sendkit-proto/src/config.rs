@@ -237,6 +237,18 @@ impl Config {
         self.workspace_id.as_ref()
     }
 
+    /// What the config holds that must never be shown: the API key, and the proxy's credentials as given and as
+    /// sent. Server text is scrubbed of them before any error carries it.
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &str> + Clone {
+        let proxy = self.proxy();
+        let credentials = proxy.and_then(|proxy| proxy.credentials()).map(|(_, password)| password);
+        let authorization = proxy
+            .and_then(|proxy| proxy.authorization())
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.trim_start_matches("Basic "));
+        std::iter::once(self.key.expose_secret()).chain(credentials).chain(authorization)
+    }
+
     /// The proxy that requests go through: `None` for a direct connection (always, for a plain-http base URL).
     pub fn proxy(&self) -> Option<&ProxyServer> {
         self.proxy.as_ref()

@@ -313,6 +313,51 @@ impl Error {
         }
     }
 
+    /// The same error with every text the server sent scrubbed of `secrets` (the API key, the proxy's
+    /// credentials): a server or proxy that echoes the key in a message, a page or a header must not carry it into
+    /// a terminal, a log or a `--json` line.
+    pub(crate) fn without_secrets<'s>(mut self, secrets: impl Iterator<Item = &'s str> + Clone) -> Self {
+        let scrub_all = |texts: &mut [&mut String]| {
+            for text in texts {
+                scrub(text, secrets.clone());
+            }
+        };
+        let scrub_id = |id: &mut Option<String>| {
+            if let Some(id) = id {
+                scrub(id, secrets.clone());
+            }
+        };
+        match &mut self {
+            Self::Api { answer, .. }
+            | Self::NotCancellable { answer, .. }
+            | Self::NotFound { answer, .. }
+            | Self::Unauthorized { answer, .. } => {
+                scrub_all(&mut [&mut answer.message]);
+                scrub_id(&mut answer.request_id);
+            }
+            Self::RateLimited { message, request_id, .. } => {
+                scrub_id(message);
+                scrub_id(request_id);
+            }
+            Self::UnexpectedResponse { content_type, snippet, request_id, .. } => {
+                scrub_all(&mut [snippet]);
+                scrub_id(content_type);
+                scrub_id(request_id);
+            }
+            Self::Redirect { location, request_id, .. } => {
+                scrub_id(location);
+                scrub_id(request_id);
+            }
+            Self::Decode { path, message, snippet, request_id, .. } => {
+                scrub_all(&mut [path, message, snippet]);
+                scrub_id(request_id);
+            }
+            Self::BodyTooLarge { request_id, .. } => scrub_id(request_id),
+            Self::WaitTimedOut { .. } | Self::InvalidInput(_) | Self::Transport { .. } | Self::Internal { .. } => {}
+        }
+        self
+    }
+
     /// The start of `body` as an error keeps it: lossy UTF-8, at most [`Error::SNIPPET_LEN`] bytes, trimmed.
     pub(crate) fn snippet(body: &[u8]) -> String {
         let cut = &body[..body.len().min(Self::SNIPPET_LEN)];
@@ -600,6 +645,24 @@ impl fmt::Display for Effect<'_> {
                 f.write_str("; the request was never sent")
             }
             _ => Ok(()),
+        }
+    }
+}
+
+/// What stands in a server's text where a secret was.
+const REDACTED: &str = "[redacted]";
+
+/// Replaces each of `secrets` in `text`, and a secret's start where the text was cut short in the middle of one
+/// (a snippet ends after [`Error::SNIPPET_LEN`] bytes).
+pub(crate) fn scrub<'s>(text: &mut String, secrets: impl Iterator<Item = &'s str>) {
+    for secret in secrets.filter(|secret| secret.len() >= 4) {
+        if text.contains(secret) {
+            *text = text.replace(secret, REDACTED);
+        }
+        let cut = (4..secret.len()).rev().find(|&len| secret.is_char_boundary(len) && text.ends_with(&secret[..len]));
+        if let Some(len) = cut {
+            text.truncate(text.len() - len);
+            text.push_str(REDACTED);
         }
     }
 }

@@ -459,16 +459,26 @@ fn first_step(config: &Config, now: Now) -> Step<Job> {
 }
 
 #[test]
-fn a_far_off_retry_after_ends_the_other_calls_at_once_rather_than_stalling_them() {
+fn a_far_off_retry_after_fails_its_own_call_and_holds_no_other() {
     // The policy waits 60 s for a Retry-After at most; the server asks for an hour.
     let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
     let run = drive(GetJob::new("job_1"), &config, vec![answer(429, &[("retry-after", "3600")], b"")]);
     assert!(matches!(run.result, Err(Error::RateLimited { .. })));
-    // Another call of the same config, with no deadline, neither sleeps an hour nor sends against the server's
-    // word: it ends now, never sent, saying how long the server asked to wait.
+    // Another call of the same config, with no deadline, does not sleep an hour in silence: no call of this
+    // config would wait that long, so it asks, and learns from its own answer.
+    let now = Now::new(Instant::now(), wall_start());
+    assert!(matches!(first_step(&config, now), Step::Send(_)), "the hour is not held for every call");
+}
+
+#[test]
+fn a_hold_longer_than_the_deadline_ends_the_call_never_sent() {
+    // Retry-After: 30 is within the policy, so every call of the config holds it; a call with 5 s left cannot.
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(Some(Duration::from_secs(5))).build().unwrap();
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(429, &[("retry-after", "30")], b"")]);
+    assert!(run.result.is_err());
     let now = Now::new(Instant::now(), wall_start());
     let Step::Done(Err(error)) = first_step(&config, now) else { panic!("the call must end at once") };
-    assert!(matches!(error, Error::RateLimited { retry_after: Some(wait), .. } if wait > Duration::from_secs(3500)));
+    assert!(matches!(error, Error::RateLimited { retry_after: Some(wait), .. } if wait > Duration::from_secs(29)));
     assert!(error.to_string().contains("not sent"), "{error}");
     assert!(!error.may_have_taken_effect());
 }
