@@ -166,7 +166,12 @@ mod expect {
             Expect::Success
         }
     }
-    pub fn empty_500(_: Call) -> Expect {
+    /// A cancel that may have been applied is settled: the read shows the job still cancellable, which proves
+    /// nothing about an attempt the server may yet carry out, so the cancel is sent again, and succeeds.
+    pub fn empty_500(call: Call) -> Expect {
+        if call == Call::Cancel {
+            return Expect::Success;
+        }
         Expect::Fails(
             |e| matches!(e, Error::UnexpectedResponse { status, snippet, .. } if status.as_u16() == 500 && snippet.is_empty()),
             0,
@@ -187,7 +192,11 @@ mod expect {
             Expect::Success
         }
     }
-    pub fn too_large(_: Call) -> Expect {
+    pub fn too_large(call: Call) -> Expect {
+        // A 2xx too large to read may hide an applied cancel: settled by a read and a cancel sent again.
+        if call == Call::Cancel {
+            return Expect::Success;
+        }
         Expect::Fails(is_too_large, 0)
     }
     pub fn reset(call: Call) -> Expect {

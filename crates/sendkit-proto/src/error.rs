@@ -297,6 +297,15 @@ impl Error {
         self
     }
 
+    /// The same error, after a read of the job showed `status`, which does not settle it (the job could still be
+    /// cancelled by an attempt the server has yet to carry out).
+    pub(crate) fn with_seen(mut self, status: JobStatus) -> Self {
+        if let Some(call) = self.call_mut() {
+            call.set_seen(status);
+        }
+        self
+    }
+
     fn call_mut(&mut self) -> Option<&mut CallInfo> {
         match self {
             Self::Api { call, .. }
@@ -454,6 +463,8 @@ struct Called {
     has_effect: bool,
     earlier: Earlier,
     read_back: Option<JobStatus>,
+    /// A status read back that settles nothing (still cancellable when no time was left to cancel again).
+    seen: Option<JobStatus>,
 }
 
 impl CallInfo {
@@ -466,7 +477,8 @@ impl CallInfo {
     ) -> Self {
         let job_id = job_id.map(str::to_owned);
         let (earlier, read_back) = (Earlier::default(), None);
-        let called = Called { operation, job_id, origin: origin.to_owned(), proxy, has_effect, earlier, read_back };
+        let origin = origin.to_owned();
+        let called = Called { operation, job_id, origin, proxy, has_effect, earlier, read_back, seen: None };
         Self { called: Some(Arc::new(called)) }
     }
 
@@ -518,6 +530,18 @@ impl CallInfo {
         if let Some(called) = &mut self.called {
             Arc::make_mut(called).read_back = Some(status);
         }
+    }
+
+    fn set_seen(&mut self, status: JobStatus) {
+        if let Some(called) = &mut self.called {
+            Arc::make_mut(called).seen = Some(status);
+        }
+    }
+
+    /// A status read back after the failure that settles nothing: the job was still cancellable, and an attempt
+    /// the server has yet to carry out may still cancel it.
+    pub fn seen(&self) -> Option<&JobStatus> {
+        self.called.as_ref().and_then(|called| called.seen.as_ref())
     }
 }
 
@@ -631,6 +655,13 @@ impl fmt::Display for Effect<'_> {
                 },
                 _ => "an earlier attempt may have reached the server",
             };
+            if let Some(status) = call.seen() {
+                return write!(
+                    f,
+                    "; {why}, so it may have taken effect: the job read back was {status}, and the server may still \
+                     carry out an attempt it had not answered"
+                );
+            }
             return match call.job_id() {
                 Some(job_id) => write!(f, "; {why}, so it may have taken effect: get job {} to see", JobIdText(job_id)),
                 None => write!(

@@ -495,3 +495,78 @@ fn a_paced_wait_that_does_not_fit_the_deadline_ends_the_call_instead_of_sending_
         "a call that cannot wait out the hold must not send during it"
     );
 }
+
+/// The late effect: attempt 1 times out at the client (the server has it and will act on it later), attempts 2
+/// and 3 are reset, and the settling read sees the job `pending`. That read proves nothing about attempt 1: the
+/// cancel is sent again, and its answer settles it. Before, the flow said "did not take effect".
+#[test]
+fn a_read_that_shows_the_job_still_cancellable_sends_the_cancel_again() {
+    let timed_out = || lost(TransportErrorKind::Timeout, Delivery::MaybeSent);
+    let reset = || lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent);
+    let run = drive_cancel(
+        &config(fixed()),
+        vec![
+            timed_out(),
+            reset(),
+            reset(),
+            answer(200, &[], &job_body("pending")),
+            answer(200, &[], &job_body("cancelled")),
+        ],
+    );
+    let sent: Vec<&str> = run.sent.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(sent, [CANCEL, CANCEL, CANCEL, GET, CANCEL]);
+    assert_eq!(run.result.unwrap().status, JobStatus::Cancelled);
+
+    // The cancel sent again is refused as already cancelled (attempt 1 was carried out meanwhile): the read after
+    // it returns the job.
+    let run = drive_cancel(
+        &config(fixed()),
+        vec![
+            timed_out(),
+            reset(),
+            reset(),
+            answer(200, &[], &job_body("pending")),
+            answer(400, &[], ALREADY_CANCELLED),
+            answer(200, &[], &job_body("cancelled")),
+        ],
+    );
+    assert_eq!(run.result.unwrap().status, JobStatus::Cancelled);
+}
+
+#[test]
+fn with_no_time_to_cancel_again_a_cancellable_read_still_says_may_have_taken_effect() {
+    let config = Config::builder("sk_live_test")
+        .retry(fixed().max_attempts(1))
+        .pacing(false)
+        .attempt_timeout(Duration::from_millis(400))
+        .deadline(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let hang = lost(TransportErrorKind::Timeout, Delivery::MaybeSent);
+    // The cancel hangs 400 ms; the read takes the last 100 ms: no time is left for another cancel.
+    let run = run_flow(
+        CancelJobFlow::new("job_1", &config),
+        vec![hang, answer(200, &[], &job_body("pending"))],
+        Duration::from_secs(3600),
+    );
+    let error = run.result.unwrap_err();
+    assert!(error.may_have_taken_effect(), "{error}");
+    assert!(error.to_string().contains("the job read back was pending"), "{error}");
+    assert!(!error.to_string().contains("did not take effect"), "{error}");
+}
+
+#[test]
+fn a_read_that_shows_the_job_finished_settles_that_the_cancel_did_not_take_effect() {
+    let run = drive_cancel(
+        &config(fixed()),
+        vec![
+            lost(TransportErrorKind::Timeout, Delivery::MaybeSent),
+            lost(TransportErrorKind::Timeout, Delivery::MaybeSent),
+            lost(TransportErrorKind::Timeout, Delivery::MaybeSent),
+            answer(200, &[], &job_body("completed")),
+        ],
+    );
+    let error = run.result.unwrap_err();
+    assert!(!error.may_have_taken_effect());
+    assert!(error.to_string().contains("the job read back is completed, so the call did not take effect"), "{error}");
+}
