@@ -5,6 +5,8 @@
 //! - `examples`: the examples' contract alone (see `check_examples`).
 //! - `soak`: 100,000 mixed operations through both adapters against the emulator binary with 1% random faults,
 //!   checked against the emulator's ledger (see `tests/src/bin/soak.rs`).
+//! - `sim [--seeds N] [--from S] | --seed S`: the deterministic simulation (`crates/sendkit-sim`): N seeded fault
+//!   schedules through both drivers, checked against the simulated API's ledger; `--seed S` replays one.
 //! - `fuzz --seconds N`: each cargo-fuzz target for N seconds (installs cargo-fuzz when missing).
 //! - `bench`: proto's micro benchmarks, then the end-to-end table (sendkit against raw ureq and hyper, Python
 //!   requests and curl), the bulk table (2,000 cancels at 20 ms a call, concurrency 64, against the physical
@@ -18,7 +20,8 @@ use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const USAGE: &str =
-    "usage: cargo xtask <ci | examples | soak [--ops N] [--concurrency N] [--threads N] | fuzz [--seconds N]>";
+    "usage: cargo xtask <ci | examples | sim [--seeds N] [--from S] | sim --seed S | soak [--ops N] [--concurrency N] \
+     [--threads N] | fuzz [--seconds N]>";
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("examples") => check_examples(),
         Some("soak") => soak(std::env::args().skip(2).collect()),
+        Some("sim") => sim(std::env::args().skip(2).collect()),
         Some("fuzz") => fuzz(std::env::args().skip(2).collect()),
         Some("bench") => bench(std::env::args().skip(2).collect()),
         Some("weight") => weight(std::env::args().skip(2).any(|a| a == "--clean-builds")),
@@ -83,10 +87,16 @@ fn step(what: &str, command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// The deterministic simulation, as `sendkit-sim` takes its arguments (100,000 seeds unless told).
+fn sim(args: Vec<String>) -> Result<(), String> {
+    step("simulation", cargo().args(["run", "--quiet", "-p", "sendkit-sim", "--"]).args(args))
+}
+
 fn ci() -> Result<(), String> {
     step("format", cargo().args(["fmt", "--all", "--check"]))?;
     step("clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     step("tests", cargo().args(["test", "--workspace"]))?;
+    sim(vec!["--seeds".into(), "100000".into()])?;
     step("docs", cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     weight(false)?;
     // Each TLS and tracing choice of the adapters builds on its own, warnings denied.

@@ -130,6 +130,12 @@ impl<F: Flow> FlowSchedule<F> {
         state.unfinished = state.unfinished.saturating_sub(1);
     }
 
+    /// Whether every flow has finished (or the schedule was stopped): nothing more will be reported.
+    pub fn is_done(&self) -> bool {
+        let state = self.lock();
+        state.stopped || state.unfinished == 0
+    }
+
     /// No flow is taken any more; workers end after the turn they hold.
     pub fn stop(&self) {
         self.lock().stopped = true;

@@ -224,7 +224,12 @@ impl Flow for WaitForJob<'_> {
         if self.deadline.is_none() {
             self.deadline = started.checked_add(self.policy.timeout);
         }
-        if self.poll.is_none() && self.left(now.monotonic) < self.min_poll_time() {
+        // With no more than a poll's least time left, no poll is sent: it could not finish. (`<=`, not `<`: a poll
+        // that ends at once without sending, held back by the pacer, must not let the wait spin in place.)
+        // A poll that has sent nothing yet (it slept for the pacer, and its worker came back late) is dropped too.
+        let sent_nothing = self.poll.as_ref().is_none_or(|poll| poll.attempts() == 0);
+        if sent_nothing && self.left(now.monotonic) <= self.min_poll_time() {
+            self.poll = None;
             return self.timed_out(now.monotonic);
         }
         let (config, deadline, job_id) = (self.config, self.deadline, &self.job_id);

@@ -85,7 +85,8 @@ pub async fn wait_for_jobs_async<T: AsyncTransport + ?Sized>(
         workers.retain_mut(|worker| worker.as_mut().poll(cx).is_pending());
         let ready = std::mem::take(&mut *events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         ready.into_iter().for_each(&mut each);
-        if workers.is_empty() {
+        // Done when every wait has ended: a worker idling for a flow that will never come is not waited for.
+        if workers.is_empty() || schedule.is_done() {
             Poll::Ready(())
         } else {
             Poll::Pending
