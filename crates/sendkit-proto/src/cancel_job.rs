@@ -62,7 +62,15 @@ impl Operation for CancelJob {
     }
 
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
-        parse_response(response).map_err(not_cancellable)
+        let job =
+            crate::response::the_job_asked(response, &self.job_id, parse_response(response).map_err(not_cancellable)?)?;
+        // A cancel's success answer that does not say `cancelled` is not a cancelled job: the server accepted the
+        // request, so it may have taken effect, and the settling read finds out.
+        if job.status != JobStatus::Cancelled {
+            let message = format!("the cancel's answer says the job is {}, not cancelled", job.status);
+            return Err(crate::response::decode_error(response, "data.status", &message));
+        }
+        Ok(job)
     }
 }
 

@@ -54,6 +54,6 @@ impl Operation for GetJob {
     }
 
     fn parse_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
-        parse_response(response)
+        crate::response::the_job_asked(response, &self.job_id, parse_response(response)?)
     }
 }

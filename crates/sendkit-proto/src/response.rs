@@ -100,7 +100,7 @@ fn unexpected<B: AsRef<[u8]>>(response: &Response<B>) -> Error {
     }
 }
 
-fn decode_error<B: AsRef<[u8]>>(response: &Response<B>, path: &str, message: &str) -> Error {
+pub(crate) fn decode_error<B: AsRef<[u8]>>(response: &Response<B>, path: &str, message: &str) -> Error {
     Error::Decode {
         call: CallInfo::default(),
         status: response.status(),
@@ -124,4 +124,19 @@ fn header_text<B>(response: &Response<B>, name: HeaderName) -> Option<String> {
     let value = response.headers().get(name)?;
     let bytes = &value.as_bytes()[..value.len().min(Error::SNIPPET_LEN)];
     Some(String::from_utf8_lossy(bytes).into_owned()).filter(|text| !text.is_empty())
+}
+
+/// A job answered for `job_id` that is the job asked for: an answer naming another job is refused, as a body the
+/// client cannot accept (for a cancel, the server accepted the request, so it may have taken effect).
+pub(crate) fn the_job_asked<B: AsRef<[u8]>>(
+    response: &Response<B>,
+    job_id: &str,
+    job: sendkit_model::Job,
+) -> Result<sendkit_model::Job, Error> {
+    if job.id == job_id {
+        Ok(job)
+    } else {
+        let message = format!("the answer names job {:?}, not the job asked for", job.id);
+        Err(decode_error(response, "data.id", &message))
+    }
 }

@@ -570,3 +570,35 @@ fn a_read_that_shows_the_job_finished_settles_that_the_cancel_did_not_take_effec
     assert!(!error.may_have_taken_effect());
     assert!(error.to_string().contains("the job read back is completed, so the call did not take effect"), "{error}");
 }
+
+#[test]
+fn a_cancel_answer_for_another_job_or_not_cancelled_is_refused_and_may_have_taken_effect() {
+    let other = br#"{"success":true,"data":{"id":"job_2","type":"email_verification","status":"cancelled"}}"#;
+    for (body, says) in
+        [(&other[..], "names job \"job_2\""), (&job_body("processing")[..], "is processing, not cancelled")]
+    {
+        let run = drive(CancelJob::new("job_1"), &config(fixed()), vec![answer(200, &[], body)]);
+        let error = run.result.unwrap_err();
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(error.may_have_taken_effect(), "the server accepted the cancel: {error}");
+    }
+    // The cancel that settles itself reads the job, finds it still running, and cancels it again.
+    let run = drive_cancel(
+        &config(fixed()),
+        vec![
+            answer(200, &[], other),
+            answer(200, &[], &job_body("processing")),
+            answer(200, &[], &job_body("cancelled")),
+        ],
+    );
+    assert_eq!(run.result.unwrap().id, "job_1");
+}
+
+#[test]
+fn a_get_answer_for_another_job_is_refused() {
+    let other = br#"{"success":true,"data":{"id":"job_2","type":"email_verification","status":"pending"}}"#;
+    let run = drive(GetJob::new("job_1"), &config(fixed()), vec![answer(200, &[], other)]);
+    let error = run.result.unwrap_err();
+    assert!(error.to_string().contains("names job \"job_2\", not the job asked for"), "{error}");
+    assert!(!error.may_have_taken_effect());
+}
