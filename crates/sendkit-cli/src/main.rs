@@ -238,8 +238,12 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Res
         Some(source) => format!("{source}: {message}"),
         None => message,
     };
-    // The environment first; the profile's key only where the environment has none.
-    let profile_key = chosen.profile.key().map_err(in_profile)?;
+    // The profile's key is read only when it is the one in force: a flag or the environment above it wins, even
+    // over a profile whose key file cannot be read.
+    let profile_key = match settings.key {
+        Some(Source::Profile) => chosen.profile.key().map_err(in_profile)?,
+        _ => None,
+    };
     let mut builder = match &global.api_key_file {
         None => Config::from_lookup(|name| {
             let env = std::env::var(name).ok().filter(|value| !value.trim().is_empty());
@@ -277,10 +281,22 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Res
     if global.verbose {
         builder = builder.observer(show::RequestLog);
     }
-    let config = builder
-        .application(concat!("sendkit-cli/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|error| for_the_command_line(&error.to_string()))?;
+    let config = builder.application(concat!("sendkit-cli/", env!("CARGO_PKG_VERSION"))).build().map_err(|error| {
+        // A timing setting is named where it was given: the flag, or the profile and its file.
+        let named = |setting: &str, source: &Source, flag: &str| match source {
+            Source::Profile => format!("{}: {setting}:", chosen.source.as_deref().unwrap_or("profile")),
+            _ => format!("{flag}:"),
+        };
+        let message = error.to_string();
+        let message = message
+            .replacen(
+                "attempt_timeout:",
+                &named("attempt_timeout", &settings.attempt_timeout.1, "--attempt-timeout"),
+                1,
+            )
+            .replacen("deadline:", &named("deadline", &settings.deadline.1, "--deadline"), 1);
+        for_the_command_line(&message)
+    })?;
     if global.verbose {
         show::settings(&config);
     }
@@ -309,8 +325,6 @@ fn for_the_command_line(message: &str) -> String {
             "environment variable SENDKIT_API_KEY is not set: set it to your API key, or pass --api-key-file PATH",
         )
         .replace("configure the API key instead", "set SENDKIT_API_KEY or --api-key-file instead")
-        .replace("attempt_timeout:", "--attempt-timeout:")
-        .replace("deadline:", "--deadline:")
 }
 
 /// The IDs as given, `-` standing for standard input's lines (blank lines and `#` comments skipped), each once, in

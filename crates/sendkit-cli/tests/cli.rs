@@ -565,3 +565,46 @@ fn a_key_echoed_by_the_server_is_never_printed() {
         server.clear_faults();
     }
 }
+
+/// A profile's key file that cannot be read does not matter when a higher source gives the key (the variable, or
+/// --api-key-file); a profile's bad timing setting is named as the profile's, not as a flag never passed.
+#[test]
+fn higher_sources_win_over_an_unreadable_profile_key_and_profile_settings_are_named_as_such() {
+    let server = emulator();
+    let dir = std::env::temp_dir().join(format!("sendkit-precedence-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    let missing = dir.join("missing.key");
+    std::fs::write(
+        &file,
+        format!(
+            "default_profile = \"p\"\n[profiles.p]\nbase_url = \"{}\"\napi_key_file = \"{}\"\n\
+             [profiles.zero]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nattempt_timeout = \"0\"\n",
+            server.base_url(),
+            missing.display(),
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let by_variable = with_profiles(&file, &["get", "pending_1"], &[("SENDKIT_API_KEY", KEY)]);
+    assert_eq!(code(&by_variable), 0, "{}", text(&by_variable.stderr));
+    let key_file = dir.join("good.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    let by_flag = with_profiles(&file, &["get", "pending_1", "--api-key-file", key_file.to_str().unwrap()], &[]);
+    assert_eq!(code(&by_flag), 0, "{}", text(&by_flag.stderr));
+    // With nothing above it, the profile's unreadable file is the error, naming it.
+    let alone = with_profiles(&file, &["get", "pending_1"], &[]);
+    assert_eq!(code(&alone), 2);
+    assert!(text(&alone.stderr).contains("cannot read it"), "{}", text(&alone.stderr));
+    let zero = with_profiles(&file, &["get", "pending_1", "--profile", "zero"], &[]);
+    let said = text(&zero.stderr);
+    assert_eq!(code(&zero), 2, "{said}");
+    assert!(said.contains("profile zero in") && said.contains("attempt_timeout:"), "{said}");
+    assert!(!said.contains("--attempt-timeout"), "names a flag never passed: {said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
