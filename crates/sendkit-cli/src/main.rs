@@ -333,19 +333,27 @@ fn read_ids(args: Vec<String>) -> Result<Vec<String>, String> {
     let mut given = Vec::new();
     for arg in args {
         if arg == "-" {
-            for line in std::io::stdin().lock().lines() {
+            for (number, line) in std::io::stdin().lock().lines().enumerate() {
                 let line = line.map_err(|err| format!("reading job IDs from standard input: {err}"))?;
-                let id = line.trim();
-                if !id.is_empty() && !id.starts_with('#') {
-                    given.push(id.to_owned());
+                // A byte-order mark (an editor's, on the first line) is no part of an ID; nor is a `# note` after one.
+                let line = line.trim_start_matches('\u{feff}');
+                let id = line.split_once('#').map_or(line, |(id, _)| id).trim();
+                if !id.is_empty() {
+                    given.push((id.to_owned(), format!("standard input, line {}", number + 1)));
                 }
             }
         } else {
-            given.push(arg);
+            given.push((arg, "the arguments".to_owned()));
         }
     }
+    // Refused before any request: a space or a `/` is in no job ID, and the server would only say "not found"
+    // while the job it was meant for keeps running.
+    if let Some((id, place)) = given.iter().find(|(id, _)| id.contains(|c: char| c.is_whitespace() || c == '/')) {
+        return Err(format!("{place}: {id:?} is not a job ID (job IDs hold no spaces and no '/'); nothing was sent"));
+    }
+    let given = given.into_iter().map(|(id, _)| id);
     let mut seen = std::collections::HashSet::new();
-    let ids: Vec<String> = given.into_iter().filter(|id| seen.insert(id.clone())).collect();
+    let ids: Vec<String> = given.filter(|id| seen.insert(id.clone())).collect();
     if ids.is_empty() {
         return Err("no job IDs given".to_owned());
     }

@@ -608,3 +608,21 @@ fn higher_sources_win_over_an_unreadable_profile_key_and_profile_settings_are_na
     assert!(!said.contains("--attempt-timeout"), "names a flag never passed: {said}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Input that should never reach the server does not: a byte-order mark on the first line, a `# note` after an
+/// ID; an ID with a space or a `/` is refused (exit 2) before any request.
+#[test]
+fn ids_from_a_file_are_read_as_written_and_bad_ones_are_refused_before_any_request() {
+    let server = emulator();
+    let output = sendkit(&server, &["cancel", "-"], "\u{feff}pending_1   # the March batch\nprocessing_1#x\n");
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(server.job("pending_1").unwrap().status, JobStatus::Cancelled);
+    assert_eq!(server.job("processing_1").unwrap().status, JobStatus::Cancelled);
+    let requests = server.ledger().requests;
+    for bad in ["completed_1\npending 1\n", "a/b\n"] {
+        let refused = sendkit(&server, &["cancel", "-"], bad);
+        assert_eq!(code(&refused), 2, "{}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains("is not a job ID"), "{}", text(&refused.stderr));
+    }
+    assert_eq!(server.ledger().requests, requests, "nothing was sent");
+}

@@ -101,10 +101,12 @@ impl ProxyEnv {
     /// `api.example.com`); an IP address, or a CIDR block of them (`10.0.0.0/8`, `fd00::/8`); any of these with
     /// `:port`, which then applies to that port alone. Case does not matter; entries are comma-separated.
     fn bypasses(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        // A fully qualified name's trailing dot names the same host, for the host and for each entry, as curl reads
+        // them; and curl takes spaces between entries as it takes commas.
+        let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
         let host_ip = host.parse::<IpAddr>().ok();
         let Some(list) = &self.no_proxy else { return false };
-        list.split(',').map(str::trim).filter(|entry| !entry.is_empty()).any(|entry| {
+        list.split([',', ' ', '\t']).map(str::trim).filter(|entry| !entry.is_empty()).any(|entry| {
             if entry == "*" {
                 return true;
             }
@@ -115,7 +117,8 @@ impl ProxyEnv {
             if let (Some(ip), Some((network, prefix))) = (host_ip, cidr(name)) {
                 return in_block(ip, network, prefix);
             }
-            let domain = name.trim_start_matches('*').trim_start_matches('.').to_ascii_lowercase();
+            let domain =
+                name.trim_start_matches('*').trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
             !domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}")))
         })
     }
@@ -363,6 +366,11 @@ mod tests {
         }
         assert_eq!(resolved(with("127.0.0.1"), "https://127.0.0.1:9"), None);
         assert_eq!(resolved(with("[::1]"), "https://[::1]:9"), None);
+        // As curl: a trailing dot on the host or an entry, and entries separated by spaces.
+        assert_eq!(resolved(with("sendkit.ai"), "https://api.sendkit.ai."), None);
+        assert_eq!(resolved(with("sendkit.ai."), "https://api.sendkit.ai"), None);
+        assert_eq!(resolved(with("foo api.sendkit.ai"), "https://api.sendkit.ai"), None);
+        assert!(resolved(with("foo bar"), "https://api.sendkit.ai").is_some());
     }
 
     #[test]
