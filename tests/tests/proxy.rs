@@ -171,3 +171,45 @@ fn cancel_errors_through_both(config: Config, root: &CertificateDer<'static>) ->
     let ureq = sendkit_ureq::Client::with_roots(config, [ureq_root]).cancel_job("job_1");
     [hyper.expect_err("hyper's cancel fails"), ureq.expect_err("ureq's cancel fails")]
 }
+
+/// A proxy that answers every CONNECT with 407: the credentials are refused, which no retry fixes. One CONNECT,
+/// an error that says so, never sent. Through both clients.
+#[test]
+fn a_proxy_refusing_the_credentials_is_not_asked_again() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let connects = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&connects);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counted.fetch_add(1, Ordering::SeqCst);
+            // The whole head, then the refusal; the connection stays open until the client closes it.
+            let mut head = Vec::new();
+            let mut byte = [0; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n");
+            let _ = stream.read_to_end(&mut head);
+        }
+    });
+    let config = sendkit_proto::Config::builder("sk_live_0123456789")
+        .proxy(sendkit_proto::Proxy::url(format!("http://user:wrong@{address}")))
+        .build()
+        .unwrap();
+    for connect in [sendkit_tests::ureq as sendkit_tests::Connect, sendkit_tests::hyper] {
+        let before = connects.load(Ordering::SeqCst);
+        let error = connect(config.clone()).get_job("job_1").unwrap_err();
+        let said = error.to_string();
+        assert!(
+            matches!(&error, sendkit_proto::Error::Transport { source, .. } if source.kind() == sendkit_proto::TransportErrorKind::ProxyAuth),
+            "{said}"
+        );
+        assert!(said.contains("407") && said.contains("1 attempt") && said.contains("never sent"), "{said}");
+        assert!(!said.contains("wrong"), "the password is never shown: {said}");
+        assert_eq!(connects.load(Ordering::SeqCst) - before, 1, "asked once: {said}");
+    }
+}

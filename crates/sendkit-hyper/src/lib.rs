@@ -663,6 +663,9 @@ fn request_error(err: hyper_util::client::legacy::Error) -> TransportError {
     }
     let kind = if causes(&err).any(|cause| cause.is::<rustls::Error>()) {
         TransportErrorKind::Tls
+    } else if causes(&err).any(|cause| cause.to_string() == "tunnel error: proxy authorization required") {
+        // hyper-util's tunnel says a 407 in words only, its error type being private.
+        TransportErrorKind::ProxyAuth
     } else if causes(&err).any(|cause| cause.to_string() == "dns error") {
         // hyper-util's connector says so in words only: "dns error", over the resolver's own error.
         TransportErrorKind::Resolve

@@ -25,7 +25,8 @@ use crate::transport::{Attempt, Delivery, TransportError, TransportErrorKind};
 /// - **Retries.** A 429, for any operation, after its `Retry-After` (any of the three HTTP forms) or the backoff;
 ///   a request that was never sent (the host did not resolve, the connection was refused), for any operation; a
 ///   502, 503 or 504, a timeout, or a connection lost mid-call, only for operations that may be sent twice: an
-///   enrich that may have reached the server is never sent again. A TLS failure is never retried.
+///   enrich that may have reached the server is never sent again. A TLS failure, or a proxy refusing its
+///   credentials (407), is never retried.
 /// - **The deadline.** [`Config::deadline`] bounds the whole call: each attempt's timeout and each wait is clamped
 ///   to what is left, and a retry that would start past it is not made. [`RetryPolicy`](crate::RetryPolicy)'s
 ///   `max_attempts` counts every request sent.
@@ -251,7 +252,8 @@ impl<'c, O: Operation> Call<'c, O> {
         let retryable = match error {
             Error::RateLimited { .. } => true,
             Error::Transport { source, .. } => {
-                !matches!(source.kind(), TransportErrorKind::Tls) && (repeatable || !source.may_have_taken_effect())
+                !matches!(source.kind(), TransportErrorKind::Tls | TransportErrorKind::ProxyAuth)
+                    && (repeatable || !source.may_have_taken_effect())
             }
             other => repeatable && other.status().is_some_and(is_gateway_failure),
         };

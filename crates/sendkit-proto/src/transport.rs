@@ -140,6 +140,9 @@ pub enum TransportErrorKind {
     Protocol,
     /// The body was longer than [`Attempt::body_limit`]; reading stopped there.
     BodyTooLarge,
+    /// The proxy refused its credentials (a `CONNECT` answered 407): nothing reached the API, and asking again
+    /// with the same credentials cannot help.
+    ProxyAuth,
 }
 
 impl TransportErrorKind {
@@ -152,6 +155,7 @@ impl TransportErrorKind {
             Self::ConnectionLost => "connection lost before the answer was complete",
             Self::Protocol => "the answer was not valid HTTP",
             Self::BodyTooLarge => "the body was larger than the limit",
+            Self::ProxyAuth => "the proxy refused the credentials (HTTP 407 Proxy Authentication Required)",
         }
     }
 }

@@ -255,9 +255,10 @@ impl Flow for WaitForJob<'_> {
 /// TLS failure will not mend by asking again.
 fn passing(error: &Error) -> bool {
     match error {
-        Error::Transport { source, .. } => {
-            !matches!(source.kind(), TransportErrorKind::Tls | TransportErrorKind::Resolve)
-        }
+        Error::Transport { source, .. } => !matches!(
+            source.kind(),
+            TransportErrorKind::Tls | TransportErrorKind::Resolve | TransportErrorKind::ProxyAuth
+        ),
         Error::RateLimited { .. } => true,
         other => other.status().is_some_and(|status| status.is_server_error()),
     }

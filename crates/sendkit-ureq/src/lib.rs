@@ -569,6 +569,7 @@ fn transport_error_kind(err: &ureq::Error, written: Option<bool>) -> (TransportE
                 ureq::Error::Timeout(_) => Kind::Timeout,
                 ureq::Error::Io(io) if timed_out(io) => Kind::Timeout,
                 ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => Kind::Protocol,
+                ureq::Error::ConnectProxyFailed(reason) if proxy_refused_credentials(reason) => Kind::ProxyAuth,
                 _ => Kind::Connect,
             };
             (kind, Delivery::NotSent)
@@ -587,6 +588,12 @@ fn transport_error_kind(err: &ureq::Error, written: Option<bool>) -> (TransportE
     }
 }
 
+/// Whether a failed `CONNECT` was the proxy refusing its credentials: ureq says the proxy's status in words only,
+/// "proxy server responded 407/...".
+fn proxy_refused_credentials(reason: &str) -> bool {
+    reason.contains("responded 407")
+}
+
 /// For a caller's agent, whose connections are not watched: ureq's error type says what stage failed.
 fn guessed_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {
     use ureq::Timeout;
@@ -595,6 +602,7 @@ fn guessed_error_kind(err: &ureq::Error) -> (TransportErrorKind, Delivery) {
     match err {
         _ if is_tls(err) => (Kind::Tls, NotSent),
         ureq::Error::HostNotFound => (Kind::Resolve, NotSent),
+        ureq::Error::ConnectProxyFailed(reason) if proxy_refused_credentials(reason) => (Kind::ProxyAuth, NotSent),
         ureq::Error::ConnectionFailed | ureq::Error::ConnectProxyFailed(_) => (Kind::Connect, NotSent),
         ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => (Kind::Timeout, NotSent),
         ureq::Error::Timeout(_) => (Kind::Timeout, MaybeSent),
