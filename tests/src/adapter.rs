@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use sendkit_mock::MockServer;
 use sendkit_model::{EnrichRequest, EnrichResponse, Job};
-use sendkit_proto::{AsyncTransport, Config, ConfigBuilder, Error, Proxy, RetryPolicy, WaitEvent, WaitPolicy};
+use sendkit_proto::{
+    AsyncTransport, CancelOutcome, Config, ConfigBuilder, Error, Proxy, RetryPolicy, WaitEvent, WaitPolicy,
+};
 
 use crate::in_memory::{Blocking, InMemory};
 
@@ -21,7 +23,7 @@ pub trait Adapter {
     /// Waits for a job to finish; also returns every job the polls showed, in order.
     fn wait_for_job(&self, job_id: &str, policy: WaitPolicy) -> (Result<Job, Error>, Vec<Job>);
     /// Cancels many jobs.
-    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)>;
+    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<CancelOutcome, Error>)>;
     /// Waits for many jobs: every event, in the order the caller saw them.
     fn wait_for_jobs(&self, job_ids: &[String], policy: WaitPolicy, concurrency: usize) -> Vec<WaitEvent>;
 }
@@ -119,7 +121,7 @@ impl<T: sendkit_proto::Transport + Sync> Adapter for sendkit_ureq::Client<T> {
         (result, seen)
     }
 
-    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)> {
+    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<CancelOutcome, Error>)> {
         sendkit_ureq::Client::cancel_jobs(self, job_ids.iter().copied(), concurrency)
     }
 
@@ -167,7 +169,7 @@ impl<T: AsyncTransport + ?Sized + 'static> Adapter for Hyper<T> {
         })
     }
 
-    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<Job, Error>)> {
+    fn cancel_jobs(&self, job_ids: &[&str], concurrency: usize) -> Vec<(String, Result<CancelOutcome, Error>)> {
         let client = self.client.clone();
         let ids: Vec<String> = job_ids.iter().map(|id| id.to_string()).collect();
         self.block_on(async move { client.cancel_jobs(ids, concurrency).await })

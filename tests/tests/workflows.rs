@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sendkit_mock::{Fault, MockServer, Progress, Route};
 use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus, JobType};
-use sendkit_proto::{Error, WaitPolicy};
+use sendkit_proto::{CancelOutcome, Error, WaitPolicy};
 use sendkit_tests::{client, Connect};
 
 /// An emulator on real time whose jobs finish in a fraction of a second.
@@ -115,19 +115,24 @@ fn cancel_many_reports_each_job(connect: Connect) {
         ("b", JobStatus::Processing),
         ("c", JobStatus::Completed),
         ("d", JobStatus::Pending),
+        ("e", JobStatus::Cancelled),
     ] {
         server.insert_job(Job::new(id, JobType::EmailVerification, status));
     }
-    let results = client(connect, &server).cancel_jobs(&["a", "b", "c", "missing", "d"], 2);
+    let results = client(connect, &server).cancel_jobs(&["a", "b", "c", "missing", "d", "e"], 2);
     let ids: Vec<&str> = results.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids, ["a", "b", "c", "missing", "d"], "results keep the order given");
-    assert!(matches!(&results[0].1, Ok(job) if job.status == JobStatus::Cancelled));
-    assert!(matches!(&results[1].1, Ok(job) if job.status == JobStatus::Cancelled));
+    assert_eq!(ids, ["a", "b", "c", "missing", "d", "e"], "results keep the order given");
+    let cancelled = |result: &Result<CancelOutcome, Error>| matches!(result, Ok(CancelOutcome::Cancelled(job)) if job.status == JobStatus::Cancelled);
+    assert!(cancelled(&results[0].1));
+    assert!(cancelled(&results[1].1));
     assert!(matches!(&results[2].1, Err(Error::NotCancellable { job_status: Some(JobStatus::Completed), .. })));
     assert!(matches!(&results[3].1, Err(Error::NotFound { .. })));
-    assert!(matches!(&results[4].1, Ok(job) if job.status == JobStatus::Cancelled), "an error did not stop the rest");
+    assert!(cancelled(&results[4].1), "an error did not stop the rest");
+    // A job already cancelled is what a cancel asks for: a success of its own, with the API's words kept.
+    let Ok(CancelOutcome::AlreadyCancelled(refusal)) = &results[5].1 else { panic!("{:?}", results[5].1) };
+    assert!(refusal.to_string().contains("cannot be cancelled in status \"cancelled\""), "{refusal}");
     let ledger = server.ledger();
-    assert_eq!(ledger.cancels.len(), 3);
+    assert_eq!(ledger.cancels.len(), 3, "the job already cancelled was left as it was");
 }
 
 sendkit_tests::through_every_transport!(

@@ -29,7 +29,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 use sendkit_ureq::model::EnrichRequest;
 use sendkit_ureq::proto::ApiKey;
-use sendkit_ureq::{Client, Config};
+use sendkit_ureq::{CancelOutcome, Client, Config};
 
 use args::{ApiCommand, Cli, Command, Global};
 use outcome::Outcome;
@@ -406,14 +406,16 @@ fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrenc
     let mut outcome = Outcome::Success;
     let mut tally = show::Tally::default();
     let not_started = client.cancel_jobs_each(ids, concurrency, |index, job_id, result| {
+        // What each outcome means is the SDK's: a job already cancelled is a success of its own.
         match &result {
-            Ok(job) => printer.cancelled(job),
-            Err(error) if show::is_already_cancelled(error) => printer.already_cancelled(job_id, error),
+            Ok(CancelOutcome::Cancelled(job)) => printer.cancelled(job),
+            Ok(CancelOutcome::AlreadyCancelled(refusal)) => printer.already_cancelled(job_id, refusal),
+            Ok(_) => {}
             Err(error) => printer.error(error),
         }
         let this = match &result {
-            Err(error) if !show::is_already_cancelled(error) => Outcome::of(error),
-            _ => Outcome::Success,
+            Err(error) => Outcome::of(error),
+            Ok(_) => Outcome::Success,
         };
         outcome = outcome.max(this);
         tally.count(&result);

@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sendkit_ureq::model::{EnrichResponse, Job, JobMetadata, JobStatus};
+use sendkit_ureq::model::{EnrichResponse, Job, JobMetadata};
 use sendkit_ureq::proto::{AttemptRecord, Observer};
-use sendkit_ureq::{Config, Error, TransportErrorKind};
+use sendkit_ureq::{CancelOutcome, Config, Error, TransportErrorKind};
 
 use crate::outcome::Outcome;
 
@@ -235,10 +235,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn count(&mut self, result: &Result<Job, Error>) {
+    pub fn count(&mut self, result: &Result<CancelOutcome, Error>) {
         match result {
+            Ok(CancelOutcome::AlreadyCancelled(_)) => self.already_cancelled += 1,
             Ok(_) => self.cancelled += 1,
-            Err(error) if is_already_cancelled(error) => self.already_cancelled += 1,
             Err(error) if error.may_have_taken_effect() => self.unknown += 1,
             Err(Error::NotCancellable { .. }) => self.finished_already += 1,
             Err(Error::NotFound { .. }) => self.not_found += 1,
@@ -301,11 +301,4 @@ pub fn settings(config: &Config) {
         Some(proxy) => eprintln!("sendkit: proxy {}", proxy.uri()),
         None => eprintln!("sendkit: no proxy"),
     }
-}
-
-/// A refusal that names the job as cancelled already, with nothing of this run that may have done it: the state a
-/// cancel asks for, so a re-run of a batch succeeds.
-pub fn is_already_cancelled(error: &Error) -> bool {
-    matches!(error, Error::NotCancellable { job_status: Some(JobStatus::Cancelled), .. })
-        && !error.may_have_taken_effect()
 }

@@ -6,7 +6,7 @@
 //! Runs against the emulator: a few jobs in each status, and one that does not exist.
 
 use sendkit_hyper::model::{Job, JobStatus, JobType};
-use sendkit_hyper::{Client, Config, Error};
+use sendkit_hyper::{CancelOutcome, Client, Config, Error};
 use sendkit_mock::MockServer;
 
 #[tokio::main]
@@ -24,7 +24,8 @@ async fn main() -> Result<(), Error> {
     let cancelled = results.iter().filter(|(_, result)| result.is_ok()).count();
     for (id, result) in &results {
         match result {
-            Ok(job) => println!("{id:12} {}", job.status),
+            Ok(CancelOutcome::Cancelled(job)) => println!("{id:12} {}", job.status),
+            Ok(_already) => println!("{id:12} cancelled already"),
             // The error names the job itself.
             Err(error) => println!("{error}"),
         }

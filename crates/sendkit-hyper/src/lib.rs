@@ -71,8 +71,8 @@ use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{causes, engine, Call, CancelJobFlow, Enrich, Flow, GetJob, Operation, ResultsInOrder, WaitForJob};
 
 pub use sendkit_proto::{
-    model, AsyncTransport, Attempt, AuthStyle, CallSettings, Config, ConfigBuilder, Delivery, Error, Proxy,
-    RetryPolicy, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
+    model, AsyncTransport, Attempt, AuthStyle, CallSettings, CancelOutcome, Config, ConfigBuilder, Delivery, Error,
+    Proxy, RetryPolicy, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// The crates whose types this crate's constructors take, so that you build them against the same versions:
 /// rustls 0.23 (`RootCertStore`, [`Client::with_roots`]), and hyper-util 0.1 with http-body-util 0.1 and bytes 1
@@ -317,20 +317,25 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         engine::wait_for_jobs_async(&*self.transport, &self.config, ids, &policy, concurrency, each).await
     }
 
-    /// Cancels every job, at most `concurrency` at a time (inside this future, nothing spawned), and returns each one's result
+    /// Cancels every job, at most `concurrency` at a time (inside this future, nothing spawned; a job already
+    /// cancelled is a success of its own, [`CancelOutcome::AlreadyCancelled`]), and returns each one's result
     /// in the order given: one failure does not stop the rest. Dropping the future stops the cancels not yet sent.
     ///
     /// ```no_run
     /// # async fn run(client: sendkit_hyper::Client) {
+    /// use sendkit_hyper::CancelOutcome;
+    ///
     /// for (job_id, result) in client.cancel_jobs(["job_1", "job_2", "job_3"], 8).await {
     ///     match result {
-    ///         Ok(job) => println!("{job_id}: {}", job.status),
+    ///         Ok(CancelOutcome::Cancelled(_)) => println!("{job_id}: cancelled"),
+    ///         Ok(CancelOutcome::AlreadyCancelled(_)) => println!("{job_id}: cancelled already"),
+    ///         Ok(_) => {}
     ///         Err(error) => println!("{job_id}: {error}"),
     ///     }
     /// }
     /// # }
     /// ```
-    pub async fn cancel_jobs<I>(&self, job_ids: I, concurrency: usize) -> Vec<(String, Result<Job, Error>)>
+    pub async fn cancel_jobs<I>(&self, job_ids: I, concurrency: usize) -> Vec<(String, Result<CancelOutcome, Error>)>
     where
         I: IntoIterator,
         I::Item: Into<String>,
@@ -366,7 +371,7 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         &self,
         job_ids: I,
         concurrency: usize,
-        each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+        each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
     ) -> Vec<String>
     where
         I: IntoIterator,

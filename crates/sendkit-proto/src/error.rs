@@ -248,6 +248,56 @@ impl Error {
         }
     }
 
+    /// Whether making the same call again later may succeed, and is safe: rate limited, a 5xx, a connection that
+    /// failed or timed out. Never for an enrich that may have taken effect (it could create the jobs twice), nor
+    /// for what asking again cannot mend (a refused key, no such job, a TLS failure, a host that does not
+    /// resolve, bad input).
+    ///
+    /// ```
+    /// # fn sort(error: &sendkit_proto::Error) -> &'static str {
+    /// if error.is_authentication() {
+    ///     "check the key"
+    /// } else if error.is_not_found() {
+    ///     "no such job"
+    /// } else if error.is_retryable() {
+    ///     "try again later"
+    /// } else if error.may_have_taken_effect() {
+    ///     "read the job to see"
+    /// } else {
+    ///     "give up"
+    /// }
+    /// # }
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        use crate::transport::TransportErrorKind as Kind;
+        let enrich = self.call().is_some_and(|call| call.operation() == "enrich");
+        if enrich && self.may_have_taken_effect() {
+            return false;
+        }
+        match self {
+            Self::RateLimited { .. } => true,
+            Self::Transport { source, .. } => {
+                matches!(source.kind(), Kind::Connect | Kind::Timeout | Kind::ConnectionLost | Kind::Protocol)
+            }
+            other => other.status().is_some_and(|status| status.is_server_error()),
+        }
+    }
+
+    /// Whether the API key was refused (401), or is not allowed this call (403).
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Self::Unauthorized { .. }) || self.status() == Some(StatusCode::FORBIDDEN)
+    }
+
+    /// Whether the job does not exist, or expired (404).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+
+    /// Whether the server said the calls are too many (429), or the client held the call back for it.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Self::RateLimited { .. })
+    }
+
     /// Whether the call may have taken effect although it failed: a cancel or an enrich whose request may have
     /// reached the server (the connection broke after it went out, the server accepted it but its answer could
     /// not be read, or the server failed with a 5xx), on this attempt or an earlier one of the same call. Read the

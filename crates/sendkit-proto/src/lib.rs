@@ -20,6 +20,7 @@
 
 // The API's calls, one file each.
 mod cancel_job;
+mod cancel_outcome;
 mod enrich;
 mod get_job;
 mod operation;
@@ -55,6 +56,7 @@ mod wait;
 pub use batch::ResultsInOrder;
 pub use call::Call;
 pub use cancel_job::CancelJob;
+pub use cancel_outcome::CancelOutcome;
 pub use config::{AuthStyle, CallSettings, Config, ConfigBuilder};
 pub use enrich::Enrich;
 pub use error::{ApiAnswer, CallInfo, Error, InvalidInput};

@@ -602,3 +602,34 @@ fn a_get_answer_for_another_job_is_refused() {
     assert!(error.to_string().contains("names job \"job_2\", not the job asked for"), "{error}");
     assert!(!error.may_have_taken_effect());
 }
+
+#[test]
+fn errors_sort_into_categories_without_matching_every_variant() {
+    let none = config(RetryPolicy::none());
+    let error_of = |operation_is_enrich: bool, outcome: Outcome| -> Error {
+        if operation_is_enrich {
+            drive(enrich(), &none, vec![outcome]).result.unwrap_err()
+        } else {
+            drive(GetJob::new("job_1"), &none, vec![outcome]).result.unwrap_err()
+        }
+    };
+    let envelope =
+        |code: &str| format!(r#"{{"success":false,"error":{{"code":"{code}","message":"m"}}}}"#).into_bytes();
+    let unauthorized = error_of(false, answer(401, &[], &envelope("UNAUTHORIZED")));
+    assert!(unauthorized.is_authentication() && !unauthorized.is_retryable());
+    let forbidden = error_of(false, answer(403, &[], &envelope("FORBIDDEN")));
+    assert!(forbidden.is_authentication());
+    let missing = error_of(false, answer(404, &[], &envelope("NOT_FOUND")));
+    assert!(missing.is_not_found() && !missing.is_retryable());
+    let limited = error_of(false, answer(429, &[], b""));
+    assert!(limited.is_rate_limited() && limited.is_retryable());
+    let busy = error_of(false, answer(503, &[], b""));
+    assert!(busy.is_retryable() && !busy.is_authentication());
+    let tls = error_of(false, lost(TransportErrorKind::Tls, Delivery::NotSent));
+    assert!(!tls.is_retryable());
+    // An enrich that may have created its jobs is not safe to make again; one never sent is.
+    let enrich_lost = error_of(true, lost(TransportErrorKind::ConnectionLost, Delivery::MaybeSent));
+    assert!(enrich_lost.may_have_taken_effect() && !enrich_lost.is_retryable());
+    let enrich_refused = error_of(true, lost(TransportErrorKind::Connect, Delivery::NotSent));
+    assert!(enrich_refused.is_retryable());
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus};
 use sendkit_proto::{
-    engine, Call, CancelJobFlow, Config, Enrich, Error, GetJob, Proxy, RetryPolicy, WaitEvent, WaitPolicy,
+    engine, Call, CancelJobFlow, CancelOutcome, Config, Enrich, Error, GetJob, Proxy, RetryPolicy, WaitEvent,
+    WaitPolicy,
 };
 
 use crate::rng::Rng;
@@ -215,9 +216,9 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
             check_cancel(report, id, result);
         }
         Operation::CancelMany => {
-            let mut results: BTreeMap<usize, Result<Job, Error>> = BTreeMap::new();
+            let mut results: BTreeMap<usize, Result<CancelOutcome, Error>> = BTreeMap::new();
             let mut twice = false;
-            let each = |index: usize, _: &str, result: Result<Job, Error>| {
+            let each = |index: usize, _: &str, result: Result<CancelOutcome, Error>| {
                 twice |= results.insert(index, result).is_some();
                 ControlFlow::Continue(())
             };
@@ -238,7 +239,26 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
             let bound = deadline.saturating_mul(plan.ids.len() as u32);
             within(report, "cancel_jobs", took(sim), bound);
             for (index, result) in results {
-                check_cancel(report, plan.ids[index].clone(), result);
+                let id = plan.ids[index].clone();
+                match result {
+                    Ok(CancelOutcome::AlreadyCancelled(_)) => {
+                        report.outcomes.push("already cancelled");
+                        // "Already" says the job was cancelled, and by nothing of this call.
+                        later(move |world| {
+                            let job = world.jobs.get(&id);
+                            let status = job.map(|job| job.status.clone());
+                            let by = job.map(|job| job.cancelled_by.clone()).unwrap_or_default();
+                            (status != Some(JobStatus::Cancelled) || !by.is_empty()).then(|| {
+                                format!("cancel {id} reported already cancelled; the truth is {status:?}, by {by:?}")
+                            })
+                        });
+                    }
+                    Ok(CancelOutcome::Cancelled(job)) => check_cancel(report, id, Ok(job)),
+                    Ok(other) => report
+                        .violations
+                        .push(format!("cancel {id}: an outcome the simulation does not know: {other:?}")),
+                    Err(error) => check_cancel(report, id, Err(error)),
+                }
             }
         }
         Operation::Enrich => {

@@ -55,8 +55,8 @@ use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{engine, Call, CancelJobFlow, Enrich, Flow, GetJob, Operation, ResultsInOrder, WaitForJob};
 
 pub use sendkit_proto::{
-    model, Attempt, AuthStyle, CallSettings, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy, Transport,
-    TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
+    model, Attempt, AuthStyle, CallSettings, CancelOutcome, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy,
+    Transport, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// ureq 3.5, whose `Agent` ([`Client::with_agent`]) and `tls::Certificate` ([`Client::with_roots`]) these
 /// constructors take: that version is part of this crate's API.
@@ -262,19 +262,24 @@ impl<T: Transport> Client<T> {
     }
 
     /// Cancels every job, at most `concurrency` at a time (on scoped threads), and returns each one's result in the
-    /// order given: one failure does not stop the rest.
+    /// order given: one failure does not stop the rest. A job already cancelled is a success of its own,
+    /// [`CancelOutcome::AlreadyCancelled`], so a batch can be run again.
     ///
     /// ```no_run
     /// # let client = sendkit_ureq::Client::from_env()?;
+    /// use sendkit_ureq::CancelOutcome;
+    ///
     /// for (job_id, result) in client.cancel_jobs(["job_1", "job_2", "job_3"], 8) {
     ///     match result {
-    ///         Ok(job) => println!("{job_id}: {}", job.status),
+    ///         Ok(CancelOutcome::Cancelled(_)) => println!("{job_id}: cancelled"),
+    ///         Ok(CancelOutcome::AlreadyCancelled(_)) => println!("{job_id}: cancelled already"),
+    ///         Ok(_) => {}
     ///         Err(error) => println!("{error}"),
     ///     }
     /// }
     /// # Ok::<(), sendkit_ureq::Error>(())
     /// ```
-    pub fn cancel_jobs<I>(&self, job_ids: I, concurrency: usize) -> Vec<(String, Result<Job, Error>)>
+    pub fn cancel_jobs<I>(&self, job_ids: I, concurrency: usize) -> Vec<(String, Result<CancelOutcome, Error>)>
     where
         I: IntoIterator,
         I::Item: Into<String>,
@@ -309,7 +314,7 @@ impl<T: Transport> Client<T> {
         &self,
         job_ids: I,
         concurrency: usize,
-        each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+        each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
     ) -> Vec<String>
     where
         I: IntoIterator,

@@ -10,22 +10,22 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::Poll;
 
-use sendkit_model::Job;
-
+use crate::cancel_outcome::CancelOutcome;
 use crate::config::Config;
 use crate::error::Error;
 use crate::settle::CancelJobFlow;
 use crate::transport::{AsyncTransport, Transport};
 
 /// Cancels every job of `job_ids` over a blocking transport, at most `concurrency` at a time on scoped threads,
-/// each as [`CancelJobFlow`] settles it. `each` runs on the calling thread; a panic in it or in the transport
+/// each as [`CancelJobFlow`] settles it, each reported as a [`CancelOutcome`] (a job already cancelled is a
+/// success). `each` runs on the calling thread; a panic in it or in the transport
 /// reaches the caller once the other threads have stopped. Returns the IDs never started.
 pub fn cancel_jobs_each<T: Transport + Sync + ?Sized>(
     transport: &T,
     config: &Config,
     job_ids: Vec<String>,
     concurrency: usize,
-    mut each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+    mut each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
 ) -> Vec<String> {
     let ids = job_ids;
     let workers = concurrency.clamp(1, ids.len().max(1));
@@ -69,7 +69,7 @@ pub fn cancel_jobs_each<T: Transport + Sync + ?Sized>(
                 }
             };
             in_flight -= 1;
-            stopped |= each(index, &ids[index], result).is_break();
+            stopped |= each(index, &ids[index], CancelOutcome::of(result)).is_break();
             if !stopped && started < ids.len() && work.send(started).is_ok() {
                 started += 1;
                 in_flight += 1;
@@ -81,7 +81,7 @@ pub fn cancel_jobs_each<T: Transport + Sync + ?Sized>(
 }
 
 /// A cancel under way, with its job's index.
-type Running<'a> = (usize, Pin<Box<dyn Future<Output = Result<Job, Error>> + Send + 'a>>);
+type Running<'a> = (usize, Pin<Box<dyn Future<Output = Result<sendkit_model::Job, Error>> + Send + 'a>>);
 
 /// Cancels every job of `job_ids` over an async transport, at most `concurrency` at a time, each as
 /// [`CancelJobFlow`] settles it. The cancels run inside this future (nothing is spawned, so any executor drives
@@ -91,7 +91,7 @@ pub async fn cancel_jobs_each_async<T: AsyncTransport + ?Sized>(
     config: &Config,
     job_ids: Vec<String>,
     concurrency: usize,
-    mut each: impl FnMut(usize, &str, Result<Job, Error>) -> ControlFlow<()>,
+    mut each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
 ) -> Vec<String> {
     let ids = job_ids;
     let slots = concurrency.max(1);
@@ -110,7 +110,7 @@ pub async fn cancel_jobs_each_async<T: AsyncTransport + ?Sized>(
             match running[slot].1.as_mut().poll(cx) {
                 Poll::Ready(result) => {
                     let (index, _) = running.remove(slot);
-                    stopped |= each(index, &ids[index], result).is_break();
+                    stopped |= each(index, &ids[index], CancelOutcome::of(result)).is_break();
                     finished = true;
                 }
                 Poll::Pending => slot += 1,
