@@ -18,40 +18,63 @@
 //! `sendkit-hyper` (async), the only crates that do I/O. `http` is re-exported so you compile against the same
 //! version.
 
-// The API's calls, one file each.
-mod cancel_job;
-mod cancel_outcome;
-mod enrich;
-mod get_job;
-mod operation;
-mod settle;
+// The folders say the architecture (ARCHITECTURE.md, "where each decision lives"); each module is also reachable
+// at the crate's root, as `crate::call`, so that a file names what it uses, not where it sits.
 
-// Requests and answers.
-mod check;
-mod config;
-mod path;
-mod proxy;
-mod response;
-mod secret;
-mod text;
-mod trust;
+/// The API's operations, one file each; the one check of the response envelope; paths.
+mod api {
+    pub(crate) mod cancel_job;
+    pub(crate) mod cancel_outcome;
+    pub(crate) mod enrich;
+    pub(crate) mod get_job;
+    pub(crate) mod operation;
+    pub(crate) mod path;
+    pub(crate) mod response;
+}
 
-// Errors.
-mod error;
-mod transport;
+/// One call: its attempts, retry classification, backoff, Retry-After, pacing, and what telemetry sees of it.
+mod calls {
+    pub(crate) mod call;
+    pub(crate) mod observe;
+    pub(crate) mod pace;
+    pub(crate) mod retry;
+    pub(crate) mod retry_after;
+    pub(crate) mod trace;
+}
 
-// The state machines and what they decide.
-mod batch;
-mod call;
+/// Flows made of calls: the state-machine vocabulary, a cancel with its settling, a wait, many flows at once.
+mod flows {
+    pub(crate) mod batch;
+    pub(crate) mod flow;
+    pub(crate) mod schedule;
+    pub(crate) mod settle;
+    pub(crate) mod wait;
+}
+
+/// Configuration: values and builder, the environment, proxies, secrets, trust, and how a setting is checked.
+mod settings {
+    pub(crate) mod check;
+    pub(crate) mod config;
+    pub(crate) mod proxy;
+    pub(crate) mod secret;
+    pub(crate) mod trust;
+}
+
+/// The one error type and how its messages are written.
+mod errors {
+    pub(crate) mod error;
+    pub(crate) mod text;
+}
+
+// The seam (transport, clock, sleep) and the loops that run every flow over it.
 pub mod engine;
-mod flow;
-mod observe;
-mod pace;
-mod retry;
-mod retry_after;
-mod schedule;
-mod trace;
-mod wait;
+
+pub(crate) use api::{cancel_job, cancel_outcome, enrich, get_job, operation, path, response};
+pub(crate) use calls::{call, observe, pace, retry, retry_after, trace};
+pub(crate) use engine::transport;
+pub(crate) use errors::{error, text};
+pub(crate) use flows::{batch, flow, schedule, settle, wait};
+pub(crate) use settings::{check, config, proxy, secret, trust};
 
 pub use batch::ResultsInOrder;
 pub use call::Call;

@@ -14,6 +14,7 @@
 
 mod cancel_many;
 mod drive;
+pub(crate) mod transport;
 mod wait_many;
 
 pub use cancel_many::{cancel_jobs_each, cancel_jobs_each_async};
