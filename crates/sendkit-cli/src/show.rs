@@ -277,9 +277,20 @@ impl Observer for RequestLog {
         };
         let request_id = record.request_id.map(|id| format!(", request {id}")).unwrap_or_default();
         let next = record.retry_in.map(|wait| format!("; next attempt in {wait:.1?}")).unwrap_or_default();
+        // What the limiter said is left, when it said: `7 of 50 left, resets in 1s`.
+        let budget = record.rate_limit.and_then(|budget| {
+            let remaining = budget.remaining?;
+            let limit = budget.limit.map(|limit| format!(" of {limit}")).unwrap_or_default();
+            let reset = budget.reset.map(|reset| format!(", resets in {reset:?}")).unwrap_or_default();
+            Some(format!("; rate limit: {remaining}{limit} left{reset}"))
+        });
         eprintln!(
-            "sendkit: {} {} -> {ended} (attempt {}, {:.1?}{request_id}){next}",
-            record.method, record.url, record.attempt, record.took
+            "sendkit: {} {} -> {ended} (attempt {}, {:.1?}{request_id}){next}{}",
+            record.method,
+            record.url,
+            record.attempt,
+            record.took,
+            budget.unwrap_or_default()
         );
     }
 }

@@ -37,6 +37,7 @@ mod calls {
     pub(crate) mod call;
     pub(crate) mod observe;
     pub(crate) mod pace;
+    pub(crate) mod rate_limit;
     pub(crate) mod retry;
     pub(crate) mod retry_after;
     pub(crate) mod trace;
@@ -70,7 +71,7 @@ mod errors {
 pub mod engine;
 
 pub(crate) use api::{cancel_job, cancel_outcome, enrich, get_job, operation, path, response};
-pub(crate) use calls::{call, observe, pace, retry, retry_after, trace};
+pub(crate) use calls::{call, observe, pace, rate_limit, retry, retry_after, trace};
 pub(crate) use engine::transport;
 pub(crate) use errors::{error, text};
 pub(crate) use flows::{batch, flow, schedule, settle, wait};
@@ -89,6 +90,7 @@ pub use observe::{AttemptRecord, Observer};
 pub use operation::{Idempotency, Operation};
 pub use pace::Pacer;
 pub use proxy::{Proxy, ProxyKind, ProxyServer};
+pub use rate_limit::RateLimitStatus;
 pub use response::parse_response;
 pub use retry::RetryPolicy;
 pub use schedule::{FlowSchedule, Turn, WaitEvent};

@@ -633,3 +633,33 @@ fn errors_sort_into_categories_without_matching_every_variant() {
     let enrich_refused = error_of(true, lost(TransportErrorKind::Connect, Delivery::NotSent));
     assert!(enrich_refused.is_retryable());
 }
+
+#[test]
+fn the_pacer_follows_what_the_limiter_reports_on_successful_answers() {
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
+    let now = Now::new(Instant::now(), wall_start());
+    // Nothing left until the window resets in 2 s: every call of the config waits for it.
+    let spent = [("ratelimit-policy", "\"default\";q=50;w=2"), ("ratelimit", "\"default\";r=0;t=2")];
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(200, &spent, &job_body("pending"))]);
+    assert!(run.result.is_ok());
+    assert!(
+        matches!(first_step(&config, now), Step::Sleep(wait) if wait > Duration::from_millis(1900)),
+        "the next call waits for the window"
+    );
+    // 5 left for the next second: the calls spread them, 200 ms apart.
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
+    let some = [("x-ratelimit-limit", "50"), ("x-ratelimit-remaining", "5"), ("x-ratelimit-reset", "1")];
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(200, &some, &job_body("pending"))]);
+    assert!(run.result.is_ok());
+    let later = Now::new(now.monotonic + Duration::from_millis(10), now.wall);
+    assert!(matches!(first_step(&config, later), Step::Send(_)), "the first goes at once");
+    assert!(
+        matches!(first_step(&config, later), Step::Sleep(wait) if (190..=210).contains(&wait.as_millis())),
+        "the second waits its share"
+    );
+    // A reset longer than the policy waits holds no call; malformed fields are ignored.
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
+    let far = [("ratelimit", "\"default\";r=0;t=3600"), ("x-ratelimit-remaining", "soon")];
+    assert!(drive(GetJob::new("job_1"), &config, vec![answer(200, &far, &job_body("pending"))]).result.is_ok());
+    assert!(matches!(first_step(&config, now), Step::Send(_)));
+}

@@ -13,6 +13,7 @@ use crate::error::{is_gateway_failure, CallInfo, Error};
 use crate::flow::{Flow, Now, Step};
 use crate::observe::AttemptRecord;
 use crate::operation::{Idempotency, Operation};
+use crate::rate_limit::RateLimitStatus;
 use crate::retry_after::retry_after;
 use crate::trace::Trace;
 use crate::transport::{Attempt, Delivery, TransportError, TransportErrorKind};
@@ -79,6 +80,8 @@ pub struct Call<'c, O: Operation> {
     rate_limited: u32,
     /// The pacer's slot for the next attempt was reserved and waited for.
     paced: bool,
+    /// What a rate limiter reported on the last answer.
+    budget: Option<RateLimitStatus>,
     /// The attempt under way, for the observer, when the config has one.
     sent: Option<Sent>,
     done: bool,
@@ -108,6 +111,7 @@ impl<'c, O: Operation> Call<'c, O> {
             last_error: None,
             rate_limited: 0,
             paced: false,
+            budget: None,
             sent: None,
             done: false,
             random,
@@ -171,6 +175,15 @@ impl<'c, O: Operation> Call<'c, O> {
                 response.headers_mut().insert(DATE, date);
             }
         }
+        // What a limiter says of the budget, on every answer: for the pacer, and for the observer.
+        if self.config.pacer().is_some() || self.config.observer().is_some() {
+            let date = response.headers().get(DATE).and_then(|date| date.to_str().ok());
+            let wall = date.and_then(|date| httpdate::parse_http_date(date).ok()).unwrap_or(now.wall);
+            self.budget = RateLimitStatus::read_at(response.headers(), wall);
+            if let (Some(pacer), Some(budget)) = (self.config.pacer(), &self.budget) {
+                pacer.budget(now.monotonic, budget, self.config.retry().longest_retry_after());
+            }
+        }
         let error = match self.operation.parse_response(&response) {
             Ok(output) => {
                 self.pace(response.status(), None, now);
@@ -208,6 +221,7 @@ impl<'c, O: Operation> Call<'c, O> {
 
     fn transport_error_of(&mut self, transport: TransportError, now: Now) -> Error {
         self.server_wait = None;
+        self.budget = None;
         let status = transport.status();
         match (transport.kind(), status) {
             (TransportErrorKind::BodyTooLarge, Some(status)) => {
@@ -296,6 +310,7 @@ impl<'c, O: Operation> Call<'c, O> {
             error,
             took: now.monotonic.saturating_duration_since(sent.at),
             retry_in,
+            rate_limit: self.budget,
         });
     }
 

@@ -35,6 +35,8 @@ pub struct AttemptRecord<'a> {
     pub took: Duration,
     /// What comes next: another attempt after this wait, or nothing (the call is over).
     pub retry_in: Option<Duration>,
+    /// The budget a rate limiter reported on the answer (IETF `RateLimit`, `X-RateLimit-*`), success included.
+    pub rate_limit: Option<crate::RateLimitStatus>,
 }
 
 impl AttemptRecord<'_> {

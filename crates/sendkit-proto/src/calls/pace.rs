@@ -40,6 +40,9 @@ struct State {
     next_send: Option<Instant>,
     /// No request before this (a `Retry-After`).
     paused_until: Option<Instant>,
+    /// The rate a limiter's reported budget allows (what is left, spread over what is left of its window), and
+    /// until when.
+    budget: Option<(f64, Instant)>,
     /// When each request of the last second was sent, to measure the rate being sent.
     recent: VecDeque<Instant>,
     /// The last decrease: a burst of 429s answering requests sent together counts once.
@@ -74,6 +77,27 @@ impl Pacer {
     /// rarely should not stay slow for one refusal long ago.
     pub const FORGET_AFTER: Duration = Duration::from_secs(10);
 
+    /// Follows what a rate limiter reported of its budget on an answer at `now`: with none left, every call of the
+    /// config waits for the window to reset (`longest`, the most the policy waits for a Retry-After, bounds it);
+    /// with some left, the calls spread it over what is left of the window. A report without a reset time says
+    /// nothing to schedule by, and is ignored.
+    pub fn budget(&self, now: Instant, status: &crate::RateLimitStatus, longest: Duration) {
+        let (Some(remaining), Some(reset)) = (status.remaining, status.reset) else { return };
+        let mut state = self.lock();
+        let Some(until) = now.checked_add(reset) else { return };
+        if remaining == 0 {
+            if reset <= longest {
+                state.paused_until = Some(state.paused_until.map_or(until, |paused| paused.max(until)));
+            }
+            return;
+        }
+        // A window already over (reset 0) leaves the whole budget to the next one: nothing to spread.
+        if !reset.is_zero() {
+            let rate = (remaining as f64 / reset.as_secs_f64()).max(Self::MIN_RATE);
+            state.budget = Some((rate, until));
+        }
+    }
+
     /// Reserves the next slot for a request about to be sent at `now`: how long to wait before sending it.
     pub fn reserve(&self, now: Instant) -> Duration {
         let mut state = self.lock();
@@ -86,11 +110,19 @@ impl Pacer {
         if let Some(until) = state.paused_until {
             at = at.max(until);
         }
-        if let Some(rate) = state.rate {
+        if state.budget.is_some_and(|(_, until)| now >= until) {
+            state.budget = None;
+        }
+        // The slower of what 429s taught and what the limiter reported.
+        let rate = match (state.rate, state.budget.map(|(rate, _)| rate)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(rate) = rate {
             if let Some(next) = state.next_send {
                 at = at.max(next);
             }
-            state.next_send = at.checked_add(Duration::from_secs_f64(1.0 / rate));
+            state.next_send = at.checked_add(Duration::from_secs_f64(1.0 / rate.max(Self::MIN_RATE)));
         }
         state.recent.push_back(at);
         while state.recent.len() > Self::RECENT_LIMIT

@@ -97,6 +97,11 @@ impl RetryPolicy {
     }
 
     /// The wait a server asked for, if the policy accepts it: `None` means do not retry.
+    /// The longest wait for a `Retry-After` (or a limiter's reset) the policy accepts.
+    pub(crate) fn longest_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+
     pub(crate) fn accept_retry_after(&self, wait: Duration) -> Option<Duration> {
         (wait <= self.max_retry_after).then_some(wait)
     }
