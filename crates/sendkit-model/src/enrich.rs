@@ -40,7 +40,7 @@ impl EnrichRequest {
 
 /// The `data` of a successful enrich: the jobs it created and what it charged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 #[non_exhaustive]
 pub struct EnrichResponse {
     /// One job per enrichment type, queued as `pending`.
@@ -52,9 +52,11 @@ pub struct EnrichResponse {
     #[serde(default)]
     pub total_credits_charged: u64,
     /// Fields the SDK does not know, kept and written back as they came.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub unknown: crate::Unknown,
 }
+
+crate::unknown::keeps_unknown!(EnrichResponse);
 
 impl EnrichResponse {
     /// A response listing `jobs`, for `total_leads` leads, charged `total_credits_charged` credits.
@@ -65,7 +67,7 @@ impl EnrichResponse {
 
 /// A job as the enrich answer lists it: note `jobId` (not `id`) and the counts at top level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 #[non_exhaustive]
 pub struct CreatedJob {
     /// The new job's ID, the one to get or cancel it by.
@@ -82,9 +84,11 @@ pub struct CreatedJob {
     #[serde(default)]
     pub credits_used: u64,
     /// Fields the SDK does not know, kept and written back as they came.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub unknown: crate::Unknown,
 }
+
+crate::unknown::keeps_unknown!(CreatedJob);
 
 impl CreatedJob {
     /// A created job as the enrich answer lists it.

@@ -39,6 +39,7 @@ impl ErrorEnvelope {
 
 /// The `error` object of an [`ErrorEnvelope`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[non_exhaustive]
 pub struct ApiErrorBody {
     /// Machine-readable code; unknown codes are kept as their string.
@@ -47,9 +48,11 @@ pub struct ApiErrorBody {
     #[serde(default)]
     pub message: String,
     /// Fields the SDK does not know (details, a documentation link), kept as they came.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub unknown: crate::Unknown,
 }
+
+crate::unknown::keeps_unknown!(ApiErrorBody);
 
 /// The second error shape other pages of the API show:
 /// `{"error": "Not Found", "message": "The requested resource was not found", "code": 404}`.

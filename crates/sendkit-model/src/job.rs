@@ -92,7 +92,7 @@ impl Job {
 
 /// A job's progress and cost.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 #[non_exhaustive]
 pub struct JobMetadata {
     /// Items the job will process.
@@ -111,9 +111,11 @@ pub struct JobMetadata {
     #[serde(default)]
     pub credits_used: u64,
     /// Fields the SDK does not know (`refundedCredits`, say), kept and written back as they came.
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     pub unknown: crate::Unknown,
 }
+
+crate::unknown::keeps_unknown!(JobMetadata);
 
 impl JobMetadata {
     /// Metadata for a job of `total_items` items charged `credits_used` credits, with nothing processed yet.

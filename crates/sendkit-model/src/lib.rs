@@ -25,6 +25,7 @@ mod job_type;
 mod status;
 mod string_enum;
 mod timestamp;
+mod unknown;
 mod wire;
 
 pub use enrich::{CreatedJob, EnrichRequest, EnrichResponse};
@@ -33,9 +34,7 @@ pub use error_code::ErrorCode;
 pub use jiff;
 pub use jiff::Timestamp;
 
-/// Fields of an API object that this version of the SDK does not know, kept as the API sent them and written
-/// back: so that a new field (an `error` text, `metadata.refundedCredits`) reaches whoever prints the object.
-pub type Unknown = serde_json::Map<String, serde_json::Value>;
 pub use job::{Job, JobMetadata};
 pub use job_type::{EnrichmentType, JobType};
 pub use status::JobStatus;
+pub use unknown::Unknown;

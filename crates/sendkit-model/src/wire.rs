@@ -80,7 +80,7 @@ const STARTED_AT: u8 = 16;
 const COMPLETED_AT: u8 = 32;
 
 #[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub(crate) struct JobWire {
     id: String,
     #[serde(rename = "type")]
@@ -98,9 +98,11 @@ pub(crate) struct JobWire {
     started_at: Field<Timestamp>,
     #[serde(default, skip_serializing_if = "Field::is_absent", with = "time")]
     completed_at: Field<Timestamp>,
-    #[serde(flatten)]
+    #[serde(flatten, skip_deserializing)]
     unknown: crate::Unknown,
 }
+
+crate::unknown::keeps_unknown!(JobWire);
 
 impl From<JobWire> for Job {
     fn from(wire: JobWire) -> Self {

@@ -178,21 +178,39 @@ fn unknown_fields_at_every_level_are_kept_and_written_back() {
         "metadata":{"totalItems":10,"processedItems":4,"successCount":3,"failedCount":1,"creditsUsed":10,
         "refundedCredits":6,"breakdown":{"valid":3}},"priority":null}"#;
     let parsed: Job = serde_json::from_str(job).unwrap();
-    assert_eq!(parsed.unknown["error"], "provider quota exceeded");
-    assert_eq!(parsed.metadata.as_ref().unwrap().unknown["refundedCredits"], 6);
+    assert_eq!(parsed.unknown.get("error").unwrap().get(), r#""provider quota exceeded""#);
+    assert_eq!(parsed.metadata.as_ref().unwrap().unknown.get_as::<u64>("refundedCredits").unwrap().unwrap(), 6);
     let written: serde_json::Value = serde_json::to_value(&parsed).unwrap();
     assert_eq!(written, serde_json::from_str::<serde_json::Value>(job).unwrap(), "exactly what the API sent");
 
     let enrich = r#"{"jobs":[{"jobId":"j","type":"email","status":"pending","totalItems":1,"creditsUsed":1,
         "queuePosition":3}],"totalLeads":1,"totalCreditsCharged":1,"balanceAfter":99}"#;
     let parsed: sendkit_model::EnrichResponse = serde_json::from_str(enrich).unwrap();
-    assert_eq!(parsed.unknown["balanceAfter"], 99);
-    assert_eq!(parsed.jobs[0].unknown["queuePosition"], 3);
+    assert_eq!(parsed.unknown.get("balanceAfter").unwrap().get(), "99");
+    assert_eq!(parsed.jobs[0].unknown.get("queuePosition").unwrap().get(), "3");
     let written = serde_json::to_value(&parsed).unwrap();
     assert_eq!(written, serde_json::from_str::<serde_json::Value>(enrich).unwrap());
 
     let error = r#"{"success":false,"error":{"code":"VALIDATION_ERROR","message":"bad","field":"leadIds"}}"#;
     let parsed: sendkit_model::ErrorEnvelope = serde_json::from_str(error).unwrap();
-    assert_eq!(parsed.error.unknown["field"], "leadIds");
+    assert_eq!(parsed.error.unknown.get_as::<String>("field").unwrap().unwrap(), "leadIds");
     assert_eq!(serde_json::to_value(&parsed).unwrap(), serde_json::from_str::<serde_json::Value>(error).unwrap());
+}
+
+/// What a map of values could not keep: numbers past f64 and 64 bits, `-0`, `1E2`, a lone surrogate, a duplicate
+/// key. Each is kept as sent and written back to the byte, and none stops the job from being read.
+#[test]
+fn unknown_fields_are_kept_to_the_byte_and_never_break_a_job() {
+    let job = r#"{"id":"job_1","type":"email_verification","status":"cancelled","f":1e400,"s":"\ud800x","big":18446744073709551617,"neg":-9223372036854775809,"z":-0,"e":1E2,"d":1,"d":2,"nested":{"a":[1.0,2e-5]}}"#;
+    let parsed: Job = serde_json::from_str(job).expect("fields we do not know never break a job we can read");
+    assert_eq!(parsed.status, sendkit_model::JobStatus::Cancelled);
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), job, "written back as the server sent it");
+    assert_eq!(parsed.unknown.len(), 9, "a repeated name is kept each time");
+    assert_eq!(parsed.unknown.get("z").unwrap().get(), "-0");
+    // Inside the metadata, and in an enrich answer, the same.
+    let metadata = r#"{"id":"j","type":"email_verification","status":"processing","metadata":{"totalItems":2,"processedItems":0,"successCount":0,"failedCount":0,"creditsUsed":0,"x":1E2}}"#;
+    let parsed: Job = serde_json::from_str(metadata).unwrap();
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), metadata);
+    // A known field that is wrong is still an error.
+    assert!(serde_json::from_str::<Job>(r#"{"id":"j","type":"email_verification","status":7}"#).is_err());
 }
