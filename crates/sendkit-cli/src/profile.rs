@@ -71,6 +71,13 @@ pub fn choose(wanted: Option<&str>) -> Result<Chosen, String> {
     let Some(path) = path() else { return Ok(Chosen::default()) };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
+        // A file named outright that is not there is a mistake to say, not a default to fall back on.
+        Err(err)
+            if err.kind() == std::io::ErrorKind::NotFound
+                && std::env::var_os("SENDKIT_CONFIG").is_some_and(|p| !p.is_empty()) =>
+        {
+            return Err(format!("SENDKIT_CONFIG names {}, which does not exist", path.display()));
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return match wanted {
                 Some(name) => {

@@ -203,6 +203,9 @@ impl Printer {
             Error::Transport { source, .. } if source.kind() == TransportErrorKind::Resolve && !base_url.is_empty() => {
                 Some(format!("the base URL came from {base_url}: check its host name"))
             }
+            Error::Transport { source, .. } if source.kind() == TransportErrorKind::Connect && !base_url.is_empty() => {
+                Some(format!("the base URL came from {base_url}: check its host and port, and that the server is up"))
+            }
             _ => None,
         }
     }

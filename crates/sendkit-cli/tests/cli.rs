@@ -179,7 +179,7 @@ fn wait_times_out_with_exit_8() {
     let output = sendkit(&server, &["wait", "processing_1", "--timeout", "0.3", "--poll", "0.05"], "");
     assert_eq!(code(&output), 8, "{}", text(&output.stderr));
     assert!(
-        text(&output.stderr).contains("wait_for_job processing_1: not finished within"),
+        text(&output.stderr).contains("wait_for_job processing_1: not finished within 300ms"),
         "{}",
         text(&output.stderr)
     );
@@ -209,6 +209,8 @@ fn an_unreachable_base_url_exits_1_and_says_nothing_was_sent() {
     let output = sendkit(&server, &["cancel", "pending_1", "--base-url", &url], "");
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("the request was never sent"), "{}", text(&output.stderr));
+    // A hint names where the base URL came from, as for a host that does not resolve.
+    assert!(text(&output.stderr).contains("the base URL came from --base-url"), "{}", text(&output.stderr));
 }
 
 #[test]
@@ -625,4 +627,13 @@ fn ids_from_a_file_are_read_as_written_and_bad_ones_are_refused_before_any_reque
         assert!(text(&refused.stderr).contains("is not a job ID"), "{}", text(&refused.stderr));
     }
     assert_eq!(server.ledger().requests, requests, "nothing was sent");
+}
+
+/// SENDKIT_CONFIG naming a file that is not there is said, not silently ignored.
+#[test]
+fn a_config_file_named_but_missing_is_an_error() {
+    let missing = std::env::temp_dir().join(format!("sendkit-missing-{}.toml", std::process::id()));
+    let output = with_profiles(&missing, &["get", "pending_1"], &[("SENDKIT_API_KEY", KEY)]);
+    assert_eq!(code(&output), 2, "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("SENDKIT_CONFIG names"), "{}", text(&output.stderr));
 }

@@ -158,9 +158,13 @@ impl<'c> WaitForJob<'c> {
     }
 
     fn timed_out(&mut self, now: Instant) -> Step<Job> {
+        // The wait used up its timeout: the last moments were too few for a poll that could finish, and saying
+        // "within 2.9s" of a 3 s timeout would only puzzle.
+        let waited = now.saturating_duration_since(self.started.unwrap_or(now));
+        let waited = if waited + self.min_poll_time() >= self.policy.timeout { self.policy.timeout } else { waited };
         Step::Done(Err(Error::WaitTimedOut {
             job_id: self.job_id.clone(),
-            waited: now.saturating_duration_since(self.started.unwrap_or(now)),
+            waited,
             last_job: self.last_job.take().map(Box::new),
             last_error: self.last_error.take().map(Box::new),
         }))
