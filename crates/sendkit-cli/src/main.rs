@@ -331,8 +331,10 @@ fn for_the_command_line(message: &str) -> String {
 /// the order first given: a batch re-run from a file with repeats does each job once.
 fn read_ids(args: Vec<String>) -> Result<Vec<String>, String> {
     let mut given = Vec::new();
+    let mut from_stdin = false;
     for arg in args {
         if arg == "-" {
+            from_stdin = true;
             for (number, line) in std::io::stdin().lock().lines().enumerate() {
                 let line = line.map_err(|err| format!("reading job IDs from standard input: {err}"))?;
                 // A byte-order mark (an editor's, on the first line) is no part of an ID; nor is a `# note` after one.
@@ -354,7 +356,9 @@ fn read_ids(args: Vec<String>) -> Result<Vec<String>, String> {
     let given = given.into_iter().map(|(id, _)| id);
     let mut seen = std::collections::HashSet::new();
     let ids: Vec<String> = given.filter(|id| seen.insert(id.clone())).collect();
-    if ids.is_empty() {
+    // Nothing on standard input is nothing to do (`grep ... | sendkit cancel -` when nothing matched), not a
+    // usage error; no IDs at all, and no `-`, is one.
+    if ids.is_empty() && !from_stdin {
         return Err("no job IDs given".to_owned());
     }
     Ok(ids)

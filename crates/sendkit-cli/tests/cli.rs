@@ -637,3 +637,15 @@ fn a_config_file_named_but_missing_is_an_error() {
     assert_eq!(code(&output), 2, "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("SENDKIT_CONFIG names"), "{}", text(&output.stderr));
 }
+
+/// `grep ... | sendkit cancel -` when nothing matched: nothing to do, exit 0; no IDs and no `-` stays a usage error.
+#[test]
+fn empty_standard_input_is_nothing_to_do() {
+    let server = emulator();
+    for command in ["cancel", "get", "wait"] {
+        let output = sendkit(&server, &[command, "-"], "");
+        assert_eq!(code(&output), 0, "{command}: {}", text(&output.stderr));
+    }
+    assert_eq!(text(&sendkit(&server, &["cancel", "-"], "\n# nothing\n").stderr), "cancelled 0 of 0 jobs\n");
+    assert_eq!(server.ledger().requests, 0);
+}
