@@ -59,6 +59,10 @@ fn main() -> ExitCode {
         Command::Mock { addr, api_key, workspace_id, manual_clock, fault_seed } => {
             mock(addr, api_key, workspace_id, manual_clock, fault_seed)
         }
+        // Two output formats at once cannot both be honoured: said before any request, not dropped in silence.
+        Command::Api(ApiCommand::Enrich { output: Some(_), .. }) if cli.global.json => {
+            usage("--output ids prints plain IDs, one per line: leave out --json (or --output, for the API's objects)")
+        }
         Command::Api(command) => match client(&cli.global, &chosen, &settings) {
             Ok(client) => run(command, &client, &printer, &settings),
             Err(message) => usage(&message),

@@ -649,3 +649,17 @@ fn empty_standard_input_is_nothing_to_do() {
     assert_eq!(text(&sendkit(&server, &["cancel", "-"], "\n# nothing\n").stderr), "cancelled 0 of 0 jobs\n");
     assert_eq!(server.ledger().requests, 0);
 }
+
+/// `--output ids --json` asks for two formats: refused before any request, not one of them dropped in silence.
+#[test]
+fn two_output_formats_at_once_are_refused() {
+    let server = emulator();
+    let output = sendkit(
+        &server,
+        &["enrich", "--lead", "507f1f77bcf86cd799439011", "--type", "email", "--output", "ids", "--json"],
+        "",
+    );
+    assert_eq!(code(&output), 2, "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("leave out --json"), "{}", text(&output.stderr));
+    assert_eq!(server.ledger().requests, 0);
+}
