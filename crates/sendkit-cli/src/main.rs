@@ -23,13 +23,13 @@ use std::io::BufRead;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 use sendkit_ureq::model::EnrichRequest;
 use sendkit_ureq::proto::ApiKey;
-use sendkit_ureq::{CancelOutcome, Client, Config};
+use sendkit_ureq::{BatchProgress, CancelOutcome, Client, Config};
 
 use args::{ApiCommand, Cli, Command, Global};
 use outcome::Outcome;
@@ -407,13 +407,13 @@ pub(crate) fn interrupted() -> Arc<AtomicBool> {
 fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrency: usize) -> Outcome {
     let stop = interrupted();
     let total = ids.len();
-    let workers = concurrency.clamp(1, total.max(1));
-    // What is settled, for the report an interrupt prints if the calls under way do not end within the grace.
-    let settled = Arc::new(Mutex::new(Progress { done: vec![false; total], results: 0, stopped: false }));
-    grace_after_interrupt(Arc::clone(&stop), Arc::clone(&settled), ids.clone(), workers);
+    // Where each job stands, kept by the SDK as the batch runs: what an interrupt reports if the calls under way
+    // do not end within the grace.
+    let progress = Arc::new(BatchProgress::new(total));
+    grace_after_interrupt(Arc::clone(&stop), Arc::clone(&progress), ids.clone(), printer.json());
     let mut outcome = Outcome::Success;
     let mut tally = show::Tally::default();
-    let not_started = client.cancel_jobs_each(ids, concurrency, |index, job_id, result| {
+    let not_started = client.cancel_jobs_tracked(ids, concurrency, &progress, |_, job_id, result| {
         // What each outcome means is the SDK's: a job already cancelled is a success of its own.
         match &result {
             Ok(CancelOutcome::Cancelled(job)) => printer.cancelled(job),
@@ -427,13 +427,7 @@ fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrenc
         };
         outcome = outcome.max(this);
         tally.count(&result);
-        let stopping = stop.load(Ordering::SeqCst) || show::stdout_closed();
-        if let Ok(mut progress) = settled.lock() {
-            progress.done[index] = true;
-            progress.results += 1;
-            progress.stopped |= stopping;
-        }
-        if stopping {
+        if stop.load(Ordering::SeqCst) || show::stdout_closed() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
@@ -441,7 +435,7 @@ fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrenc
     });
     eprintln!("{}", tally.summary(total));
     if !not_started.is_empty() && stop.load(Ordering::SeqCst) {
-        eprintln!("interrupted: {} not attempted: {}", not_started.len(), not_started.join(" "));
+        show::not_attempted(&not_started, printer.json());
     }
     if stop.load(Ordering::SeqCst) {
         return Outcome::Interrupted;
@@ -449,33 +443,17 @@ fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrenc
     outcome
 }
 
-/// How far a batch of cancels got: which jobs have a result, how many results came, and whether it stopped.
-struct Progress {
-    done: Vec<bool>,
-    results: usize,
-    stopped: bool,
-}
-
 /// How long the calls under way may take to end after Ctrl-C before the command exits without them.
 const GRACE: Duration = Duration::from_secs(2);
 
 /// After Ctrl-C, gives the cancels under way [`GRACE`] to end; past it, says which jobs may have been cancelled
-/// (sent, no answer yet) and which were not attempted, and exits 130. Jobs are handed out in order, one more per
-/// result until the stop, so the ones sent are the first `workers + results` of them.
-fn grace_after_interrupt(stop: Arc<AtomicBool>, settled: Arc<Mutex<Progress>>, ids: Vec<String>, workers: usize) {
+/// (in flight: sent, no answer yet) and which were not attempted, as the SDK's record of the batch has them, and
+/// exits 130.
+fn grace_after_interrupt(stop: Arc<AtomicBool>, progress: Arc<BatchProgress>, ids: Vec<String>, json: bool) {
     exit_after_interrupt(stop, GRACE, move || {
-        let progress = settled.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let sent = (workers + progress.results).min(ids.len());
-        let in_flight: Vec<&str> = (0..sent).filter(|i| !progress.done[*i]).map(|i| ids[i].as_str()).collect();
-        let not_attempted = &ids[sent..];
-        eprintln!(
-            "interrupted: {} may have been cancelled (no answer yet; get them to see): {}",
-            in_flight.len(),
-            in_flight.join(" ")
-        );
-        if !not_attempted.is_empty() {
-            eprintln!("interrupted: {} not attempted: {}", not_attempted.len(), not_attempted.join(" "));
-        }
+        let named = |indices: Vec<usize>| indices.into_iter().map(|i| ids[i].clone()).collect::<Vec<String>>();
+        show::in_flight(&named(progress.in_flight()), json);
+        show::not_attempted(&named(progress.not_started()), json);
     });
 }
 

@@ -54,6 +54,11 @@ impl Printer {
         Self { json, sources: Sources::default() }
     }
 
+    /// Whether the command prints JSON lines (`--json`).
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
     /// The same printer, naming where the key and the base URL came from in its hints.
     pub fn with_sources(mut self, sources: Sources) -> Self {
         self.sources = sources;
@@ -208,6 +213,47 @@ impl Printer {
             }
             _ => None,
         }
+    }
+}
+
+/// Jobs whose cancel was under way when the command stopped: they may have been cancelled. On stderr in words; with
+/// `--json`, a line each on stdout too, in the shape of a failure's line.
+pub fn in_flight(job_ids: &[String], json: bool) {
+    if job_ids.is_empty() {
+        return;
+    }
+    eprintln!(
+        "interrupted: {} may have been cancelled (no answer yet; get them to see): {}",
+        job_ids.len(),
+        job_ids.join(" ")
+    );
+    stopped_lines(job_ids, json, "in_flight", true, "interrupted with the cancel under way: it may have taken effect");
+}
+
+/// Jobs the command never started on before it stopped: nothing was sent for them.
+pub fn not_attempted(job_ids: &[String], json: bool) {
+    if job_ids.is_empty() {
+        return;
+    }
+    eprintln!("interrupted: {} not attempted: {}", job_ids.len(), job_ids.join(" "));
+    stopped_lines(job_ids, json, "not_attempted", false, "interrupted before the cancel was sent");
+}
+
+fn stopped_lines(job_ids: &[String], json: bool, outcome: &str, may_have_taken_effect: bool, message: &str) {
+    if !json {
+        return;
+    }
+    for job_id in job_ids {
+        json_line(&serde_json::json!({
+            "jobId": job_id,
+            "outcome": outcome,
+            "httpStatus": null,
+            "code": null,
+            "message": message,
+            "requestId": null,
+            "mayHaveTakenEffect": may_have_taken_effect,
+            "error": format!("cancel_job {job_id}: {message}"),
+        }));
     }
 }
 

@@ -407,6 +407,34 @@ fn ctrl_c_against_a_hung_server_exits_after_a_short_grace_and_says_what_may_have
         "{errors}"
     );
     assert!(errors.contains("interrupted: 3 not attempted: hung_2 hung_3 hung_4"), "{errors}");
+
+    // With --json, a line for each of them too: a script reads every job's outcome from stdout.
+    let mut args = args.to_vec();
+    args.push("--json");
+    let child = command(&server, &args).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 130);
+    let lines: Vec<serde_json::Value> =
+        text(&output.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let outcomes: Vec<(&str, &str, bool)> = lines
+        .iter()
+        .map(|line| {
+            let field = |name: &str| line[name].as_str().unwrap_or_default();
+            (field("jobId"), field("outcome"), line["mayHaveTakenEffect"].as_bool().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("hung_0", "in_flight", true),
+            ("hung_1", "in_flight", true),
+            ("hung_2", "not_attempted", false),
+            ("hung_3", "not_attempted", false),
+            ("hung_4", "not_attempted", false)
+        ]
+    );
 }
 
 #[test]

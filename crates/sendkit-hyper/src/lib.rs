@@ -71,8 +71,8 @@ use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{causes, engine, Call, CancelJobFlow, Enrich, Flow, GetJob, Operation, ResultsInOrder, WaitForJob};
 
 pub use sendkit_proto::{
-    model, AsyncTransport, Attempt, AuthStyle, CallSettings, CancelOutcome, Config, ConfigBuilder, Delivery, Error,
-    Proxy, RetryPolicy, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
+    model, AsyncTransport, Attempt, AuthStyle, BatchProgress, CallSettings, CancelOutcome, Config, ConfigBuilder,
+    Delivery, Error, JobStage, Proxy, RetryPolicy, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// The crates whose types this crate's constructors take, so that you build them against the same versions:
 /// rustls 0.23 (`RootCertStore`, [`Client::with_roots`]), and hyper-util 0.1 with http-body-util 0.1 and bytes 1
@@ -377,8 +377,22 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        let ids = job_ids.into_iter().map(Into::into).collect();
-        engine::cancel_jobs_each_async(&*self.transport, &self.config, ids, concurrency, each).await
+        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
+        let progress = BatchProgress::new(ids.len());
+        self.cancel_jobs_tracked(ids, concurrency, &progress, each).await
+    }
+
+    /// [`Client::cancel_jobs_each`], keeping each job's stage in `progress` as the batch runs (not started, in
+    /// flight, done), for another task to read: after Ctrl-C, which jobs may have been cancelled and which were
+    /// never attempted. `progress` must have room for every job ([`BatchProgress::new`] with their number).
+    pub async fn cancel_jobs_tracked(
+        &self,
+        job_ids: Vec<String>,
+        concurrency: usize,
+        progress: &BatchProgress,
+        each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
+    ) -> Vec<String> {
+        engine::cancel_jobs_each_async(&*self.transport, &self.config, job_ids, concurrency, progress, each).await
     }
 
     /// Carries out any operation, with retries, deadline and settling as proto decides.

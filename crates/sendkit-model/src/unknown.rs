@@ -3,10 +3,9 @@
 //! integer past 64 bits, `-0`, `1E2`, a lone surrogate in a string, a duplicate key: each came back changed, or
 //! made a job the SDK can read unreadable.
 
-use std::cell::RefCell;
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::value::MapDeserializer;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -100,90 +99,122 @@ impl Serialize for Unknown {
 pub(crate) trait KeepsUnknown: Sized {
     /// Where they go.
     fn unknown_mut(&mut self) -> &mut Unknown;
+
+    /// The derived deserializer (`remote = "Self"`), which asks for the fields it knows.
+    fn deserialize_known<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
 }
 
-/// Reads an object: every field's value taken as raw JSON text, the known ones handed to `known` (a derived
-/// deserializer, which asks for the fields it knows), the others kept in the result's [`Unknown`]. Reads JSON
-/// (serde_json) only: raw text is what keeps the unknown values exact.
-pub(crate) fn read_object<'de, D, T, F>(deserializer: D, known: F) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: KeepsUnknown,
-    F: FnOnce(Known<'_>) -> Result<T, serde_path_to_error::Error<serde_json::Error>>,
-{
-    let fields = deserializer.deserialize_map(Fields)?;
-    let rest = RefCell::new(Unknown::new());
-    let mut value = known(Known { fields: &fields, rest: &rest }).map_err(|error| de::Error::custom(at(error)))?;
-    *value.unknown_mut() = rest.into_inner();
-    Ok(value)
+/// Reads an object in one pass: the fields the derived deserializer names go to it as they come, typed in place;
+/// every other field's value is kept as raw JSON text in the result's [`Unknown`]. Nothing is read twice, and a
+/// known field that fails says where, as any serde error does. Raw text needs serde_json.
+pub(crate) fn read_object<'de, D: Deserializer<'de>, T: KeepsUnknown>(deserializer: D) -> Result<T, D::Error> {
+    deserializer.deserialize_map(Object(std::marker::PhantomData))
 }
 
-/// The words of a known field's failure, with where it was: `at \`metadata.totalItems\`: invalid type...`, a
-/// path that an object around this one extends, and that a reader of the error (proto's) joins to its own.
-fn at(error: serde_path_to_error::Error<serde_json::Error>) -> String {
-    let path = error.path().to_string();
-    let mut inner = error.into_inner().to_string();
-    // serde_json's position counts within the field's own text, not the body: it would mislead.
-    if let Some(at) = inner.rfind(" at line ") {
-        let position = &inner[at + " at line ".len()..];
-        if position.split(" column ").all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
-            inner.truncate(at);
-        }
-    }
-    // A failure inside a nested object already says where it was within that object.
-    match inner.strip_prefix("at `").and_then(|rest| rest.split_once("`: ")) {
-        Some((deeper, words)) => format!("at `{path}.{deeper}`: {words}"),
-        None => format!("at `{path}`: {inner}"),
-    }
-}
+struct Object<T>(std::marker::PhantomData<fn() -> T>);
 
-/// Every field of an object, its value as raw JSON text.
-struct Fields;
-
-impl<'de> Visitor<'de> for Fields {
-    type Value = Vec<(String, Box<RawValue>)>;
+impl<'de, T: KeepsUnknown> Visitor<'de> for Object<T> {
+    type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(name) = map.next_key::<String>()? {
-            fields.push((name, map.next_value::<Box<RawValue>>()?));
-        }
-        Ok(fields)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut rest = Unknown::new();
+        let mut value = T::deserialize_known(Known { map: &mut map, rest: &mut rest })?;
+        *value.unknown_mut() = rest;
+        Ok(value)
     }
 }
 
-/// The known fields, for a derived deserializer: it names the fields it knows; the rest go aside.
-pub(crate) struct Known<'a> {
-    fields: &'a [(String, Box<RawValue>)],
-    rest: &'a RefCell<Unknown>,
+/// The object's fields, for the derived deserializer: it names the fields it knows, and sees only those.
+struct Known<'a, A> {
+    map: &'a mut A,
+    rest: &'a mut Unknown,
 }
 
-impl<'de> Deserializer<'de> for Known<'de> {
-    type Error = serde_json::Error;
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for Known<'_, A> {
+    type Error = A::Error;
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
         names: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        let (known, rest): (Vec<_>, Vec<_>) = self.fields.iter().partition(|(name, _)| names.contains(&name.as_str()));
-        self.rest.borrow_mut().fields = rest.into_iter().cloned().collect();
-        visitor.visit_map(MapDeserializer::new(known.into_iter().map(|(name, value)| (name.as_str(), &**value))))
+    ) -> Result<V::Value, A::Error> {
+        visitor.visit_map(Filtered { map: self.map, names, rest: self.rest })
     }
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        // Only derived structs read through this; anything else sees every field as known.
-        visitor.visit_map(MapDeserializer::new(self.fields.iter().map(|(name, value)| (name.as_str(), &**value))))
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        // Only derived structs read through this; anything else sees every field as unknown.
+        visitor.visit_map(Filtered { map: self.map, names: &[], rest: self.rest })
     }
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit unit_struct
         newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// The real map, showing the derived deserializer only the fields it named; the others' values set aside raw.
+struct Filtered<'a, A> {
+    map: &'a mut A,
+    names: &'static [&'static str],
+    rest: &'a mut Unknown,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Filtered<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        while let Some(name) = self.map.next_key_seed(Name)? {
+            if self.names.contains(&name.as_ref()) {
+                let name = match name {
+                    Cow::Borrowed(name) => seed.deserialize(de::value::BorrowedStrDeserializer::new(name))?,
+                    Cow::Owned(name) => seed.deserialize(de::value::StringDeserializer::new(name))?,
+                };
+                return Ok(Some(name));
+            }
+            let value: Box<RawValue> = self.map.next_value()?;
+            self.rest.fields.push((name.into_owned(), value));
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+}
+
+/// A field's name, borrowed from the input where it can be.
+struct Name;
+
+impl<'de> de::DeserializeSeed<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(name))
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(name.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, name: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(name))
     }
 }
 
@@ -195,6 +226,10 @@ macro_rules! keeps_unknown {
             fn unknown_mut(&mut self) -> &mut $crate::Unknown {
                 &mut self.unknown
             }
+
+            fn deserialize_known<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <$object>::deserialize(deserializer)
+            }
         }
 
         impl serde::Serialize for $object {
@@ -205,13 +240,7 @@ macro_rules! keeps_unknown {
 
         impl<'de> serde::Deserialize<'de> for $object {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                $crate::unknown::read_object(deserializer, |known| {
-                    let mut track = serde_path_to_error::Track::new();
-                    match <$object>::deserialize(serde_path_to_error::Deserializer::new(known, &mut track)) {
-                        Ok(value) => Ok(value),
-                        Err(error) => Err(serde_path_to_error::Error::new(track.path(), error)),
-                    }
-                })
+                $crate::unknown::read_object(deserializer)
             }
         }
     };

@@ -47,6 +47,7 @@ mod calls {
 mod flows {
     pub(crate) mod batch;
     pub(crate) mod flow;
+    pub(crate) mod progress;
     pub(crate) mod schedule;
     pub(crate) mod settle;
     pub(crate) mod wait;
@@ -74,7 +75,7 @@ pub(crate) use api::{cancel_job, cancel_outcome, enrich, get_job, operation, pat
 pub(crate) use calls::{call, observe, pace, rate_limit, retry, retry_after, trace};
 pub(crate) use engine::transport;
 pub(crate) use errors::{error, text};
-pub(crate) use flows::{batch, flow, schedule, settle, wait};
+pub(crate) use flows::{batch, flow, progress, schedule, settle, wait};
 pub(crate) use settings::{check, config, proxy, secret, trust};
 
 pub use batch::ResultsInOrder;
@@ -89,6 +90,7 @@ pub use get_job::GetJob;
 pub use observe::{AttemptRecord, Observer};
 pub use operation::{Idempotency, Operation};
 pub use pace::Pacer;
+pub use progress::{BatchProgress, JobStage};
 pub use proxy::{Proxy, ProxyKind, ProxyServer};
 pub use rate_limit::RateLimitStatus;
 pub use response::parse_response;

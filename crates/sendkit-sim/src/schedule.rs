@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus};
 use sendkit_proto::{
-    engine, Call, CancelJobFlow, CancelOutcome, Config, Enrich, Error, GetJob, Proxy, RetryPolicy, WaitEvent,
-    WaitPolicy,
+    engine, BatchProgress, Call, CancelJobFlow, CancelOutcome, Config, Enrich, Error, GetJob, Proxy, RetryPolicy,
+    WaitEvent, WaitPolicy,
 };
 
 use crate::rng::Rng;
@@ -222,12 +222,25 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
                 twice |= results.insert(index, result).is_some();
                 ControlFlow::Continue(())
             };
+            let progress = BatchProgress::new(plan.ids.len());
             let not_started = match plan.driver {
-                Driver::Blocking => engine::cancel_jobs_each(sim, config, plan.ids.clone(), 1, each),
-                Driver::Async => {
-                    sim.block_on(engine::cancel_jobs_each_async(sim, config, plan.ids.clone(), plan.concurrency, each))
-                }
+                Driver::Blocking => engine::cancel_jobs_each(sim, config, plan.ids.clone(), 1, &progress, each),
+                Driver::Async => sim.block_on(engine::cancel_jobs_each_async(
+                    sim,
+                    config,
+                    plan.ids.clone(),
+                    plan.concurrency,
+                    &progress,
+                    each,
+                )),
             };
+            if progress.done() != plan.ids.len() {
+                report.violations.push(format!(
+                    "cancel_jobs: the progress says {} of {} done",
+                    progress.done(),
+                    plan.ids.len()
+                ));
+            }
             if twice || !not_started.is_empty() || results.len() != plan.ids.len() {
                 report.violations.push(format!(
                     "cancel_jobs: {} outcomes for {} jobs, {} not started, one twice: {twice}",

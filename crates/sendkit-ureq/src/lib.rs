@@ -55,8 +55,8 @@ use sendkit_proto::model::{EnrichRequest, EnrichResponse, Job};
 use sendkit_proto::{engine, Call, CancelJobFlow, Enrich, Flow, GetJob, Operation, ResultsInOrder, WaitForJob};
 
 pub use sendkit_proto::{
-    model, Attempt, AuthStyle, CallSettings, CancelOutcome, Config, ConfigBuilder, Delivery, Error, Proxy, RetryPolicy,
-    Transport, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
+    model, Attempt, AuthStyle, BatchProgress, CallSettings, CancelOutcome, Config, ConfigBuilder, Delivery, Error,
+    JobStage, Proxy, RetryPolicy, Transport, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// ureq 3.5, whose `Agent` ([`Client::with_agent`]) and `tls::Certificate` ([`Client::with_roots`]) these
 /// constructors take: that version is part of this crate's API.
@@ -321,8 +321,25 @@ impl<T: Transport> Client<T> {
         I::Item: Into<String>,
         T: Sync,
     {
-        let ids = job_ids.into_iter().map(Into::into).collect();
-        engine::cancel_jobs_each(&self.transport, &self.config, ids, concurrency, each)
+        let ids: Vec<String> = job_ids.into_iter().map(Into::into).collect();
+        let progress = BatchProgress::new(ids.len());
+        self.cancel_jobs_tracked(ids, concurrency, &progress, each)
+    }
+
+    /// [`Client::cancel_jobs_each`], keeping each job's stage in `progress` as the batch runs (not started, in
+    /// flight, done), for another thread to read: after Ctrl-C, which jobs may have been cancelled and which were
+    /// never attempted. `progress` must have room for every job ([`BatchProgress::new`] with their number).
+    pub fn cancel_jobs_tracked(
+        &self,
+        job_ids: Vec<String>,
+        concurrency: usize,
+        progress: &BatchProgress,
+        each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
+    ) -> Vec<String>
+    where
+        T: Sync,
+    {
+        engine::cancel_jobs_each(&self.transport, &self.config, job_ids, concurrency, progress, each)
     }
 
     /// Carries out any operation, with retries, deadline and settling as proto decides.

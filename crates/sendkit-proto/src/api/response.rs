@@ -50,16 +50,7 @@ fn malformed<T: DeserializeOwned, B: AsRef<[u8]>>(response: &Response<B>) -> Err
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, SuccessEnvelope<T>>(&mut deserializer) {
-        Err(err) => {
-            let (outer, words) = (err.path().to_string(), err.into_inner().to_string());
-            // An object that keeps the fields it does not know reads its known ones apart, and says where within
-            // it one failed: `at \`metadata.totalItems\`: invalid type...`.
-            match words.strip_prefix("at `").and_then(|rest| rest.split_once("`: ")) {
-                Some((within, words)) if outer == "." => decode_error(response, within, words),
-                Some((within, words)) => decode_error(response, &format!("{outer}.{within}"), words),
-                None => decode_error(response, &outer, &words),
-            }
-        }
+        Err(err) => decode_error(response, &err.path().to_string(), &err.into_inner().to_string()),
         // Reached only if the two parsers disagreed; the body is still not what was expected.
         Ok(_) => decode_error(response, ".", "the body does not match the expected shape"),
     }

@@ -13,18 +13,20 @@ use std::task::Poll;
 use crate::cancel_outcome::CancelOutcome;
 use crate::config::Config;
 use crate::error::Error;
+use crate::progress::{BatchProgress, JobStage};
 use crate::settle::CancelJobFlow;
 use crate::transport::{AsyncTransport, Transport};
 
 /// Cancels every job of `job_ids` over a blocking transport, at most `concurrency` at a time on scoped threads,
 /// each as [`CancelJobFlow`] settles it, each reported as a [`CancelOutcome`] (a job already cancelled is a
-/// success). `each` runs on the calling thread; a panic in it or in the transport
+/// success), each job's stage kept in `progress` as the batch runs. `each` runs on the calling thread; a panic in it or in the transport
 /// reaches the caller once the other threads have stopped. Returns the IDs never started.
 pub fn cancel_jobs_each<T: Transport + Sync + ?Sized>(
     transport: &T,
     config: &Config,
     job_ids: Vec<String>,
     concurrency: usize,
+    progress: &BatchProgress,
     mut each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
 ) -> Vec<String> {
     let ids = job_ids;
@@ -54,6 +56,7 @@ pub fn cancel_jobs_each<T: Transport + Sync + ?Sized>(
         drop(sender);
         let mut in_flight = 0;
         while started < workers.min(ids.len()) && work.send(started).is_ok() {
+            progress.set(started, JobStage::InFlight);
             started += 1;
             in_flight += 1;
         }
@@ -69,8 +72,10 @@ pub fn cancel_jobs_each<T: Transport + Sync + ?Sized>(
                 }
             };
             in_flight -= 1;
+            progress.set(index, JobStage::Done);
             stopped |= each(index, &ids[index], CancelOutcome::of(result)).is_break();
             if !stopped && started < ids.len() && work.send(started).is_ok() {
+                progress.set(started, JobStage::InFlight);
                 started += 1;
                 in_flight += 1;
             }
@@ -91,6 +96,7 @@ pub async fn cancel_jobs_each_async<T: AsyncTransport + ?Sized>(
     config: &Config,
     job_ids: Vec<String>,
     concurrency: usize,
+    progress: &BatchProgress,
     mut each: impl FnMut(usize, &str, Result<CancelOutcome, Error>) -> ControlFlow<()>,
 ) -> Vec<String> {
     let ids = job_ids;
@@ -102,6 +108,7 @@ pub async fn cancel_jobs_each_async<T: AsyncTransport + ?Sized>(
         while !stopped && started < ids.len() && running.len() < slots {
             let flow = CancelJobFlow::new(ids[started].clone(), config);
             running.push((started, Box::pin(super::run_async(transport, flow, |_| {}))));
+            progress.set(started, JobStage::InFlight);
             started += 1;
         }
         let mut finished = false;
@@ -110,6 +117,7 @@ pub async fn cancel_jobs_each_async<T: AsyncTransport + ?Sized>(
             match running[slot].1.as_mut().poll(cx) {
                 Poll::Ready(result) => {
                     let (index, _) = running.remove(slot);
+                    progress.set(index, JobStage::Done);
                     stopped |= each(index, &ids[index], CancelOutcome::of(result)).is_break();
                     finished = true;
                 }
