@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     };
     let printer = show::Printer::new(cli.global.json).with_sources(settings.sources(&chosen));
     let outcome = match cli.command {
-        Command::Config => show_config(&settings, &chosen),
+        Command::Config => show_config(&settings, &chosen, cli.global.json),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sendkit", &mut std::io::stdout());
             Outcome::Success
@@ -214,20 +214,50 @@ impl Settings {
 }
 
 /// `sendkit config`: each setting in force and where it comes from; the key only as set or not.
-fn show_config(settings: &Settings, chosen: &profile::Chosen) -> Outcome {
+fn show_config(settings: &Settings, chosen: &profile::Chosen, json: bool) -> Outcome {
     let from = |source: &Source| source.describe(chosen);
     let (base_url, workspace) = (&settings.base_url, &settings.workspace);
-    println!("profile:         {}", chosen.source.as_deref().unwrap_or("none"));
-    println!("base URL:        {} (from {})", base_url.0, from(&base_url.1));
-    println!("workspace:       {} (from {})", workspace.0.as_deref().unwrap_or("none"), from(&workspace.1));
-    match &settings.key {
-        Some(source) => println!("API key:         set, not shown (from {})", from(source)),
-        None => println!("API key:         not set (from nowhere: set {} or --api-key-file)", Config::ENV_API_KEY),
-    }
-    println!("attempt timeout: {:?} (from {})", settings.attempt_timeout.0, from(&settings.attempt_timeout.1));
+    // With no profile in force, say where the file would have been, so that a missing file is seen as one.
+    let profile = match (&chosen.source, profile::path()) {
+        (Some(source), _) => source.clone(),
+        (None, Some(path)) if !path.exists() => format!("none (no profiles file at {})", path.display()),
+        (None, Some(path)) => format!("none (no profile chosen in {})", path.display()),
+        (None, None) => "none (no config directory to look in)".to_owned(),
+    };
     let deadline = settings.deadline.0.map_or("none".to_owned(), |d| format!("{d:?}"));
-    println!("deadline:        {deadline} (from {})", from(&settings.deadline.1));
-    println!("concurrency:     {} (from {})", settings.concurrency.0, from(&settings.concurrency.1));
+    let key = match &settings.key {
+        Some(source) => ("set, not shown".to_owned(), from(source)),
+        None => ("not set".to_owned(), format!("nowhere: set {} or --api-key-file", Config::ENV_API_KEY)),
+    };
+    let rows = [
+        ("profile", "profile", profile, None),
+        ("baseUrl", "base URL", base_url.0.clone(), Some(from(&base_url.1))),
+        ("workspace", "workspace", workspace.0.clone().unwrap_or_else(|| "none".to_owned()), Some(from(&workspace.1))),
+        ("apiKey", "API key", key.0, Some(key.1)),
+        (
+            "attemptTimeout",
+            "attempt timeout",
+            format!("{:?}", settings.attempt_timeout.0),
+            Some(from(&settings.attempt_timeout.1)),
+        ),
+        ("deadline", "deadline", deadline, Some(from(&settings.deadline.1))),
+        ("concurrency", "concurrency", settings.concurrency.0.to_string(), Some(from(&settings.concurrency.1))),
+    ];
+    if json {
+        let mut object = serde_json::Map::new();
+        for (name, _, value, source) in rows {
+            object.insert(name.to_owned(), serde_json::json!({ "value": value, "from": source }));
+        }
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        for (_, label, value, source) in rows {
+            let label = format!("{label}:");
+            match source {
+                Some(source) => println!("{label:<17}{value} (from {source})"),
+                None => println!("{label:<17}{value}"),
+            }
+        }
+    }
     if settings.key.is_some() {
         Outcome::Success
     } else {
@@ -260,6 +290,9 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Res
         Some(path) => {
             let flag = format!("--api-key-file {}", path.display());
             let text = std::fs::read_to_string(path).map_err(|err| format!("{flag}: cannot read it: {err}"))?;
+            if profile::readable_by_others(path) {
+                return Err(format!("{flag}: other users can read it: run `chmod 600 {}`", path.display()));
+            }
             let key = text.trim().to_owned();
             // Checked here so that the message names the file rather than the variable.
             ApiKey::new(key.clone()).map_err(|error| format!("{flag}: the key in it {}", key_problem(&error)))?;

@@ -99,7 +99,8 @@ pub fn choose(wanted: Option<&str>) -> Result<Chosen, String> {
         let known: Vec<&str> = file.profiles.keys().map(String::as_str).collect();
         return Err(format!("no profile {name:?} in {} (it has: {})", path.display(), known.join(", ")));
     };
-    if profile.api_key.is_some() && readable_by_others(&path) {
+    // Any profile's key, not only the chosen one's: a file others can read gives every key in it away.
+    if file.profiles.values().any(|profile| profile.api_key.is_some()) && readable_by_others(&path) {
         return Err(format!(
             "{} holds an API key and other users can read it: run `chmod 600 {}`, or keep the key in api_key_file",
             path.display(),
@@ -110,13 +111,13 @@ pub fn choose(wanted: Option<&str>) -> Result<Chosen, String> {
 }
 
 #[cfg(unix)]
-fn readable_by_others(path: &Path) -> bool {
+pub(crate) fn readable_by_others(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o077 != 0)
 }
 
 #[cfg(not(unix))]
-fn readable_by_others(_: &Path) -> bool {
+pub(crate) fn readable_by_others(_: &Path) -> bool {
     false
 }
 

@@ -191,12 +191,12 @@ fn a_wrong_key_exits_5() {
     let dir = std::env::temp_dir().join(format!("sendkit-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let key_file = dir.join("key");
-    std::fs::write(&key_file, "sk_test_wrong\n").unwrap();
+    write_private(&key_file, "sk_test_wrong\n");
     let output = sendkit(&server, &["get", "pending_1", "--api-key-file", key_file.to_str().unwrap()], "");
     assert_eq!(code(&output), 5, "{}", text(&output.stderr));
     assert!(text(&output.stderr).starts_with("get_job pending_1: HTTP 401 UNAUTHORIZED: "), "{}", text(&output.stderr));
     // The right key from a file, its newline trimmed.
-    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    write_private(&key_file, &format!("{KEY}\n"));
     let output = sendkit(&server, &["get", "pending_1", "--api-key-file", key_file.to_str().unwrap()], "");
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
 }
@@ -624,7 +624,7 @@ fn higher_sources_win_over_an_unreadable_profile_key_and_profile_settings_are_na
     let by_variable = with_profiles(&file, &["get", "pending_1"], &[("SENDKIT_API_KEY", KEY)]);
     assert_eq!(code(&by_variable), 0, "{}", text(&by_variable.stderr));
     let key_file = dir.join("good.key");
-    std::fs::write(&key_file, KEY).unwrap();
+    write_private(&key_file, KEY);
     let by_flag = with_profiles(&file, &["get", "pending_1", "--api-key-file", key_file.to_str().unwrap()], &[]);
     assert_eq!(code(&by_flag), 0, "{}", text(&by_flag.stderr));
     // With nothing above it, the profile's unreadable file is the error, naming it.
@@ -690,4 +690,43 @@ fn two_output_formats_at_once_are_refused() {
     assert_eq!(code(&output), 2, "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("leave out --json"), "{}", text(&output.stderr));
     assert_eq!(server.ledger().requests, 0);
+}
+
+/// A key file as its owner keeps it: mode 600.
+fn write_private(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// A key file others can read is refused, as a profiles file holding a key is; and `sendkit config --json` is
+/// JSON, naming each setting's source, and says where it looked for a profiles file.
+#[cfg(unix)]
+#[test]
+fn a_readable_key_file_is_refused_and_config_speaks_json() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = emulator();
+    let dir = std::env::temp_dir().join(format!("sendkit-modes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = sendkit(&server, &["get", "pending_1", "--api-key-file", key_file.to_str().unwrap()], "");
+    assert_eq!(code(&refused), 2);
+    assert!(text(&refused.stderr).contains("other users can read it"), "{}", text(&refused.stderr));
+    let missing = dir.join("none.toml");
+    let shown = with_profiles(&missing, &["config", "--json"], &[("SENDKIT_API_KEY", KEY)]);
+    // SENDKIT_CONFIG names a file that is not there: said (exit 2), not shown as settings.
+    assert_eq!(code(&shown), 2);
+    let mut command = command(&server, &["config", "--json"]);
+    let output = command.env("XDG_CONFIG_HOME", &dir).output().unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).expect("config --json is JSON");
+    assert_eq!(config["apiKey"]["from"], "SENDKIT_API_KEY");
+    assert_eq!(config["baseUrl"]["value"], server.base_url());
+    assert!(config["profile"]["value"].as_str().unwrap().contains("no profiles file at"), "{config}");
+    assert!(!text(&output.stdout).contains(KEY));
+    let _ = std::fs::remove_dir_all(&dir);
 }
