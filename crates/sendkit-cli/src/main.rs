@@ -446,6 +446,7 @@ fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrenc
     grace_after_interrupt(Arc::clone(&stop), Arc::clone(&progress), ids.clone(), printer.json());
     let mut outcome = Outcome::Success;
     let mut tally = show::Tally::default();
+    let mut refused = false;
     let not_started = client.cancel_jobs_tracked(ids, concurrency, &progress, |_, job_id, result| {
         // What each outcome means is the SDK's: a job already cancelled is a success of its own.
         match &result {
@@ -460,15 +461,20 @@ fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrenc
         };
         outcome = outcome.max(this);
         tally.count(&result);
-        if stop.load(Ordering::SeqCst) || show::stdout_closed() {
+        // A refused key refuses every job: nothing more is started, and the summary says why.
+        let key_refused = matches!(&result, Err(error) if error.is_authentication());
+        refused |= key_refused;
+        if key_refused || stop.load(Ordering::SeqCst) || show::stdout_closed() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
     });
     eprintln!("{}", tally.summary(total));
-    if !not_started.is_empty() && stop.load(Ordering::SeqCst) {
-        show::not_attempted(&not_started, printer.json());
+    if refused {
+        show::not_attempted(&not_started, printer.json(), "stopped, the API key was refused");
+    } else if stop.load(Ordering::SeqCst) {
+        show::not_attempted(&not_started, printer.json(), "interrupted");
     }
     if stop.load(Ordering::SeqCst) {
         return Outcome::Interrupted;
@@ -486,7 +492,7 @@ fn grace_after_interrupt(stop: Arc<AtomicBool>, progress: Arc<BatchProgress>, id
     exit_after_interrupt(stop, GRACE, move || {
         let named = |indices: Vec<usize>| indices.into_iter().map(|i| ids[i].clone()).collect::<Vec<String>>();
         show::in_flight(&named(progress.in_flight()), json);
-        show::not_attempted(&named(progress.not_started()), json);
+        show::not_attempted(&named(progress.not_started()), json, "interrupted");
     });
 }
 

@@ -47,11 +47,13 @@ pub struct Sources {
 pub struct Printer {
     json: bool,
     sources: Sources,
+    /// The hints already given: each is said once per command, however many jobs meet it.
+    hinted: std::cell::RefCell<Vec<String>>,
 }
 
 impl Printer {
     pub fn new(json: bool) -> Self {
-        Self { json, sources: Sources::default() }
+        Self { json, sources: Sources::default(), hinted: std::cell::RefCell::default() }
     }
 
     /// Whether the command prints JSON lines (`--json`).
@@ -165,7 +167,11 @@ impl Printer {
             _ => eprintln!("{error}"),
         }
         if let Some(hint) = self.hint(error) {
-            eprintln!("hint: {hint}");
+            let mut hinted = self.hinted.borrow_mut();
+            if !hinted.contains(&hint) {
+                eprintln!("hint: {hint}");
+                hinted.push(hint);
+            }
         }
         if self.json {
             let job_id = match error {
@@ -230,13 +236,14 @@ pub fn in_flight(job_ids: &[String], json: bool) {
     stopped_lines(job_ids, json, "in_flight", true, "interrupted with the cancel under way: it may have taken effect");
 }
 
-/// Jobs the command never started on before it stopped: nothing was sent for them.
-pub fn not_attempted(job_ids: &[String], json: bool) {
+/// Jobs the command never started on before it stopped (`why`: interrupted, the key refused): nothing was sent for
+/// them.
+pub fn not_attempted(job_ids: &[String], json: bool, why: &str) {
     if job_ids.is_empty() {
         return;
     }
-    eprintln!("interrupted: {} not attempted: {}", job_ids.len(), job_ids.join(" "));
-    stopped_lines(job_ids, json, "not_attempted", false, "interrupted before the cancel was sent");
+    eprintln!("{why}: {} not attempted: {}", job_ids.len(), job_ids.join(" "));
+    stopped_lines(job_ids, json, "not_attempted", false, &format!("{why} before the cancel was sent"));
 }
 
 fn stopped_lines(job_ids: &[String], json: bool, outcome: &str, may_have_taken_effect: bool, message: &str) {

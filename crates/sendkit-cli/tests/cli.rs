@@ -730,3 +730,22 @@ fn a_readable_key_file_is_refused_and_config_speaks_json() {
     assert!(!text(&output.stdout).contains(KEY));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A wrong key on a batch of 50: the refusal stops the batch (a few in flight at most), the hint is said once, and
+/// the rest are reported not attempted because the key was refused.
+#[test]
+fn a_refused_key_stops_a_batch_and_is_said_once() {
+    let server = emulator();
+    let ids: String = (0..50).map(|i| format!("job_{i}\n")).collect();
+    let mut child = command(&server, &["cancel", "-", "--concurrency", "2"])
+        .env("SENDKIT_API_KEY", "sk_test_wrong_0042")
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(ids.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let errors = text(&output.stderr);
+    assert_eq!(code(&output), 5, "{errors}");
+    assert!(server.ledger().requests <= 2, "{} requests for a key refused at once", server.ledger().requests);
+    assert_eq!(errors.matches("hint:").count(), 1, "{errors}");
+    assert!(errors.contains("stopped, the API key was refused: 4"), "{errors}");
+}
