@@ -10,9 +10,9 @@ use sendkit_tests::{settings, Connect};
 /// A span as a subscriber sees it: its ID, name and every field recorded.
 type SeenSpan = (u64, String, Vec<String>);
 
-/// Spans in order of creation.
+/// Spans in order of creation, and events (their message and fields) in order.
 #[derive(Default, Clone)]
-struct Spans(Arc<Mutex<Vec<SeenSpan>>>);
+struct Spans(Arc<Mutex<Vec<SeenSpan>>>, Arc<Mutex<Vec<String>>>);
 
 struct Recorder(Spans);
 
@@ -39,6 +39,12 @@ where
         self.0 .0.lock().unwrap().push((id.into_u64(), attrs.metadata().name().to_owned(), fields));
     }
 
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Vec::new();
+        event.record(&mut Fields(&mut fields));
+        self.0 .1.lock().unwrap().push(format!("{} {}", event.metadata().level(), fields.join(" ")));
+    }
+
     fn on_record(
         &self,
         id: &tracing::span::Id,
@@ -54,12 +60,25 @@ where
 
 fn spans_of_one_call(connect: Connect, spans: &Spans) {
     spans.0.lock().unwrap().clear();
+    spans.1.lock().unwrap().clear();
     let server = MockServer::start();
     server.insert_job(Job::new("job_1", JobType::EmailVerification, JobStatus::Pending));
     server.inject(Fault::status(503).on(Route::Cancel).times(1));
     let key = server.api_key().to_owned();
     let client = connect(settings(&server).build().unwrap());
     client.cancel_job("job_1").unwrap();
+    // An event as each attempt ends, so that a plain fmt() subscriber shows them without span events.
+    let events: Vec<String> = spans.1.lock().unwrap().iter().filter(|e| e.contains("sendkit:")).cloned().collect();
+    assert_eq!(
+        events,
+        [
+            "INFO message=sendkit: attempt answered http.response.status_code=503",
+            "INFO message=sendkit: retrying in 1ms sendkit.next_wait_ms=1",
+            "DEBUG message=sendkit: attempt answered http.response.status_code=200",
+        ],
+        "{events:#?}"
+    );
+    assert!(events.iter().all(|line| !line.contains(&key)));
     let spans = spans.0.lock().unwrap().clone();
     let shown: Vec<String> = spans.iter().map(|(_, name, fields)| format!("{name} {}", fields.join(" "))).collect();
     let (url, port) = (format!("{}/v1/enrichment/jobs/job_1/cancel", server.base_url()), server.addr().port());

@@ -1,8 +1,10 @@
 //! Tracing spans of a call, with the `tracing` feature: a span per call (operation, job ID) and a child per
 //! attempt, its fields named as the OpenTelemetry HTTP client conventions name them (`http.request.method`,
 //! `url.full`, `server.address`, `server.port`, `http.request.resend_count`, `http.response.status_code`,
-//! `error.type`) plus the server's request ID and the wait before the next attempt. Fields only, never the key, a
-//! header or a body. Without the feature every method here is empty and compiles away.
+//! `error.type`) plus the server's request ID and the wait before the next attempt; and an event as each attempt
+//! ends (DEBUG for a success, INFO for any other answer, a failure or a retry), so that a plain `fmt()` subscriber shows them. Fields
+//! and our own messages only, never the key, a header or a body. Without the feature every method here is empty and
+//! compiles away.
 
 use std::time::Duration;
 
@@ -51,6 +53,21 @@ impl Trace {
             if let Some(error) = error.filter(|_| status.is_none()) {
                 span.record("error.type", tracing::field::display(error_kind(error)));
             }
+            // An event as well as the span's fields, so that a plain `tracing_subscriber::fmt()` shows each
+            // attempt without span events switched on: DEBUG for a success, INFO for anything else.
+            match error {
+                None if status.is_some_and(|status| (200..300).contains(&status)) => {
+                    tracing::debug!(parent: span, http.response.status_code = status, "sendkit: attempt answered")
+                }
+                None => tracing::info!(parent: span, http.response.status_code = status, "sendkit: attempt answered"),
+                // The kind, not the message: a message can quote a body.
+                Some(error) => tracing::info!(
+                    parent: span,
+                    http.response.status_code = status,
+                    error.type = %error_kind(error),
+                    "sendkit: attempt failed"
+                ),
+            }
         }
     }
 
@@ -62,7 +79,9 @@ impl Trace {
 
     pub(crate) fn retry_after(&self, wait: Duration) {
         if let Some(span) = &self.attempt {
-            span.record("sendkit.next_wait_ms", u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            span.record("sendkit.next_wait_ms", wait_ms);
+            tracing::info!(parent: span, sendkit.next_wait_ms = wait_ms, "sendkit: retrying in {wait:?}");
         }
     }
 }
