@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 use sendkit_ureq::model::EnrichRequest;
-use sendkit_ureq::proto::ApiKey;
+use sendkit_ureq::proto::{ApiKey, InvalidInput};
 use sendkit_ureq::{BatchProgress, CancelOutcome, Client, Config};
 
 use args::{ApiCommand, Cli, Command, Global};
@@ -44,7 +44,8 @@ fn main() -> ExitCode {
         },
         _ => profile::Chosen::default(),
     };
-    let settings = match Settings::of(&cli.global, &chosen) {
+    let env = Environment::read();
+    let settings = match Settings::of(&cli.global, &chosen, &env) {
         Ok(settings) => settings,
         Err(message) => return usage(&message).into(),
     };
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
         Command::Api(ApiCommand::Enrich { output: Some(_), .. }) if cli.global.json => {
             usage("--output ids prints plain IDs, one per line: leave out --json (or --output, for the API's objects)")
         }
-        Command::Api(command) => match client(&cli.global, &chosen, &settings) {
+        Command::Api(command) => match client(&cli.global, &chosen, &settings, &env) {
             Ok(client) => run(command, &client, &printer, &settings),
             Err(message) => usage(&message),
         },
@@ -156,16 +157,31 @@ struct Settings {
     concurrency: (u16, Source),
 }
 
+/// The process environment, read once: every setting, its source and the SDK's config come from this one reading.
+struct Environment(std::collections::HashMap<String, String>);
+
+impl Environment {
+    fn read() -> Self {
+        // A variable that is not UTF-8 is no setting of ours: left out rather than a panic.
+        let vars =
+            std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+        Self(vars.collect())
+    }
+
+    /// A variable's value; an empty or blank one counts as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).filter(|value| !value.trim().is_empty()).cloned()
+    }
+}
+
 impl Settings {
-    fn of(global: &Global, chosen: &profile::Chosen) -> Result<Self, String> {
+    fn of(global: &Global, chosen: &profile::Chosen, environment: &Environment) -> Result<Self, String> {
         let profile = &chosen.profile;
         let in_profile = |message: String| match &chosen.source {
             Some(source) => format!("{source}: {message}"),
             None => message,
         };
-        let env = |name: &'static str| {
-            std::env::var(name).ok().filter(|value| !value.trim().is_empty()).map(|value| (value, Source::Env(name)))
-        };
+        let env = |name: &'static str| environment.get(name).map(|value| (value, Source::Env(name)));
         let key = match (&global.api_key_file, env(Config::ENV_API_KEY)) {
             (Some(path), _) => Some(Source::Flag(format!("--api-key-file {}", path.display()))),
             (None, Some((_, source))) => Some(source),
@@ -267,7 +283,13 @@ fn show_config(settings: &Settings, chosen: &profile::Chosen, json: bool) -> Out
 
 /// The client, from `settings` (flags, the environment and the profile, in that order); a setting that cannot be
 /// used is a message that names the flag, the variable or the profile.
-fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Result<Client, String> {
+fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings, env: &Environment) -> Result<Client, String> {
+    if settings.key.is_none() {
+        return Err(format!(
+            "environment variable {} is not set: set it to your API key, or pass --api-key-file PATH",
+            Config::ENV_API_KEY
+        ));
+    }
     let in_profile = |message: String| match &chosen.source {
         Some(source) => format!("{source}: {message}"),
         None => message,
@@ -278,15 +300,8 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Res
         Some(Source::Profile) => chosen.profile.key().map_err(in_profile)?,
         _ => None,
     };
-    let mut builder = match &global.api_key_file {
-        None => Config::from_lookup(|name| {
-            let env = std::env::var(name).ok().filter(|value| !value.trim().is_empty());
-            match name {
-                Config::ENV_API_KEY => env.or_else(|| profile_key.clone()),
-                _ => env,
-            }
-        })
-        .map_err(|error| for_the_command_line(&error.to_string()))?,
+    let key = match &global.api_key_file {
+        None => None,
         Some(path) => {
             let flag = format!("--api-key-file {}", path.display());
             let text = std::fs::read_to_string(path).map_err(|err| format!("{flag}: cannot read it: {err}"))?;
@@ -296,13 +311,16 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Res
             let key = text.trim().to_owned();
             // Checked here so that the message names the file rather than the variable.
             ApiKey::new(key.clone()).map_err(|error| format!("{flag}: the key in it {}", key_problem(&error)))?;
-            Config::from_lookup(|name| match name {
-                Config::ENV_API_KEY => Some(key.clone()),
-                other => std::env::var(other).ok(),
-            })
-            .map_err(|error| for_the_command_line(&error.to_string()))?
+            Some(key)
         }
     };
+    // The SDK reads its variables (the proxy's too) from the same reading of the environment; the key from the
+    // file, the variable or the profile, as the settings decided.
+    let mut builder = Config::from_lookup(|name| match name {
+        Config::ENV_API_KEY => key.clone().or_else(|| env.get(name)).or_else(|| profile_key.clone()),
+        other => env.get(other),
+    })
+    .map_err(|error| error.to_string())?;
     if settings.base_url.1.set_in_code() {
         builder = builder.base_url(&settings.base_url.0);
     }
@@ -321,18 +339,18 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings) -> Res
     let config = builder.application(concat!("sendkit-cli/", env!("CARGO_PKG_VERSION"))).build().map_err(|error| {
         // A timing setting is named where it was given: the flag, or the profile and its file.
         let named = |setting: &str, source: &Source, flag: &str| match source {
-            Source::Profile => format!("{}: {setting}:", chosen.source.as_deref().unwrap_or("profile")),
-            _ => format!("{flag}:"),
+            Source::Profile => format!("{}: {setting}", chosen.source.as_deref().unwrap_or("profile")),
+            _ => flag.to_owned(),
         };
-        let message = error.to_string();
-        let message = message
-            .replacen(
-                "attempt_timeout:",
-                &named("attempt_timeout", &settings.attempt_timeout.1, "--attempt-timeout"),
-                1,
-            )
-            .replacen("deadline:", &named("deadline", &settings.deadline.1, "--deadline"), 1);
-        for_the_command_line(&message)
+        match &error {
+            InvalidInput::Setting { setting: "attempt_timeout", reason } => {
+                format!("{}: {reason}", named("attempt_timeout", &settings.attempt_timeout.1, "--attempt-timeout"))
+            }
+            InvalidInput::Setting { setting: "deadline", reason } => {
+                format!("{}: {reason}", named("deadline", &settings.deadline.1, "--deadline"))
+            }
+            other => other.to_string(),
+        }
     })?;
     if global.verbose {
         show::settings(&config);
@@ -346,22 +364,6 @@ fn key_problem(error: &sendkit_ureq::proto::InvalidInput) -> String {
         sendkit_ureq::proto::InvalidInput::ApiKey { reason, .. } => reason.clone(),
         other => other.to_string(),
     }
-}
-
-/// A configuration message as the SDK words it for Rust code, reworded for a person at a command line: the
-/// flags and variables they have, not the builder methods they do not.
-fn for_the_command_line(message: &str) -> String {
-    message
-        .replace(
-            "opt in with .danger_allow_insecure_http() (SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1)",
-            "set SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1",
-        )
-        .replace("call .workspace_id(..)", "pass --workspace")
-        .replace(
-            "environment variable SENDKIT_API_KEY is not set",
-            "environment variable SENDKIT_API_KEY is not set: set it to your API key, or pass --api-key-file PATH",
-        )
-        .replace("configure the API key instead", "set SENDKIT_API_KEY or --api-key-file instead")
 }
 
 /// The IDs as given, `-` standing for standard input's lines (blank lines and `#` comments skipped), each once, in

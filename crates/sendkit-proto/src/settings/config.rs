@@ -522,8 +522,8 @@ impl ConfigBuilder {
             None if key.kind() == KeyKind::Platform => {
                 return Err(InvalidInput::WorkspaceId {
                     reason: format!(
-                        "is missing: a platform key (sk_user_...) must name its workspace; set {} or call \
-                         .workspace_id(..)",
+                        "is missing: a platform key (sk_user_...) must name its workspace: set {} (in code, \
+                         .workspace_id(..))",
                         Config::ENV_WORKSPACE_ID
                     ),
                     from: None,
@@ -600,7 +600,9 @@ fn check_base_url(
     let uri: http::Uri = url.parse().map_err(|_| fail("not a URL"))?;
     let authority = uri.authority().ok_or_else(|| fail("no host: write it as https://host[:port]"))?;
     if authority.as_str().contains('@') {
-        return Err(fail("credentials in the URL are not allowed: configure the API key instead"));
+        return Err(fail(
+            "credentials in the URL are not allowed: give the API key as the key (SENDKIT_API_KEY) instead",
+        ));
     }
     if uri.query().is_some() {
         return Err(fail("a query string is not allowed"));
@@ -611,7 +613,7 @@ fn check_base_url(
         Some("http") => {
             return Err(fail(
                 "plain http would send the key in clear: use https, a loopback host, or opt in with \
-                 .danger_allow_insecure_http() (SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1)",
+                 SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1 (in code, .danger_allow_insecure_http())",
             ));
         }
         _ => return Err(fail("the scheme must be https or http")),
