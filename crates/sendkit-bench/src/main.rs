@@ -27,6 +27,7 @@ use sendkit_model::{Job, JobStatus, JobType, SuccessEnvelope};
 use sendkit_proto::{Config, RetryPolicy};
 
 mod bulk;
+mod fleet;
 mod tls;
 
 const USER_AGENT_VALUE: &str = Config::USER_AGENT;
@@ -447,6 +448,14 @@ fn main() {
         if flag == "--bulk" {
             bulk = true;
             continue;
+        }
+        if flag == "--fleet" {
+            let cli = std::env::current_exe().ok().map(|exe| exe.with_file_name("sendkit")).filter(|cli| cli.exists());
+            match cli {
+                Some(cli) => fleet::run(&cli),
+                None => println!("note: no sendkit binary beside this one (cargo build --release -p sendkit-cli)"),
+            }
+            return;
         }
         if flag == "--tls" {
             tls = true;
