@@ -250,3 +250,33 @@ matrix!(
     lost_answer => expect::lost_answer,
     redirect => expect::redirect,
 );
+
+/// The emulator's rate limiter can say its budget on every answer (the IETF RateLimit fields), and the SDK shows
+/// it to observers on successes, and paces on it: a batch behind it meets far fewer 429s than the requests it makes.
+#[test]
+fn a_limiter_that_says_its_budget_is_read_on_every_answer() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Default, Clone)]
+    struct Seen(Arc<Mutex<Vec<Option<sendkit_proto::RateLimitStatus>>>>);
+    impl sendkit_proto::Observer for Seen {
+        fn attempt(&self, record: &sendkit_proto::AttemptRecord<'_>) {
+            self.0.lock().unwrap().push(record.rate_limit);
+        }
+    }
+    let server = MockServer::start();
+    let ids: Vec<String> = (0..40).map(|i| format!("limited_{i}")).collect();
+    for id in &ids {
+        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Pending));
+    }
+    server.inject(Fault::rate_limit(20.0, 5).with_rate_limit_headers());
+    let seen = Seen::default();
+    let config = settings(&server).observer(seen.clone()).build().unwrap();
+    let results = sendkit_ureq::Client::new(config).cancel_jobs(ids.iter().cloned(), 4);
+    assert!(results.iter().all(|(_, result)| result.is_ok()), "every job cancelled");
+    let seen = seen.0.lock().unwrap();
+    let budgets: Vec<_> = seen.iter().flatten().collect();
+    assert_eq!(budgets.len(), seen.len(), "every answer said the budget");
+    assert!(budgets.iter().all(|budget| budget.limit == Some(20)), "{budgets:?}");
+    let ledger = server.ledger();
+    assert!(ledger.rate_limited * 4 < 40, "{} refusals for 40 cancels", ledger.rate_limited);
+}

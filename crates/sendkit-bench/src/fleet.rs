@@ -19,6 +19,8 @@ struct Fleet {
     jobs_each: usize,
     per_second: f64,
     burst: u32,
+    /// The limiter says its budget on every answer (the IETF RateLimit fields).
+    headers: bool,
 }
 
 /// What one fleet did.
@@ -37,7 +39,8 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
     for id in &ids {
         server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Pending));
     }
-    server.inject(Fault::rate_limit(fleet.per_second, fleet.burst));
+    let limiter = Fault::rate_limit(fleet.per_second, fleet.burst);
+    server.inject(if fleet.headers { limiter.with_rate_limit_headers() } else { limiter });
     let started = Instant::now();
     let children: Vec<_> = ids
         .chunks(fleet.jobs_each)
@@ -86,24 +89,28 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
     }
 }
 
-/// The fleet table: N = 1, 2, 4, 8 processes at concurrency 8, 100 jobs each, behind 50 requests a second (burst 5).
+/// The fleet table: N = 1, 2, 4, 8 processes at concurrency 8, 100 jobs each, behind 50 requests a second (burst 5),
+/// without rate-limit headers (as nginx's `limit_req`), then with them.
 pub fn run(cli: &std::path::Path) {
     println!("| processes x concurrency | jobs | limiter | all done | share of the limiter's rate | refusals (429) per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|---|");
-    for processes in [1, 2, 4, 8] {
-        let fleet = Fleet { processes, concurrency: 8, jobs_each: 100, per_second: 50.0, burst: 5 };
-        let outcome = run_fleet(cli, &fleet);
-        println!(
-            "| {} x {} | {} | {}/s | {:.1} s{} | {:.2} | {:.2} | {:.2} |",
-            fleet.processes,
-            fleet.concurrency,
-            fleet.processes * fleet.jobs_each,
-            fleet.per_second,
-            outcome.seconds,
-            if outcome.all_cancelled { "" } else { " (not all cancelled)" },
-            outcome.share,
-            outcome.refusals_per_accepted,
-            outcome.fairness
-        );
+    for headers in [false, true] {
+        for processes in [1, 2, 4, 8] {
+            let fleet = Fleet { processes, concurrency: 8, jobs_each: 100, per_second: 50.0, burst: 5, headers };
+            let outcome = run_fleet(cli, &fleet);
+            println!(
+                "| {} x {} | {} | {}/s{} | {:.1} s{} | {:.2} | {:.2} | {:.2} |",
+                fleet.processes,
+                fleet.concurrency,
+                fleet.processes * fleet.jobs_each,
+                fleet.per_second,
+                if headers { ", RateLimit headers" } else { "" },
+                outcome.seconds,
+                if outcome.all_cancelled { "" } else { " (not all cancelled)" },
+                outcome.share,
+                outcome.refusals_per_accepted,
+                outcome.fairness
+            );
+        }
     }
 }

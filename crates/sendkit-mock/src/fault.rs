@@ -69,6 +69,8 @@ pub(crate) enum Action {
         burst: f64,
         tokens: f64,
         refilled: Option<std::time::Instant>,
+        /// Say the budget on every answer: the IETF `RateLimit-Policy` and `RateLimit` fields.
+        advertise: bool,
     },
 }
 
@@ -131,7 +133,17 @@ impl Fault {
     /// through go on to the next fault, or to the API.
     pub fn rate_limit(per_second: f64, burst: u32) -> Self {
         let (per_second, burst) = (per_second.max(0.001), f64::from(burst.max(1)));
-        Self::new(Action::RateLimit { per_second, burst, tokens: burst, refilled: None })
+        Self::new(Action::RateLimit { per_second, burst, tokens: burst, refilled: None, advertise: false })
+    }
+
+    /// With [`Fault::rate_limit`]: the limiter says its budget on every answer, passed or refused, as the IETF
+    /// RateLimit header fields do (`RateLimit-Policy: "limiter";q=PER_SECOND;w=1` and
+    /// `RateLimit: "limiter";r=LEFT;t=SECONDS`), so that a client can pace before it meets a 429.
+    pub fn with_rate_limit_headers(mut self) -> Self {
+        if let Action::RateLimit { advertise, .. } = &mut self.action {
+            *advertise = true;
+        }
+        self
     }
 
     /// Over TLS: read the request, then, instead of answering, send the client a TLS record it cannot accept, as a
@@ -282,6 +294,9 @@ pub(crate) struct FaultSpec {
     per_second: Option<f64>,
     #[serde(default)]
     burst: Option<u32>,
+    /// With `rate_limit`: say the budget in the IETF RateLimit fields on every answer.
+    #[serde(default)]
+    rate_limit_headers: bool,
 }
 
 impl FaultSpec {
@@ -312,7 +327,13 @@ impl FaultSpec {
             Some("stall_handshake") => Fault::stall_handshake(),
             Some("reset_on_accept") => Fault::reset_on_accept(),
             Some("rate_limit") => {
-                Fault::rate_limit(self.per_second.ok_or("a rate limit needs perSecond")?, self.burst.unwrap_or(1))
+                let limiter =
+                    Fault::rate_limit(self.per_second.ok_or("a rate limit needs perSecond")?, self.burst.unwrap_or(1));
+                if self.rate_limit_headers {
+                    limiter.with_rate_limit_headers()
+                } else {
+                    limiter
+                }
             }
             Some(other) => return Err(format!("unknown fault kind {other:?}")),
         };

@@ -84,9 +84,11 @@ pub(crate) async fn handle(
         Err(refusal) => return Ok(with_id(refusal.answer().map(AnswerBody::whole))),
     };
     let (route, job_id) = (call.route(), call.job_id().map(str::to_owned));
+    let advertised;
     let (fault, seen) = {
         let mut state = shared.lock();
         let fault = state.take_fault(route, job_id.as_deref());
+        advertised = state.take_advertised();
         let seen = state.ledger.requests_seen.len();
         if seen < Ledger::MAX_RECORDS {
             state.ledger.requests_seen.push(RequestRecord { route, job_id, acted: false, answered: false });
@@ -108,9 +110,17 @@ pub(crate) async fn handle(
             }
         }
     };
+    let advertise = |headers: &mut http::HeaderMap| {
+        for (name, value) in &advertised {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                headers.insert(*name, value);
+            }
+        }
+    };
     let Some(fault) = fault else {
-        let answer = serve(&shared, &parts.headers, call, body).await;
+        let mut answer = serve(&shared, &parts.headers, call, body).await;
         acted(&answer);
+        advertise(answer.headers_mut());
         return Ok(with_id(answer.map(AnswerBody::whole).map(|body| body.on_end(answered, true))));
     };
     if fault.after_acting || matches!(fault.action, Action::LoseAnswer) {
@@ -142,6 +152,7 @@ pub(crate) async fn handle(
                 Response::new(AnswerBody::whole(Bytes::from_static(page.as_bytes())).on_end(answered, true));
             *answer.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             answer.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
+            advertise(answer.headers_mut());
             Ok(with_id(answer))
         }
         Action::Reset | Action::StallHandshake | Action::ResetOnAccept => {

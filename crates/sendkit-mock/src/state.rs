@@ -100,6 +100,8 @@ pub(crate) struct State {
     offset: Duration,
     next_serial: u64,
     random: u64,
+    /// The budget a rate limiter said for the request just taken, to put on its answer.
+    advertised: Vec<(&'static str, String)>,
 }
 
 impl State {
@@ -113,6 +115,7 @@ impl State {
             offset: Duration::ZERO,
             next_serial: 0,
             random: seed,
+            advertised: Vec::new(),
         }
     }
 
@@ -146,20 +149,40 @@ impl State {
         fault
     }
 
+    /// What a rate limiter said of its budget for the request just taken: headers for its answer.
+    pub(crate) fn take_advertised(&mut self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut self.advertised)
+    }
+
     pub(crate) fn take_fault(&mut self, route: Route, job_id: Option<&str>) -> Option<Fault> {
+        self.advertised.clear();
         let mut chosen = None;
         for index in 0..self.faults.len() {
             if !self.faults[index].matches(route, job_id) {
                 continue;
             }
             // A rate limiter takes only the requests over its rate; the rest go on.
-            if let Action::RateLimit { per_second, burst, tokens, refilled } = &mut self.faults[index].action {
+            if let Action::RateLimit { per_second, burst, tokens, refilled, advertise } = &mut self.faults[index].action
+            {
                 let now = Instant::now();
                 let elapsed = refilled.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
                 *tokens = (*tokens + elapsed * *per_second).min(*burst);
                 *refilled = Some(now);
-                if *tokens >= 1.0 {
+                let passes = *tokens >= 1.0;
+                if passes {
                     *tokens -= 1.0;
+                }
+                if *advertise {
+                    // Whole seconds, as the fields carry them: the window to refill the bucket, and the time until
+                    // the next request will pass (0 while some are left).
+                    // The policy as a quota a second; what is left is the bucket's whole tokens.
+                    let reset = if *tokens >= 1.0 { 0.0 } else { ((1.0 - *tokens) / *per_second).ceil() };
+                    self.advertised = vec![
+                        ("ratelimit-policy", format!("\"limiter\";q={};w=1", per_second.ceil() as u64)),
+                        ("ratelimit", format!("\"limiter\";r={};t={reset}", tokens.floor() as u64)),
+                    ];
+                }
+                if passes {
                     continue;
                 }
                 self.ledger.rate_limited += 1;

@@ -638,14 +638,24 @@ fn errors_sort_into_categories_without_matching_every_variant() {
 fn the_pacer_follows_what_the_limiter_reports_on_successful_answers() {
     let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
     let now = Now::new(Instant::now(), wall_start());
-    // Nothing left until the window resets in 2 s: every call of the config waits for it.
-    let spent = [("ratelimit-policy", "\"default\";q=50;w=2"), ("ratelimit", "\"default\";r=0;t=2")];
+    // Nothing left until the window resets in 2 s, and no policy to say more: every call of the config waits.
+    let spent = [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "2")];
     let run = drive(GetJob::new("job_1"), &config, vec![answer(200, &spent, &job_body("pending"))]);
     assert!(run.result.is_ok());
     assert!(
         matches!(first_step(&config, now), Step::Sleep(wait) if wait > Duration::from_millis(1900)),
         "the next call waits for the window"
     );
+    // With a policy of 50 in 2 s, the next request is due in 40 ms, not at the rounded-up reset; the ones after it
+    // go one at a time at the policy's rate.
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
+    let spent = [("ratelimit-policy", "\"default\";q=50;w=2"), ("ratelimit", "\"default\";r=0;t=2")];
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(200, &spent, &job_body("pending"))]);
+    assert!(run.result.is_ok());
+    let first = first_step(&config, now);
+    assert!(matches!(first, Step::Sleep(wait) if (30..=45).contains(&wait.as_millis())), "{first:?}");
+    let second = first_step(&config, now);
+    assert!(matches!(second, Step::Sleep(wait) if (70..=85).contains(&wait.as_millis())), "{second:?}");
     // 5 left for the next second: the calls spread them, 200 ms apart.
     let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
     let some = [("x-ratelimit-limit", "50"), ("x-ratelimit-remaining", "5"), ("x-ratelimit-reset", "1")];

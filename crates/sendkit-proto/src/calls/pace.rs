@@ -86,8 +86,23 @@ impl Pacer {
         let mut state = self.lock();
         let Some(until) = now.checked_add(reset) else { return };
         if remaining == 0 {
-            if reset <= longest {
+            // The fields count whole seconds: with a policy (q requests in w seconds), the next request is due in
+            // w/q, which may be far sooner than the rounded-up reset.
+            let next = match (status.limit, status.window) {
+                (Some(quota), Some(window)) if quota > 0 => {
+                    reset.min(window / u32::try_from(quota).unwrap_or(u32::MAX))
+                }
+                _ => reset,
+            };
+            if let Some(until) = now.checked_add(next).filter(|_| next <= longest) {
                 state.paused_until = Some(state.paused_until.map_or(until, |paused| paused.max(until)));
+            }
+            // And after it, one at a time at the policy's rate: the calls held together must not go together.
+            if let (Some(quota), Some(window)) = (status.limit, status.window.filter(|w| !w.is_zero())) {
+                let rate = (quota as f64 / window.as_secs_f64()).max(Self::MIN_RATE);
+                if let Some(until) = now.checked_add(window) {
+                    state.budget = Some((rate, until));
+                }
             }
             return;
         }
