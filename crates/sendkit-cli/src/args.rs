@@ -38,8 +38,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes: shown apart, after each command's own, under a heading of their own.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Client options")]
 pub struct Global {
     /// Print the API's objects as JSON, one document per line
     #[arg(long, global = true)]
