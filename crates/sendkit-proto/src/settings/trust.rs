@@ -4,6 +4,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
 use crate::error::InvalidInput;
 
 /// The kind of a private key, from its PEM label.
@@ -58,89 +61,56 @@ impl fmt::Debug for ClientIdentity {
     }
 }
 
-/// The certificates of a PEM text, as DER; refused when it holds none, or a block that is not valid base64.
+/// The certificates of a PEM text, in order; none is an error.
 pub(crate) fn certificates(pem: &[u8], setting: &'static str) -> Result<Vec<Vec<u8>>, InvalidInput> {
-    let certificates: Vec<Vec<u8>> =
-        blocks(pem, setting)?.into_iter().filter(|(label, _)| label == "CERTIFICATE").map(|(_, der)| der).collect();
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .map(|certificate| certificate.map(|der| der.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| pem_error(setting, error))?;
     if certificates.is_empty() {
         return Err(InvalidInput::Setting { setting, reason: "holds no -----BEGIN CERTIFICATE----- block".into() });
     }
     Ok(certificates)
 }
 
-/// A certificate chain and one private key from a PEM text (or two texts put together).
+/// A certificate chain and one private key from a PEM text.
 pub(crate) fn identity(pem: &[u8]) -> Result<ClientIdentity, InvalidInput> {
     const SETTING: &str = "client_identity_pem";
-    let blocks = blocks(pem, SETTING)?;
-    let chain: Vec<Vec<u8>> =
-        blocks.iter().filter(|(label, _)| label == "CERTIFICATE").map(|(_, der)| der.clone()).collect();
-    let mut keys = blocks.into_iter().filter_map(|(label, der)| {
-        let format = match label.as_str() {
-            "PRIVATE KEY" => KeyFormat::Pkcs8,
-            "RSA PRIVATE KEY" => KeyFormat::Pkcs1,
-            "EC PRIVATE KEY" => KeyFormat::Sec1,
-            _ => return None,
-        };
-        Some((format, der))
-    });
     let fail = |reason: &str| InvalidInput::Setting { setting: SETTING, reason: reason.to_owned() };
-    let (format, key) = keys.next().ok_or_else(|| fail("holds no private key block"))?;
+    // An encrypted key is a section the TLS stack skips: said for what it is, not as "no private key".
+    let text = String::from_utf8_lossy(pem);
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(fail(
+            "holds an encrypted private key: give the key unencrypted (openssl pkey -in key.pem -out plain.pem), in a \
+             file only you can read",
+        ));
+    }
+    let chain = certificates(pem, SETTING)?;
+    let keys =
+        PrivateKeyDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>().map_err(|error| pem_error(SETTING, error))?;
+    let mut keys = keys.into_iter();
+    let key = keys.next().ok_or_else(|| fail("holds no private key block"))?;
     if keys.next().is_some() {
         return Err(fail("holds more than one private key"));
     }
-    if chain.is_empty() {
-        return Err(fail("holds no -----BEGIN CERTIFICATE----- block"));
-    }
-    Ok(ClientIdentity { chain: chain.into(), key: key.into(), format })
-}
-
-/// Each `-----BEGIN LABEL-----` ... `-----END LABEL-----` block: its label and its decoded bytes.
-fn blocks(pem: &[u8], setting: &'static str) -> Result<Vec<(String, Vec<u8>)>, InvalidInput> {
-    let text = String::from_utf8_lossy(pem);
-    let mut found = Vec::new();
-    let mut rest = text.as_ref();
-    while let Some(begin) = rest.find("-----BEGIN ") {
-        let after = &rest[begin + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else { break };
-        let label = after[..label_end].to_owned();
-        let body = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let Some(end) = body.find(&end_marker) else {
-            return Err(InvalidInput::Setting { setting, reason: format!("a {label} block has no end line") });
-        };
-        let der = base64_decode(&body[..end])
-            .ok_or_else(|| InvalidInput::Setting { setting, reason: format!("a {label} block is not valid base64") })?;
-        found.push((label, der));
-        rest = &body[end + end_marker.len()..];
-    }
-    Ok(found)
-}
-
-/// Standard base64, whitespace ignored, padding optional.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
+    let format = match &key {
+        PrivateKeyDer::Pkcs1(_) => KeyFormat::Pkcs1,
+        PrivateKeyDer::Sec1(_) => KeyFormat::Sec1,
+        _ => KeyFormat::Pkcs8,
     };
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        if c == b'=' {
-            break;
-        }
-        buffer = (buffer << 6) | u32::from(value(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    Ok(ClientIdentity { chain: chain.into(), key: key.secret_der().into(), format })
+}
+
+/// What was wrong with the PEM text, in words that name the setting and never quote the text (it may be a key).
+fn pem_error(setting: &'static str, error: pem::Error) -> InvalidInput {
+    let reason = match error {
+        pem::Error::MissingSectionEnd { .. } => "a block has no end line".to_owned(),
+        pem::Error::IllegalSectionStart { .. } => "a -----BEGIN line is malformed".to_owned(),
+        pem::Error::Base64Decode(_) => "a block is not valid base64".to_owned(),
+        pem::Error::SectionTooLarge => "a block is too large".to_owned(),
+        _ => "is not PEM".to_owned(),
+    };
+    InvalidInput::Setting { setting, reason }
 }
 
 #[cfg(test)]
@@ -159,5 +129,15 @@ mod tests {
         assert_eq!(identity.key(), (&b"bar"[..], KeyFormat::Sec1));
         assert!(!format!("{identity:?}").contains("bar"));
         assert_eq!(identity.key_pem(), "-----BEGIN EC PRIVATE KEY-----\nYmFy\n-----END EC PRIVATE KEY-----\n");
+    }
+
+    #[test]
+    fn an_encrypted_key_and_text_after_padding_are_refused_for_what_they_are() {
+        let encrypted = b"-----BEGIN CERTIFICATE-----\nZm9v\n-----END CERTIFICATE-----\n-----BEGIN ENCRYPTED PRIVATE KEY-----\nYmFy\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let said = identity(encrypted).unwrap_err().to_string();
+        assert!(said.contains("encrypted private key") && !said.contains("base64"), "{said}");
+        // Text after the padding was dropped in silence; now it is an error.
+        let trailing = b"-----BEGIN CERTIFICATE-----\nZm9v\nYg==Zm9v\n-----END CERTIFICATE-----\n";
+        assert!(certificates(trailing, "trust_pem").is_err());
     }
 }
