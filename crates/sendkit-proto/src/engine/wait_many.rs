@@ -154,10 +154,10 @@ async fn wait_worker<T: AsyncTransport + ?Sized>(
             Turn::Run { index, name, flow } => (index, name, flow),
         };
         let mut step = flow.next(transport.now());
-        let mut turn = Vec::new();
         loop {
+            // Each event is handed out as it comes, not at the end of the turn.
             while let Some(job) = flow.take_progress() {
-                turn.push(WaitEvent::Progress(job));
+                push(events, WaitEvent::Progress(job));
             }
             step = match step {
                 Step::Send(attempt) => {
@@ -165,15 +165,19 @@ async fn wait_worker<T: AsyncTransport + ?Sized>(
                     flow.receive(outcome, transport.now())
                 }
                 other => {
-                    turn.extend(end_turn(schedule, index, name, flow, other, transport.now().monotonic));
+                    if let Some(event) = end_turn(schedule, index, name, flow, other, transport.now().monotonic) {
+                        push(events, event);
+                    }
                     break;
                 }
             };
-            // Progress is handed out as it comes, not at the end of the turn.
-            events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).append(&mut turn);
         }
-        events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).append(&mut turn);
     }
+}
+
+/// Queues an event for the caller of [`wait_for_jobs_async`].
+fn push(events: &Mutex<Vec<WaitEvent>>, event: WaitEvent) {
+    events.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(event);
 }
 
 /// What a turn ends with: the flow parked until its pause is over, or finished and reported.
