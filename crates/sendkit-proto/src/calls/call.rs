@@ -177,9 +177,13 @@ impl<'c, O: Operation> Call<'c, O> {
         }
         // What a limiter says of the budget, on every answer: for the pacer, and for the observer.
         if self.config.pacer().is_some() || self.config.observer().is_some() {
-            let date = response.headers().get(DATE).and_then(|date| date.to_str().ok());
-            let wall = date.and_then(|date| httpdate::parse_http_date(date).ok()).unwrap_or(now.wall);
-            self.budget = RateLimitStatus::read_at(response.headers(), wall);
+            let headers = response.headers();
+            // The answer's own clock, read only for a reset given as a Unix time.
+            let wall = || {
+                let date = headers.get(DATE).and_then(|date| date.to_str().ok());
+                date.and_then(|date| httpdate::parse_http_date(date).ok()).unwrap_or(now.wall)
+            };
+            self.budget = RateLimitStatus::read_at(headers, &wall);
             if let (Some(pacer), Some(budget)) = (self.config.pacer(), &self.budget) {
                 pacer.budget(now.monotonic, budget, self.config.retry().longest_retry_after());
             }

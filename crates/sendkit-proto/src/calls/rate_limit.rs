@@ -35,12 +35,12 @@ impl RateLimitStatus {
     /// The budget the headers report, or `None` when they report none. A malformed field is ignored, never an
     /// error: it says nothing the pacer can follow.
     pub fn read(headers: &HeaderMap) -> Option<Self> {
-        Self::read_at(headers, SystemTime::UNIX_EPOCH)
+        Self::read_at(headers, &|| SystemTime::UNIX_EPOCH)
     }
 
     /// As [`RateLimitStatus::read`], with `now` (the answer's `Date`, or the wall clock) to read an
-    /// `X-RateLimit-Reset` given as a Unix time.
-    pub(crate) fn read_at(headers: &HeaderMap, now: SystemTime) -> Option<Self> {
+    /// `X-RateLimit-Reset` given as a Unix time: asked only then, so that an answer without one costs no clock.
+    pub(crate) fn read_at(headers: &HeaderMap, now: &dyn Fn() -> SystemTime) -> Option<Self> {
         let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
         let mut status = Self::default();
         // The draft's structured form: `RateLimit: "name";r=7;t=1`, `RateLimit-Policy: "name";q=50;w=1`; and the
@@ -59,11 +59,16 @@ impl RateLimitStatus {
             status.window = parameter(first, "w").map(Duration::from_secs);
         }
         // The separate fields: `RateLimit-Limit` and co., and the common `X-RateLimit-*`.
-        for prefix in ["ratelimit-", "x-ratelimit-"] {
-            let number = |name: &str| text(&format!("{prefix}{name}")).and_then(|v| v.trim().parse::<u64>().ok());
-            status.limit = status.limit.or_else(|| number("limit"));
-            status.remaining = status.remaining.or_else(|| number("remaining"));
-            status.reset = status.reset.or_else(|| number("reset").map(|reset| seconds_or_unix_time(reset, now)));
+        // Named in full: read on every answer, they must cost no allocation.
+        const SEPARATE: [[&str; 3]; 2] = [
+            ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"],
+            ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"],
+        ];
+        for [limit, remaining, reset] in SEPARATE {
+            let number = |name: &str| text(name).and_then(|v| v.trim().parse::<u64>().ok());
+            status.limit = status.limit.or_else(|| number(limit));
+            status.remaining = status.remaining.or_else(|| number(remaining));
+            status.reset = status.reset.or_else(|| number(reset).map(|reset| seconds_or_unix_time(reset, now)));
         }
         (status != Self::default()).then_some(status)
     }
@@ -71,13 +76,13 @@ impl RateLimitStatus {
 
 /// `X-RateLimit-Reset` is seconds from now at some servers and a Unix time at others (GitHub's): a number past
 /// 2001 read as seconds would be 31 years, so it is taken as a time.
-fn seconds_or_unix_time(reset: u64, now: SystemTime) -> Duration {
+fn seconds_or_unix_time(reset: u64, now: &dyn Fn() -> SystemTime) -> Duration {
     const A_BILLION_SECONDS: u64 = 1_000_000_000;
     if reset < A_BILLION_SECONDS {
         return Duration::from_secs(reset);
     }
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-    at.duration_since(now).unwrap_or(Duration::ZERO)
+    at.duration_since(now()).unwrap_or(Duration::ZERO)
 }
 
 /// The value of `name=` among `;`- or `,`-separated parameters, as a whole number.
@@ -114,7 +119,7 @@ mod tests {
         assert_eq!((x.limit, x.remaining, x.reset), (Some(5000), Some(4999), Some(seconds(30))));
         // A Unix time, measured from the answer's clock.
         let now = SystemTime::UNIX_EPOCH + seconds(1_767_225_600);
-        let unix = RateLimitStatus::read_at(&headers(&[("x-ratelimit-reset", "1767225660")]), now).unwrap();
+        let unix = RateLimitStatus::read_at(&headers(&[("x-ratelimit-reset", "1767225660")]), &|| now).unwrap();
         assert_eq!(unix.reset, Some(seconds(60)));
     }
 
