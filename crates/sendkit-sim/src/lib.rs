@@ -21,4 +21,4 @@ mod world;
 pub use rng::Rng;
 pub use schedule::{late_effect, run, run_in, Driver, Operation, Report};
 pub use transport::Sim;
-pub use world::{Fault, World};
+pub use world::{Fault, Sent, World};

@@ -69,8 +69,8 @@ fn many(from: u64, seeds: u64) -> ExitCode {
     for seed in from..from.saturating_add(seeds) {
         let report = run(seed);
         simulated += report.simulated;
-        for fault in &report.faults {
-            *faults.entry(format!("{fault:?}")).or_default() += 1;
+        for request in &report.requests {
+            *faults.entry(format!("{:?}", request.fault)).or_default() += 1;
         }
         for outcome in &report.outcomes {
             *outcomes.entry(outcome).or_default() += 1;

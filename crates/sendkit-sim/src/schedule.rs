@@ -14,7 +14,7 @@ use sendkit_proto::{
 
 use crate::rng::Rng;
 use crate::transport::Sim;
-use crate::world::{Fault, ModelJob, World};
+use crate::world::{Fault, ModelJob, Sent, World};
 
 /// Which of the engine's drivers runs the schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +43,8 @@ pub enum Operation {
 /// What a schedule did and found.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// The faults the requests met, in order.
-    pub faults: Vec<Fault>,
     /// Each request as the ledger has it: when, what, its timeout, the fault it met.
-    pub requests: Vec<String>,
+    pub requests: Vec<Sent>,
     /// Each outcome's kind, one per call or per job of a batch.
     pub outcomes: Vec<&'static str>,
     /// What broke a promise, each a sentence.
@@ -158,11 +156,11 @@ pub fn late_effect(driver: Driver) -> Report {
 }
 
 fn run_plan(world: World, plan: Plan) -> Report {
-    PENDING_CHECKS.with(|checks| checks.borrow_mut().clear());
     let sim = Sim::new(world);
     let mut report =
         Report { what: format!("{:?} through the {:?} driver", plan.operation, plan.driver), ..Report::default() };
-    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| carry_out(&sim, &plan, &mut report)));
+    let mut checks = Vec::new();
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| carry_out(&sim, &plan, &mut report, &mut checks)));
     if let Err(panic) = ran {
         let text =
             panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
@@ -172,15 +170,8 @@ fn run_plan(world: World, plan: Plan) -> Report {
     report.simulated = world.elapsed();
     // Every effect still due is carried out before the truth is read: a late effect counts.
     world.drain();
-    report.faults = world.sent.iter().map(|sent| sent.fault).collect();
-    report.requests = world
-        .sent
-        .iter()
-        .map(|sent| {
-            format!("{:>10?} {} {} (timeout {:?}): {:?}", sent.at, sent.method, sent.path, sent.timeout, sent.fault)
-        })
-        .collect();
-    for check in PENDING_CHECKS.with(|checks| std::mem::take(&mut *checks.borrow_mut())) {
+    report.requests = std::mem::take(&mut world.sent);
+    for check in checks {
         report.violations.extend(check(&world));
     }
     report
@@ -189,17 +180,13 @@ fn run_plan(world: World, plan: Plan) -> Report {
 /// A check that reads the truth once every late effect has been carried out.
 type Check = Box<dyn FnOnce(&World) -> Option<String>>;
 
-thread_local! {
-    /// Checks that read the truth once every late effect has been carried out.
-    static PENDING_CHECKS: std::cell::RefCell<Vec<Check>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn later(check: impl FnOnce(&World) -> Option<String> + 'static) {
-    PENDING_CHECKS.with(|checks| checks.borrow_mut().push(Box::new(check)));
+/// Notes a check to make once every late effect is in.
+fn later(checks: &mut Vec<Check>, check: impl FnOnce(&World) -> Option<String> + 'static) {
+    checks.push(Box::new(check));
 }
 
 /// Runs the plan's operation and notes each outcome and the checks it calls for.
-fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
+fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report, checks: &mut Vec<Check>) {
     let config = &plan.config;
     let deadline = config.deadline().unwrap_or(Duration::MAX);
     let started = sim.world().elapsed();
@@ -213,7 +200,7 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
                 Driver::Async => sim.block_on(engine::run_async(sim, flow, |_| {})),
             };
             within(report, "cancel_job", took(sim), deadline);
-            check_cancel(report, id, result);
+            check_cancel(report, checks, id, result);
         }
         Operation::CancelMany => {
             let mut results: BTreeMap<usize, Result<CancelOutcome, Error>> = BTreeMap::new();
@@ -257,7 +244,7 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
                     Ok(CancelOutcome::AlreadyCancelled(_)) => {
                         report.outcomes.push("already cancelled");
                         // "Already" says the job was cancelled, and by nothing of this call.
-                        later(move |world| {
+                        later(checks, move |world| {
                             let job = world.jobs.get(&id);
                             let status = job.map(|job| job.status.clone());
                             let by = job.map(|job| job.cancelled_by.clone()).unwrap_or_default();
@@ -266,11 +253,11 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
                             })
                         });
                     }
-                    Ok(CancelOutcome::Cancelled(job)) => check_cancel(report, id, Ok(job)),
+                    Ok(CancelOutcome::Cancelled(job)) => check_cancel(report, checks, id, Ok(job)),
                     Ok(other) => report
                         .violations
                         .push(format!("cancel {id}: an outcome the simulation does not know: {other:?}")),
-                    Err(error) => check_cancel(report, id, Err(error)),
+                    Err(error) => check_cancel(report, checks, id, Err(error)),
                 }
             }
         }
@@ -287,7 +274,7 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
             within(report, "enrich", took(sim), deadline);
             report.outcomes.push(kind_of(&result.as_ref().map(|_| ()), false));
             let (ok, may) = (result.is_ok(), result.as_ref().err().is_some_and(Error::may_have_taken_effect));
-            later(move |world| {
+            later(checks, move |world| {
                 let applied = world.enriched.get(&body).copied().unwrap_or(0);
                 match () {
                     () if applied > 1 => Some(format!("enrich applied {applied} times")),
@@ -357,7 +344,7 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report) {
                     if job.id != id || !status.is_terminal() {
                         report.violations.push(format!("wait for {id} ended with {} {}", job.id, status));
                     }
-                    later(move |world| {
+                    later(checks, move |world| {
                         let truth = world.jobs.get(&id).map(|job| job.status.clone());
                         (truth.as_ref() != Some(&status))
                             .then(|| format!("wait for {id} reported {status}, the truth is {truth:?}"))
@@ -376,14 +363,14 @@ fn within(report: &mut Report, what: &str, took: Duration, bound: Duration) {
 }
 
 /// A cancel's outcome: noted, and checked against the truth once every late effect is in.
-fn check_cancel(report: &mut Report, id: String, result: Result<Job, Error>) {
+fn check_cancel(report: &mut Report, checks: &mut Vec<Check>, id: String, result: Result<Job, Error>) {
     report.outcomes.push(kind_of(&result.as_ref().map(|_| ()), true));
     match result {
         Ok(job) => {
             if job.id != id || job.status != JobStatus::Cancelled {
                 report.violations.push(format!("cancel {id} reported job {} as {}", job.id, job.status));
             }
-            later(move |world| {
+            later(checks, move |world| {
                 let truth = world.jobs.get(&id).map(|job| job.status.clone());
                 (truth != Some(JobStatus::Cancelled))
                     .then(|| format!("cancel {id} reported cancelled, the truth is {truth:?}"))
@@ -391,7 +378,7 @@ fn check_cancel(report: &mut Report, id: String, result: Result<Job, Error>) {
         }
         Err(error) if !error.may_have_taken_effect() => {
             let said = error.to_string();
-            later(move |world| {
+            later(checks, move |world| {
                 let by = world.jobs.get(&id).map(|job| job.cancelled_by.clone()).unwrap_or_default();
                 (!by.is_empty()).then(|| {
                     format!("cancel {id} said it did not take effect, yet request(s) {by:?} cancelled it: {said}")

@@ -89,7 +89,7 @@ pub struct ModelJob {
 }
 
 /// What one request was, and when it was sent: the ledger's line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
     /// The request's number, in the order sent.
     pub number: u64,
@@ -103,6 +103,13 @@ pub struct Sent {
     pub at: Duration,
     /// The attempt's timeout.
     pub timeout: Duration,
+}
+
+impl std::fmt::Display for Sent {
+    /// `   1.234s GET /v1/enrichment/jobs/job_0 (timeout 500ms): LateEffect`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>10?} {} {} (timeout {:?}): {:?}", self.at, self.method, self.path, self.timeout, self.fault)
+    }
 }
 
 /// What is due on the clock.

@@ -25,7 +25,7 @@ fn two_thousand_seeded_schedules_keep_every_promise() {
             report.what,
             report.violations
         );
-        kinds.extend(report.faults);
+        kinds.extend(report.requests.iter().map(|request| request.fault));
     }
     assert_eq!(kinds.len(), sendkit_sim::Fault::WEIGHTS.len(), "every kind of fault was drawn: {kinds:?}");
 }
