@@ -28,6 +28,23 @@ Configuration:
   SENDKIT_DANGER_ALLOW_INSECURE_HTTP=1 for plain http to a host that is not loopback.
   The key is never printed.";
 
+/// What `--json` prints, for the commands that take job IDs: said in their `--help`.
+pub(crate) const JSON_LINES: &str = r#"With --json, one line on stdout per job ID given, each with the same keys:
+  {"jobId":"job_1","outcome":"cancelled","ok":true,"mayHaveTakenEffect":false,
+   "job":{"id":"job_1","status":"cancelled",...},"httpStatus":null,
+   "code":null,"message":null,"requestId":null,"error":null}
+  {"jobId":"job_2","outcome":"not_found","ok":false,"mayHaveTakenEffect":false,
+   "job":null,"httpStatus":404,"code":"JOB_NOT_FOUND","message":"Job not found",
+   "requestId":"req_1","error":"cancel_job job_2: HTTP 404 ..."}
+jobId is the ID as given; job is the API's object, as sent, when there is one;
+ok says whether the job counts as done. outcome is one of: cancelled,
+already_cancelled (ok), found (get), finished (wait: ok when completed),
+created (enrich), not_cancellable, not_found, may_have_taken_effect,
+in_flight (interrupted with the call under way), not_attempted,
+invalid_input (refused before any request), unauthorized, rate_limited,
+wait_timed_out, interrupted, failed. The server's status, code, message and
+request ID are filled when it answered; error is the message stderr shows."#;
+
 /// A command line for the SendKit enrichment jobs API.
 #[derive(Debug, Parser)]
 #[command(name = "sendkit", version, about, after_help = EXIT_CODES)]
@@ -38,35 +55,55 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes: shown apart, after each command's own, under a heading of their own.
-#[derive(Debug, Args)]
+/// The client's options: taken by the commands that call the API (and `config`, which shows them), after the
+/// command (`sendkit cancel ID --json`) or before it (`sendkit --json cancel ID`); shown after each command's own
+/// options, under a heading of their own, and not at all by the commands that make no call (`mock`,
+/// `completions`).
+#[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Client options")]
 pub struct Global {
     /// Print the API's objects as JSON, one document per line
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub json: bool,
     /// Say which settings are in use and log each request: method, URL, status, attempt, time, request ID, the
     /// wait before a retry (never the key)
-    #[arg(long, short, global = true)]
+    #[arg(long, short)]
     pub verbose: bool,
     /// Where the API is [env: SENDKIT_BASE_URL] [default: https://api.sendkit.ai]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// The workspace for a platform key (sk_user_...) [env: SENDKIT_WORKSPACE_ID]
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, value_name = "ID")]
     pub workspace: Option<String>,
     /// Read the API key from this file (surrounding whitespace trimmed) instead of SENDKIT_API_KEY
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
     /// The profile to use from the profiles file [env: SENDKIT_PROFILE] (see `sendkit config --help`)
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// How long one attempt may take: 30s, 2m, 1.5 (seconds), 250ms [default: 30s]
-    #[arg(long, global = true, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub attempt_timeout: Option<Duration>,
     /// How long one call may take, retries included; 0 for no limit [default: 60s]
-    #[arg(long, global = true, value_name = "DURATION", value_parser = duration_or_zero)]
+    #[arg(long, value_name = "DURATION", value_parser = duration_or_zero)]
     pub deadline: Option<Duration>,
+}
+
+impl Global {
+    /// These options with those given after the command: a value given there wins, a switch given either place
+    /// is on.
+    pub fn with(&self, after: &Global) -> Global {
+        Global {
+            json: self.json || after.json,
+            verbose: self.verbose || after.verbose,
+            base_url: after.base_url.clone().or_else(|| self.base_url.clone()),
+            workspace: after.workspace.clone().or_else(|| self.workspace.clone()),
+            api_key_file: after.api_key_file.clone().or_else(|| self.api_key_file.clone()),
+            profile: after.profile.clone().or_else(|| self.profile.clone()),
+            attempt_timeout: after.attempt_timeout.or(self.attempt_timeout),
+            deadline: after.deadline.or(self.deadline),
+        }
+    }
 }
 
 /// A duration as people write one: `30s`, `2m`, `1h`, `250ms`, or a bare number of seconds (`1.5`).
@@ -142,7 +179,10 @@ profile (--profile, SENDKIT_PROFILE, else the file's default_profile, else [prof
 
 Example:
   sendkit config --profile staging")]
-    Config,
+    Config {
+        #[command(flatten)]
+        client: Global,
+    },
     /// Print a completion script for a shell
     #[command(after_help = "Example:
   sendkit completions bash > ~/.local/share/bash-completion/completions/sendkit")]
@@ -156,33 +196,40 @@ Example:
 #[derive(Debug, Subcommand)]
 pub enum ApiCommand {
     /// Cancel jobs that are pending or processing
-    #[command(after_help = "Examples:
+    #[command(after_help = format!("Examples:
   sendkit cancel bulk_email_verification_1710000000000_abc1234
   sendkit cancel job_1 job_2 job_3 --concurrency 2
-  cat job_ids.txt | sendkit cancel - --json")]
+  sendkit cancel --file job_ids.txt --json
+  cat job_ids.txt | sendkit cancel - --json
+{JSON_LINES}"))]
     Cancel {
-        /// Job IDs; `-` reads them from standard input, one per line (blank lines and `#` comments skipped); an
-        /// ID given twice is cancelled once
-        #[arg(required = true, value_name = "JOB_ID")]
-        job_ids: Vec<String>,
+        #[command(flatten)]
+        ids: JobIds,
         /// How many cancels may be under way at once [default: the profile's, else 8]
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: Option<u16>,
+        #[command(flatten)]
+        client: Global,
     },
     /// Show jobs' status and progress
-    #[command(after_help = "Examples:
+    #[command(after_help = format!("Examples:
   sendkit get bulk_email_verification_1710000000000_abc1234 --json
   sendkit get job_1 job_2
-  cat job_ids.txt | sendkit get -")]
+  sendkit get @job_ids.txt
+{JSON_LINES}"))]
     Get {
-        /// Job IDs; `-` reads them from standard input, one per line (blank lines and `#` comments skipped)
-        #[arg(required = true, value_name = "JOB_ID")]
-        job_ids: Vec<String>,
+        #[command(flatten)]
+        ids: JobIds,
+        #[command(flatten)]
+        client: Global,
     },
     /// Create jobs: one per enrichment type, over the given leads
-    #[command(after_help = "Example:
+    #[command(after_help = format!("Example:
   sendkit enrich --lead 507f1f77bcf86cd799439011 --lead 507f1f77bcf86cd799439012 --type email --type segGateway --wait
-  sendkit enrich --lead 507f1f77bcf86cd799439011 --type email --output ids | sendkit wait -")]
+  sendkit enrich --lead 507f1f77bcf86cd799439011 --type email --output ids | sendkit wait -
+With --json, a line per created job (outcome \"created\", the API's entry for it
+as \"job\"); with --wait, only the line each job's wait ends with.
+{JSON_LINES}"))]
     Enrich {
         /// Lead IDs (24 hexadecimal digits); repeat the flag or separate with commas
         #[arg(long = "lead", required = true, value_delimiter = ',', value_name = "ID")]
@@ -198,17 +245,33 @@ pub enum ApiCommand {
         output: Option<Output>,
         #[command(flatten)]
         wait_options: WaitOptions,
+        #[command(flatten)]
+        client: Global,
     },
     /// Wait for jobs to finish, showing their progress
-    #[command(after_help = "Example:
-  sendkit wait job_1 job_2 --timeout 300")]
+    #[command(after_help = format!("Example:
+  sendkit wait job_1 job_2 --timeout 300
+{JSON_LINES}"))]
     Wait {
-        /// Job IDs; `-` reads them from standard input, one per line (blank lines and `#` comments skipped)
-        #[arg(required = true, value_name = "JOB_ID")]
-        job_ids: Vec<String>,
+        #[command(flatten)]
+        ids: JobIds,
         #[command(flatten)]
         wait_options: WaitOptions,
+        #[command(flatten)]
+        client: Global,
     },
+}
+
+/// The jobs a command is about: given as arguments, on standard input, or in files.
+#[derive(Debug, Clone, Args)]
+pub struct JobIds {
+    /// Job IDs; `-` reads them from standard input and `@PATH` from a file, one per line (blank lines and `# notes`
+    /// skipped); an ID given twice is done once, and a line that cannot be a job ID is refused before any request
+    #[arg(value_name = "JOB_ID", required_unless_present = "files")]
+    pub job_ids: Vec<String>,
+    /// Read job IDs from this file, one per line, as `-` reads standard input; may be repeated
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
 }
 
 /// How long to wait, and how often to look.
@@ -256,6 +319,18 @@ impl From<EnrichmentKind> for EnrichmentType {
             EnrichmentKind::PhoneEnrichment => EnrichmentType::PhoneEnrichment,
             EnrichmentKind::SegGateway => EnrichmentType::SegGateway,
             EnrichmentKind::EspDetection => EnrichmentType::EspDetection,
+        }
+    }
+}
+
+impl ApiCommand {
+    /// The client options given after the command.
+    pub fn client(&self) -> &Global {
+        match self {
+            Self::Cancel { client, .. }
+            | Self::Get { client, .. }
+            | Self::Enrich { client, .. }
+            | Self::Wait { client, .. } => client,
         }
     }
 }

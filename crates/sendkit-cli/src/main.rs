@@ -36,22 +36,28 @@ use outcome::Outcome;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client options, given before the command or after it; the commands that make no call take none.
+    let global = match &cli.command {
+        Command::Api(command) => cli.global.with(command.client()),
+        Command::Config { client } => cli.global.with(client),
+        _ => cli.global.clone(),
+    };
     // Only the commands that use settings read the profiles file: a broken one does not stop `mock`.
     let chosen = match &cli.command {
-        Command::Api(_) | Command::Config => match profile::choose(cli.global.profile.as_deref()) {
+        Command::Api(_) | Command::Config { .. } => match profile::choose(global.profile.as_deref()) {
             Ok(chosen) => chosen,
             Err(message) => return usage(&message).into(),
         },
         _ => profile::Chosen::default(),
     };
     let env = Environment::read();
-    let settings = match Settings::of(&cli.global, &chosen, &env) {
+    let settings = match Settings::of(&global, &chosen, &env) {
         Ok(settings) => settings,
         Err(message) => return usage(&message).into(),
     };
-    let printer = show::Printer::new(cli.global.json).with_sources(settings.sources(&chosen));
+    let printer = show::Printer::new(global.json).with_sources(settings.sources(&chosen));
     let outcome = match cli.command {
-        Command::Config => show_config(&settings, &chosen, cli.global.json),
+        Command::Config { .. } => show_config(&settings, &chosen, global.json),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sendkit", &mut std::io::stdout());
             Outcome::Success
@@ -61,10 +67,10 @@ fn main() -> ExitCode {
             mock(addr, api_key, workspace_id, manual_clock, fault_seed)
         }
         // Two output formats at once cannot both be honoured: said before any request, not dropped in silence.
-        Command::Api(ApiCommand::Enrich { output: Some(_), .. }) if cli.global.json => {
+        Command::Api(ApiCommand::Enrich { output: Some(_), .. }) if global.json => {
             usage("--output ids prints plain IDs, one per line: leave out --json (or --output, for the API's objects)")
         }
-        Command::Api(command) => match client(&cli.global, &chosen, &settings, &env) {
+        Command::Api(command) => match client(&global, &chosen, &settings, &env) {
             Ok(client) => run(command, &client, &printer, &settings),
             Err(message) => usage(&message),
         },
@@ -74,24 +80,18 @@ fn main() -> ExitCode {
 
 fn run(command: ApiCommand, client: &Client, printer: &show::Printer, settings: &Settings) -> Outcome {
     match command {
-        ApiCommand::Cancel { job_ids, concurrency } => match read_ids(job_ids) {
-            Ok(ids) => {
-                let concurrency = concurrency.unwrap_or(settings.concurrency.0);
-                cancel(client, printer, ids, usize::from(concurrency))
-            }
-            Err(message) => usage(&message),
-        },
-        ApiCommand::Get { job_ids } => match read_ids(job_ids) {
-            Ok(ids) => get(client, printer, &ids),
-            Err(message) => usage(&message),
-        },
-        ApiCommand::Enrich { leads, types, wait, output, wait_options } => {
+        ApiCommand::Cancel { ids, concurrency, .. } => with_ids(ids, printer, |ids| {
+            let concurrency = concurrency.unwrap_or(settings.concurrency.0);
+            cancel(client, printer, ids, usize::from(concurrency))
+        }),
+        ApiCommand::Get { ids, .. } => with_ids(ids, printer, |ids| get(client, printer, &ids)),
+        ApiCommand::Enrich { leads, types, wait, output, wait_options, .. } => {
             let request = EnrichRequest::new(leads, types.into_iter().map(Into::into));
             match client.enrich(request) {
                 Ok(created) => {
                     match output {
                         Some(args::Output::Ids) => printer.job_ids(created.jobs.iter().map(|job| job.job_id.as_str())),
-                        None => printer.created(&created),
+                        None => printer.created(&created, wait),
                     }
                     if wait {
                         let ids = created.jobs.iter().map(|job| job.job_id.clone()).collect();
@@ -101,16 +101,34 @@ fn run(command: ApiCommand, client: &Client, printer: &show::Printer, settings: 
                     }
                 }
                 Err(error) => {
-                    printer.error(&error);
+                    printer.error("", &error);
                     Outcome::of(&error)
                 }
             }
         }
-        ApiCommand::Wait { job_ids, wait_options } => match read_ids(job_ids) {
-            Ok(ids) => wait::wait(client, printer, ids, wait_options),
-            Err(message) => usage(&message),
-        },
+        ApiCommand::Wait { ids, wait_options, .. } => {
+            with_ids(ids, printer, |ids| wait::wait(client, printer, ids, wait_options))
+        }
     }
+}
+
+/// Runs `command` on the job IDs given, after saying which lines were refused (exit 2 for them, the rest done).
+fn with_ids(given: args::JobIds, printer: &show::Printer, command: impl FnOnce(Vec<String>) -> Outcome) -> Outcome {
+    let ids = match read_ids(given) {
+        Ok(ids) => ids,
+        Err(message) => return usage(&message),
+    };
+    for refused in &ids.refused {
+        show::refused_id(&refused.given, &refused.place, refused.reason, printer.json());
+    }
+    let refused = if ids.refused.is_empty() { Outcome::Success } else { Outcome::Usage };
+    if ids.valid.is_empty() {
+        if ids.refused.is_empty() {
+            eprintln!("sendkit: no job IDs in the input: nothing to do");
+        }
+        return refused;
+    }
+    command(ids.valid).max(refused)
 }
 
 fn usage(message: &str) -> Outcome {
@@ -366,38 +384,92 @@ fn key_problem(error: &sendkit_ureq::proto::InvalidInput) -> String {
     }
 }
 
-/// The IDs as given, `-` standing for standard input's lines (blank lines and `#` comments skipped), each once, in
-/// the order first given: a batch re-run from a file with repeats does each job once.
-fn read_ids(args: Vec<String>) -> Result<Vec<String>, String> {
-    let mut given = Vec::new();
-    let mut from_stdin = false;
-    for arg in args {
-        if arg == "-" {
-            from_stdin = true;
-            for (number, line) in std::io::stdin().lock().lines().enumerate() {
-                let line = line.map_err(|err| format!("reading job IDs from standard input: {err}"))?;
-                // A byte-order mark (an editor's, on the first line) is no part of an ID; nor is a `# note` after one.
-                let line = line.trim_start_matches('\u{feff}');
-                let id = line.split_once('#').map_or(line, |(id, _)| id).trim();
-                if !id.is_empty() {
-                    given.push((id.to_owned(), format!("standard input, line {}", number + 1)));
-                }
+/// A line of input that cannot be a job ID: refused before any request.
+struct Refused {
+    given: String,
+    /// Where it was given: `the arguments`, `standard input, line 3`, `ids.txt, line 3`.
+    place: String,
+    reason: &'static str,
+}
+
+/// The job IDs to act on, each once in the order first given, and the lines refused.
+struct Ids {
+    valid: Vec<String>,
+    refused: Vec<Refused>,
+}
+
+/// Longer than any job ID the API makes (theirs are under 64 characters), and short enough to quote in a message.
+const MAX_JOB_ID: usize = 256;
+
+/// Why `id` cannot be a job ID, if it cannot: the server would only answer "not found", while the job it was
+/// meant for goes on.
+fn not_a_job_id(id: &str) -> Option<&'static str> {
+    if id.chars().any(char::is_control) {
+        Some("job IDs hold no control characters")
+    } else if id.contains(char::is_whitespace) {
+        Some("job IDs hold no spaces")
+    } else if id.contains('/') {
+        Some("job IDs hold no '/'")
+    } else if id == "." || id == ".." {
+        Some("a dot is no job ID")
+    } else if id.chars().count() > MAX_JOB_ID {
+        Some("longer than any job ID")
+    } else {
+        None
+    }
+}
+
+/// The IDs as given: `-` stands for standard input's lines, `@PATH` and `--file PATH` for a file's (blank lines,
+/// and `#` and what follows it, skipped). An input that cannot be read is an error, before any request.
+fn read_ids(given: args::JobIds) -> Result<Ids, String> {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut from_lines = false;
+    let lines_of = |reader: &mut dyn BufRead, name: &str, entries: &mut Vec<(String, String)>| {
+        for (number, line) in reader.lines().enumerate() {
+            let line = line.map_err(|err| format!("reading job IDs from {name}: {err}"))?;
+            // A byte-order mark (an editor's, on the first line) is no part of an ID; nor is a `# note` after one.
+            let line = line.trim_start_matches('\u{feff}');
+            let id = line.split_once('#').map_or(line, |(id, _)| id).trim();
+            if !id.is_empty() {
+                entries.push((id.to_owned(), format!("{name}, line {}", number + 1)));
             }
+        }
+        Ok::<(), String>(())
+    };
+    let open = |path: &std::path::Path| {
+        std::fs::File::open(path)
+            .map(std::io::BufReader::new)
+            .map_err(|err| format!("cannot read job IDs from {}: {err}", path.display()))
+    };
+    let files: Vec<std::path::PathBuf> = given.files;
+    for arg in given.job_ids {
+        if arg == "-" {
+            from_lines = true;
+            lines_of(&mut std::io::stdin().lock(), "standard input", &mut entries)?;
+        } else if let Some(path) = arg.strip_prefix('@') {
+            from_lines = true;
+            let path = std::path::Path::new(path);
+            lines_of(&mut open(path)?, &path.display().to_string(), &mut entries)?;
         } else {
-            given.push((arg, "the arguments".to_owned()));
+            entries.push((arg, "the arguments".to_owned()));
         }
     }
-    // Refused before any request: a space or a `/` is in no job ID, and the server would only say "not found"
-    // while the job it was meant for keeps running.
-    if let Some((id, place)) = given.iter().find(|(id, _)| id.contains(|c: char| c.is_whitespace() || c == '/')) {
-        return Err(format!("{place}: {id:?} is not a job ID (job IDs hold no spaces and no '/'); nothing was sent"));
+    for path in &files {
+        from_lines = true;
+        lines_of(&mut open(path)?, &path.display().to_string(), &mut entries)?;
     }
-    let given = given.into_iter().map(|(id, _)| id);
+    let mut ids = Ids { valid: Vec::new(), refused: Vec::new() };
     let mut seen = std::collections::HashSet::new();
-    let ids: Vec<String> = given.filter(|id| seen.insert(id.clone())).collect();
-    // Nothing on standard input is nothing to do (`grep ... | sendkit cancel -` when nothing matched), not a
-    // usage error; no IDs at all, and no `-`, is one.
-    if ids.is_empty() && !from_stdin {
+    for (id, place) in entries {
+        match not_a_job_id(&id) {
+            Some(reason) => ids.refused.push(Refused { given: id, place, reason }),
+            None if seen.insert(id.clone()) => ids.valid.push(id),
+            None => {}
+        }
+    }
+    // Nothing in a file or on standard input is nothing to do (`grep ... | sendkit cancel -` when nothing matched),
+    // not a usage error.
+    if ids.valid.is_empty() && ids.refused.is_empty() && !from_lines {
         return Err("no job IDs given".to_owned());
     }
     Ok(ids)
@@ -417,7 +489,7 @@ fn get(client: &Client, printer: &show::Printer, ids: &[String]) -> Outcome {
         match client.get_job(id) {
             Ok(job) => printer.job(&job),
             Err(error) => {
-                printer.error(&error);
+                printer.error(id, &error);
                 outcome = outcome.max(Outcome::of(&error));
             }
         }
@@ -452,10 +524,10 @@ fn cancel(client: &Client, printer: &show::Printer, ids: Vec<String>, concurrenc
     let not_started = client.cancel_jobs_tracked(ids, concurrency, &progress, |_, job_id, result| {
         // What each outcome means is the SDK's: a job already cancelled is a success of its own.
         match &result {
-            Ok(CancelOutcome::Cancelled(job)) => printer.cancelled(job),
+            Ok(CancelOutcome::Cancelled(job)) => printer.cancelled(job_id, job),
             Ok(CancelOutcome::AlreadyCancelled(refusal)) => printer.already_cancelled(job_id, refusal),
             Ok(_) => {}
-            Err(error) => printer.error(error),
+            Err(error) => printer.error(job_id, error),
         }
         let this = match &result {
             Err(error) => Outcome::of(error),

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sendkit_ureq::model::{EnrichResponse, Job, JobMetadata};
+use sendkit_ureq::model::{EnrichResponse, Job, JobMetadata, JobStatus};
 use sendkit_ureq::proto::{AttemptRecord, Observer};
 use sendkit_ureq::{CancelOutcome, Config, Error, TransportErrorKind};
 
@@ -70,7 +70,7 @@ impl Printer {
     /// One job, as `get` shows it.
     pub fn job(&self, job: &Job) {
         if self.json {
-            return json_line(job);
+            return Record::success(&job.id, "found", true, Some(job)).print();
         }
         let no_metadata = JobMetadata::default();
         let metadata = job.metadata.as_ref().unwrap_or(&no_metadata);
@@ -101,17 +101,19 @@ impl Printer {
     }
 
     /// A job a cancel returned.
-    pub fn cancelled(&self, job: &Job) {
+    pub fn cancelled(&self, job_id: &str, job: &Job) {
         if self.json {
-            return json_line(job);
+            return Record::success(job_id, "cancelled", true, Some(job)).print();
         }
         out!("{} {}", job.id, job.status);
     }
 
-    /// A job that was cancelled before this cancel: the state asked for.
-    pub fn already_cancelled(&self, job_id: &str, error: &Error) {
+    /// A job that was cancelled before this cancel: the state asked for. The line keeps what the server answered.
+    pub fn already_cancelled(&self, job_id: &str, refusal: &Error) {
         if self.json {
-            return self.error_line(job_id, "already_cancelled", error);
+            let mut record = Record::<Job>::failure(job_id, "already_cancelled", refusal, None);
+            (record.ok, record.error) = (true, None);
+            return record.print();
         }
         out!("{job_id} cancelled (already)");
     }
@@ -119,7 +121,7 @@ impl Printer {
     /// A job a wait ended with: its final status and counts.
     pub fn finished(&self, job: &Job) {
         if self.json {
-            return json_line(job);
+            return Record::success(&job.id, "finished", job.status == JobStatus::Completed, Some(job)).print();
         }
         let no_metadata = JobMetadata::default();
         let metadata = job.metadata.as_ref().unwrap_or(&no_metadata);
@@ -141,14 +143,16 @@ impl Printer {
         }
     }
 
-    /// The jobs an enrich created.
-    pub fn created(&self, created: &EnrichResponse) {
-        if self.json {
-            json_line(created);
-        }
-        for job in created.jobs.iter().filter(|_| !self.json) {
-            let items = plural(job.total_items, "item");
-            out!("{} {} ({items}, {})", job.job_id, job.status, credits(job.credits_used));
+    /// The jobs an enrich created; `waiting`: their ends follow, and with `--json` each job's line is its end
+    /// alone, so that a script reads one line per job in one shape.
+    pub fn created(&self, created: &EnrichResponse, waiting: bool) {
+        for job in &created.jobs {
+            if self.json && !waiting {
+                Record::success(&job.job_id, "created", true, Some(job)).print();
+            } else if !self.json {
+                let items = plural(job.total_items, "item");
+                out!("{} {} ({items}, {})", job.job_id, job.status, credits(job.credits_used));
+            }
         }
         eprintln!(
             "created {} for {}, {} charged",
@@ -160,8 +164,8 @@ impl Printer {
 
     /// An error, on standard error: its message names the call and the job. A wait that timed out also says
     /// why its last poll failed, which the error keeps as its cause. With `--json`, also one line on standard
-    /// output, so that a script sees every job's outcome.
-    pub fn error(&self, error: &Error) {
+    /// output, so that a script sees every job's outcome; `job_id` is the ID as given.
+    pub fn error(&self, job_id: &str, error: &Error) {
         match error {
             Error::WaitTimedOut { last_error: Some(last), .. } => eprintln!("{error}; the last poll failed: {last}"),
             _ => eprintln!("{error}"),
@@ -174,34 +178,12 @@ impl Printer {
             }
         }
         if self.json {
-            let job_id = match error {
-                Error::WaitTimedOut { job_id, .. } => Some(job_id.as_str()),
-                other => other.call().and_then(|call| call.job_id()),
+            let last_job = match error {
+                Error::WaitTimedOut { last_job, .. } => last_job.as_deref(),
+                _ => None,
             };
-            self.error_line(job_id.unwrap_or_default(), Outcome::of(error).name(), error);
+            Record::failure(job_id, Outcome::of(error).name(), error, last_job).print();
         }
-    }
-
-    fn error_line(&self, job_id: &str, outcome: &str, error: &Error) {
-        let message = match error {
-            Error::Api { answer, .. }
-            | Error::NotCancellable { answer, .. }
-            | Error::NotFound { answer, .. }
-            | Error::Unauthorized { answer, .. } => Some(answer.message.clone()),
-            Error::RateLimited { message, .. } => message.clone(),
-            _ => None,
-        };
-        let line = serde_json::json!({
-            "jobId": (!job_id.is_empty()).then_some(job_id),
-            "outcome": outcome,
-            "httpStatus": error.status().map(|status| status.as_u16()),
-            "code": error.code().map(ToString::to_string),
-            "message": message,
-            "requestId": error.request_id(),
-            "mayHaveTakenEffect": error.may_have_taken_effect(),
-            "error": error.to_string(),
-        });
-        json_line(&line);
     }
 
     /// What a person can do about an error the settings may have caused: the setting, and where it came from.
@@ -223,7 +205,7 @@ impl Printer {
 }
 
 /// Jobs whose cancel was under way when the command stopped: they may have been cancelled. On stderr in words; with
-/// `--json`, a line each on stdout too, in the shape of a failure's line.
+/// `--json`, a line each on stdout too.
 pub fn in_flight(job_ids: &[String], json: bool) {
     if job_ids.is_empty() {
         return;
@@ -251,16 +233,106 @@ fn stopped_lines(job_ids: &[String], json: bool, outcome: &str, may_have_taken_e
         return;
     }
     for job_id in job_ids {
-        json_line(&serde_json::json!({
-            "jobId": job_id,
-            "outcome": outcome,
-            "httpStatus": null,
-            "code": null,
-            "message": message,
-            "requestId": null,
-            "mayHaveTakenEffect": may_have_taken_effect,
-            "error": format!("cancel_job {job_id}: {message}"),
-        }));
+        let mut record = Record::<Job>::success(job_id, outcome, false, None);
+        record.may_have_taken_effect = may_have_taken_effect;
+        record.message = Some(message.to_owned());
+        record.error = Some(format!("{job_id}: {message}"));
+        record.print();
+    }
+}
+
+/// A job a wait stopped watching on Ctrl-C, and where it was last seen (nothing waits on the server: a wait only
+/// reads).
+pub fn wait_interrupted(job_id: &str, last: Option<&Job>, json: bool) {
+    let seen = last.map_or("not seen yet".to_owned(), |job| format!("last seen {}", job.status));
+    eprintln!("interrupted: {job_id} {seen}");
+    if json {
+        let mut record = Record::success(job_id, "interrupted", false, last);
+        record.message = Some(format!("interrupted before the job finished: {seen}"));
+        record.error = Some(format!("{job_id}: interrupted before the job finished: {seen}"));
+        record.print();
+    }
+}
+
+/// A job ID refused before any request, with where it was given and why: nothing was sent for it.
+pub fn refused_id(given: &str, place: &str, reason: &str, json: bool) {
+    let message = format!("{given:?} is not a job ID ({reason}); nothing was sent for it");
+    eprintln!("sendkit: {place}: {message}");
+    if json {
+        let mut record = Record::<Job>::success(given, "invalid_input", false, None);
+        record.message = Some(message.clone());
+        record.error = Some(format!("{place}: {message}"));
+        record.print();
+    }
+}
+
+/// One line of `--json`: the same keys for every outcome of every command that takes job IDs (cancelled, already
+/// cancelled, found, finished, not found, may have taken effect, in flight, not attempted, refused...), naming the
+/// ID as given and holding the API's job object when there is one; so a script reads every line with one parser.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a, J> {
+    /// The job ID as given (the input it answers), even when it is no job ID at all.
+    job_id: &'a str,
+    /// What happened, one word: `cancelled`, `already_cancelled`, `found`, `finished`, `created`, or a failure's
+    /// name (`not_found`, `not_cancellable`, `may_have_taken_effect`, `in_flight`, `not_attempted`, ...).
+    outcome: &'a str,
+    /// Whether the job counts as done (exit code 0 for it).
+    ok: bool,
+    /// Whether a cancel or enrich may have been carried out although it was not confirmed.
+    may_have_taken_effect: bool,
+    /// The API's object for the job (exactly as it sent it, unknown fields included), when there is one.
+    job: Option<&'a J>,
+    /// What the server answered, when a failure (or an already-cancelled job) came from an answer.
+    http_status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    request_id: Option<&'a str>,
+    /// The whole message, as stderr says it, when the job did not end as asked.
+    error: Option<String>,
+}
+
+impl<'a, J: serde::Serialize> Record<'a, J> {
+    fn success(job_id: &'a str, outcome: &'a str, ok: bool, job: Option<&'a J>) -> Self {
+        Self {
+            job_id,
+            outcome,
+            ok,
+            may_have_taken_effect: false,
+            job,
+            http_status: None,
+            code: None,
+            message: None,
+            request_id: None,
+            error: None,
+        }
+    }
+
+    fn failure(job_id: &'a str, outcome: &'a str, error: &'a Error, job: Option<&'a J>) -> Self {
+        let message = match error {
+            Error::Api { answer, .. }
+            | Error::NotCancellable { answer, .. }
+            | Error::NotFound { answer, .. }
+            | Error::Unauthorized { answer, .. } => Some(answer.message.clone()),
+            Error::RateLimited { message, .. } => message.clone(),
+            _ => None,
+        };
+        Self {
+            job_id,
+            outcome,
+            ok: false,
+            may_have_taken_effect: error.may_have_taken_effect(),
+            job,
+            http_status: error.status().map(|status| status.as_u16()),
+            code: error.code().map(ToString::to_string),
+            message,
+            request_id: error.request_id(),
+            error: Some(error.to_string()),
+        }
+    }
+
+    fn print(&self) {
+        json_line(self);
     }
 }
 

@@ -89,7 +89,7 @@ pub fn wait(client: &Client, printer: &Printer, ids: Vec<String>, options: WaitO
     let stop = crate::interrupted();
     let mut watch = Watch::new(&ids);
     let seen: Arc<Mutex<Seen>> = Arc::default();
-    report_on_interrupt(Arc::clone(&stop), Arc::clone(&seen), ids.clone());
+    report_on_interrupt(Arc::clone(&stop), Arc::clone(&seen), ids.clone(), printer.json());
     let mut outcome = Outcome::Success;
     client.wait_for_jobs(ids, policy, usize::from(options.poll_concurrency), |event| match event {
         WaitEvent::Progress(job) => {
@@ -101,9 +101,9 @@ pub fn wait(client: &Client, printer: &Printer, ids: Vec<String>, options: WaitO
         WaitEvent::Finished { job_id, result, .. } => {
             watch.finished(&job_id);
             if let Ok(mut seen) = seen.lock() {
-                seen.finished.insert(job_id);
+                seen.finished.insert(job_id.clone());
             }
-            outcome = outcome.max(report(printer, result));
+            outcome = outcome.max(report(printer, &job_id, result));
         }
         _ => {}
     });
@@ -120,20 +120,17 @@ struct Seen {
 
 /// On Ctrl-C, says where each unfinished job was last seen and exits 130 at once: a wait only reads, so leaving
 /// the polls behind changes nothing on the server.
-fn report_on_interrupt(stop: Arc<std::sync::atomic::AtomicBool>, seen: Arc<Mutex<Seen>>, ids: Vec<String>) {
+fn report_on_interrupt(stop: Arc<std::sync::atomic::AtomicBool>, seen: Arc<Mutex<Seen>>, ids: Vec<String>, json: bool) {
     crate::exit_after_interrupt(stop, Duration::ZERO, move || {
         let seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for id in ids.iter().filter(|id| !seen.finished.contains(*id)) {
-            match seen.last.get(id) {
-                Some(job) => eprintln!("interrupted: {id} last seen {}", job.status),
-                None => eprintln!("interrupted: {id} not seen yet"),
-            }
+            crate::show::wait_interrupted(id, seen.last.get(id), json);
         }
     });
 }
 
 /// Prints how one wait ended, and says what it means for the exit code.
-fn report(printer: &Printer, result: Result<Job, Error>) -> Outcome {
+fn report(printer: &Printer, job_id: &str, result: Result<Job, Error>) -> Outcome {
     match result {
         Ok(job) => {
             printer.finished(&job);
@@ -144,7 +141,7 @@ fn report(printer: &Printer, result: Result<Job, Error>) -> Outcome {
             }
         }
         Err(error) => {
-            printer.error(&error);
+            printer.error(job_id, &error);
             Outcome::of(&error)
         }
     }

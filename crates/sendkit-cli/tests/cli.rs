@@ -54,6 +54,20 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Every `--json` line, each checked to hold the same keys, whatever its outcome: one parser reads them all.
+fn records(output: &Output) -> Vec<serde_json::Value> {
+    const KEYS: [&str; 10] =
+        ["code", "error", "httpStatus", "job", "jobId", "mayHaveTakenEffect", "message", "ok", "outcome", "requestId"];
+    let lines: Vec<serde_json::Value> =
+        text(&output.stdout).lines().map(|line| serde_json::from_str(line).expect("JSON per line")).collect();
+    for line in &lines {
+        let keys: Vec<&str> = line.as_object().expect("an object per line").keys().map(String::as_str).collect();
+        assert_eq!(keys, KEYS, "{line}");
+        assert!(line["jobId"].is_string(), "{line}");
+    }
+    lines
+}
+
 fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
 }
@@ -77,11 +91,10 @@ fn cancel_many_from_stdin_with_finished_and_missing_jobs() {
         "pending_1\n\nprocessing_1\ncompleted_1\nmissing\n",
     );
     assert_eq!(code(&output), 4, "not found outranks already finished: {}", text(&output.stderr));
-    // One JSON document per line for every job: the API's job when cancelled, an outcome line otherwise.
-    let lines: Vec<serde_json::Value> =
-        text(&output.stdout).lines().map(|line| serde_json::from_str(line).expect("JSON per line")).collect();
+    // One line per job, one shape: the API's job inside when cancelled, the server's answer when not.
+    let lines = records(&output);
     assert_eq!(lines.len(), 4, "{lines:?}");
-    let failures: Vec<&serde_json::Value> = lines.iter().filter(|line| line.get("outcome").is_some()).collect();
+    let failures: Vec<&serde_json::Value> = lines.iter().filter(|line| line["ok"] == false).collect();
     let completed = failures.iter().find(|line| line["jobId"] == "completed_1").expect("a line for completed_1");
     assert_eq!(completed["outcome"], "not_cancellable");
     assert_eq!(completed["httpStatus"], 400);
@@ -96,10 +109,11 @@ fn cancel_many_from_stdin_with_finished_and_missing_jobs() {
     );
     let mut cancelled: Vec<String> = lines
         .iter()
-        .filter(|line| line.get("outcome").is_none())
+        .filter(|line| line["outcome"] == "cancelled")
         .map(|line| {
-            let job: Job = serde_json::from_value(line.clone()).expect("the API's job");
+            let job: Job = serde_json::from_value(line["job"].clone()).expect("the API's job");
             assert_eq!(job.status, JobStatus::Cancelled);
+            assert_eq!(line["jobId"], job.id.as_str());
             job.id
         })
         .collect();
@@ -129,7 +143,9 @@ fn get_prints_the_apis_object_or_a_readable_job() {
     let server = emulator();
     let output = sendkit(&server, &["get", "processing_1", "--json"], "");
     assert_eq!(code(&output), 0);
-    let job: Job = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    let line = &records(&output)[0];
+    assert_eq!((&line["outcome"], &line["ok"]), (&serde_json::json!("found"), &serde_json::json!(true)));
+    let job: Job = serde_json::from_value(line["job"].clone()).unwrap();
     assert_eq!(job, server.job("processing_1").unwrap());
     let output = sendkit(&server, &["get", "processing_1"], "");
     let shown = text(&output.stdout);
@@ -161,14 +177,23 @@ fn enrich_and_wait() {
         "",
     );
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
-    let lines: Vec<serde_json::Value> =
-        text(&output.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 3, "the enrich answer, then each job as it finished");
-    assert_eq!(lines[0]["totalCreditsCharged"], 2);
-    for job in &lines[1..] {
-        assert_eq!(job["status"], "completed");
-        assert_eq!(job["metadata"]["processedItems"], 2);
+    // One shape: a line per created job, the one its wait ended with.
+    let lines = records(&output);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        assert_eq!((&line["outcome"], &line["ok"]), (&serde_json::json!("finished"), &serde_json::json!(true)));
+        assert_eq!(line["job"]["status"], "completed");
+        assert_eq!(line["job"]["metadata"]["processedItems"], 2);
+        assert_eq!(line["jobId"], line["job"]["id"]);
     }
+    // Without --wait, a line per created job in the same shape.
+    let created = sendkit(&server, &["enrich", "--lead", "507f1f77bcf86cd799439011", "--type", "email", "--json"], "");
+    let lines = records(&created);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (&lines[0]["outcome"], &lines[0]["job"]["status"]),
+        (&serde_json::json!("created"), &serde_json::json!("pending"))
+    );
     assert!(text(&output.stderr).contains("created 2 jobs for 2 leads, 2 credits charged"), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains(" completed 2/2 ("), "plain progress lines off a terminal");
 }
@@ -252,8 +277,17 @@ fn help_has_an_example_per_command_and_completions_are_printed() {
     for command in ["cancel", "get", "enrich", "wait", "mock", "completions"] {
         let output = sendkit(&server, &[command, "--help"], "");
         assert_eq!(code(&output), 0);
-        assert!(text(&output.stdout).contains("Example"), "{command}");
+        let help = text(&output.stdout);
+        assert!(help.contains("Example"), "{command}");
+        // The client's options only where a call is made; the commands that take job IDs say what --json prints.
+        let calls = !matches!(command, "mock" | "completions");
+        assert_eq!(help.contains("Client options:") && help.contains("--base-url"), calls, "{command}: {help}");
+        assert_eq!(help.contains("With --json, one line on stdout per job ID given"), calls, "{command}");
+        assert!(help.lines().all(|line| line.chars().count() <= 120), "{command}: {help}");
     }
+    // Client options before the command are the same as after it.
+    let before = sendkit(&server, &["--json", "get", "pending_1"], "");
+    assert_eq!(records(&before)[0]["outcome"], "found");
     let top = text(&sendkit(&server, &["--help"], "").stdout);
     assert!(top.contains("Exit codes:") && top.contains("130  interrupted"), "{top}");
     for shell in ["bash", "zsh", "fish"] {
@@ -266,7 +300,7 @@ fn help_has_an_example_per_command_and_completions_are_printed() {
 #[test]
 fn ctrl_c_during_a_wait_reports_where_each_job_was() {
     let server = emulator();
-    let mut child = command(&server, &["wait", "processing_1", "--poll", "0.05"]).spawn().unwrap();
+    let mut child = command(&server, &["wait", "processing_1", "--poll", "0.05", "--json"]).spawn().unwrap();
     // Let it poll a few times, then interrupt it as a terminal would.
     std::thread::sleep(Duration::from_millis(400));
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
@@ -278,6 +312,12 @@ fn ctrl_c_during_a_wait_reports_where_each_job_was() {
         text(&output.stderr).contains("interrupted: processing_1 last seen processing"),
         "{}",
         text(&output.stderr)
+    );
+    // The job's line says so too, with the job as last seen.
+    let line = &records(&output)[0];
+    assert_eq!(
+        (&line["outcome"], &line["job"]["status"]),
+        (&serde_json::json!("interrupted"), &serde_json::json!("processing"))
     );
 }
 
@@ -334,11 +374,10 @@ fn get_takes_many_ids_and_standard_input() {
     let server = emulator();
     let output = sendkit(&server, &["get", "-", "--json"], "pending_1\n# a comment\ncompleted_1\nmissing\n");
     assert_eq!(code(&output), 4);
-    let lines: Vec<serde_json::Value> =
-        text(&output.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let lines = records(&output);
     assert_eq!(lines.len(), 3);
     assert_eq!(
-        (&lines[0]["id"], &lines[1]["id"]),
+        (&lines[0]["job"]["id"], &lines[1]["job"]["id"]),
         (&serde_json::json!("pending_1"), &serde_json::json!("completed_1"))
     );
     assert_eq!(lines[2]["outcome"], "not_found");
@@ -416,8 +455,7 @@ fn ctrl_c_against_a_hung_server_exits_after_a_short_grace_and_says_what_may_have
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let output = child.wait_with_output().unwrap();
     assert_eq!(code(&output), 130);
-    let lines: Vec<serde_json::Value> =
-        text(&output.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let lines = records(&output);
     let outcomes: Vec<(&str, &str, bool)> = lines
         .iter()
         .map(|line| {
@@ -483,7 +521,7 @@ fn json_is_exactly_what_the_api_sent_unknown_fields_included() {
     server.insert_job(serde_json::from_str(sent).unwrap());
     let output = sendkit(&server, &["get", "failed_1", "--json"], "");
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
-    let printed: serde_json::Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    let printed = records(&output)[0]["job"].clone();
     assert_eq!(printed["error"], "provider quota exceeded");
     assert_eq!(printed["metadata"]["refundedCredits"], 6);
     let mut expected: serde_json::Value = serde_json::from_str(sent).unwrap();
@@ -640,7 +678,8 @@ fn higher_sources_win_over_an_unreadable_profile_key_and_profile_settings_are_na
 }
 
 /// Input that should never reach the server does not: a byte-order mark on the first line, a `# note` after an
-/// ID; an ID with a space or a `/` is refused (exit 2) before any request.
+/// ID; an ID with a space, a `/`, a control character or past any job ID's length is refused (exit 2) before any
+/// request, a line of its own with `--json`, and the rest of the batch is still done.
 #[test]
 fn ids_from_a_file_are_read_as_written_and_bad_ones_are_refused_before_any_request() {
     let server = emulator();
@@ -649,12 +688,39 @@ fn ids_from_a_file_are_read_as_written_and_bad_ones_are_refused_before_any_reque
     assert_eq!(server.job("pending_1").unwrap().status, JobStatus::Cancelled);
     assert_eq!(server.job("processing_1").unwrap().status, JobStatus::Cancelled);
     let requests = server.ledger().requests;
-    for bad in ["completed_1\npending 1\n", "a/b\n"] {
-        let refused = sendkit(&server, &["cancel", "-"], bad);
+    let long = "j".repeat(300);
+    for bad in ["pending 1", "a/b", "a\u{7}b", ".", long.as_str()] {
+        let refused = sendkit(&server, &["cancel", "-", "--json"], &format!("{bad}\n"));
         assert_eq!(code(&refused), 2, "{}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains("standard input, line 1: "), "{}", text(&refused.stderr));
         assert!(text(&refused.stderr).contains("is not a job ID"), "{}", text(&refused.stderr));
+        let lines = records(&refused);
+        assert_eq!((lines.len(), &lines[0]["outcome"]), (1, &serde_json::json!("invalid_input")));
+        assert_eq!(lines[0]["jobId"], bad, "the line names the input it answers");
     }
     assert_eq!(server.ledger().requests, requests, "nothing was sent");
+
+    // The good lines of a file with a bad one are still done; `--file` and `@PATH` read files as `-` reads stdin.
+    let dir = std::env::temp_dir().join(format!("sendkit-ids-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ids.txt");
+    std::fs::write(&file, "pending_2  # note\nnot an id\nmissing\n").unwrap();
+    server.insert_job(Job::new("pending_2", JobType::EmailVerification, JobStatus::Pending));
+    let mixed = sendkit(&server, &["cancel", "--file", file.to_str().unwrap(), "--json"], "");
+    assert_eq!(code(&mixed), 2, "a refused line outranks not found: {}", text(&mixed.stderr));
+    assert!(text(&mixed.stderr).contains("ids.txt, line 2: \"not an id\""), "{}", text(&mixed.stderr));
+    let lines = records(&mixed);
+    let mut outcomes: Vec<(&str, &str)> =
+        lines.iter().map(|line| (line["jobId"].as_str().unwrap(), line["outcome"].as_str().unwrap())).collect();
+    outcomes.sort();
+    assert_eq!(outcomes, [("missing", "not_found"), ("not an id", "invalid_input"), ("pending_2", "cancelled")]);
+    assert_eq!(server.job("pending_2").unwrap().status, JobStatus::Cancelled);
+    let at = sendkit(&server, &["get", &format!("@{}", file.display()), "--json"], "");
+    assert_eq!(records(&at).len(), 3);
+    let unreadable = sendkit(&server, &["get", "--file", dir.join("none.txt").to_str().unwrap()], "");
+    assert_eq!(code(&unreadable), 2);
+    assert!(text(&unreadable.stderr).contains("cannot read job IDs from"), "{}", text(&unreadable.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// SENDKIT_CONFIG naming a file that is not there is said, not silently ignored.
@@ -674,7 +740,10 @@ fn empty_standard_input_is_nothing_to_do() {
         let output = sendkit(&server, &[command, "-"], "");
         assert_eq!(code(&output), 0, "{command}: {}", text(&output.stderr));
     }
-    assert_eq!(text(&sendkit(&server, &["cancel", "-"], "\n# nothing\n").stderr), "cancelled 0 of 0 jobs\n");
+    assert_eq!(
+        text(&sendkit(&server, &["cancel", "-"], "\n# nothing\n").stderr),
+        "sendkit: no job IDs in the input: nothing to do\n"
+    );
     assert_eq!(server.ledger().requests, 0);
 }
 
