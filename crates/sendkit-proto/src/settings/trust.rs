@@ -41,7 +41,8 @@ impl ClientIdentity {
         (&self.key, self.format)
     }
 
-    /// The private key as PEM again, for a TLS library that reads its format from the label.
+    /// The private key as PEM again, for a TLS library that reads its format from the label. (ureq 3.5 takes a
+    /// key from DER only with a `KeyKind` it does not export, so sendkit-ureq hands it this.)
     pub fn key_pem(&self) -> String {
         let label = match self.format {
             KeyFormat::Pkcs8 => "PRIVATE KEY",
