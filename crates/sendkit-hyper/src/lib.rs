@@ -45,7 +45,7 @@
 //! ```
 //!
 //! Feature flags: `webpki-roots` (default) trusts the Mozilla roots bundled; `platform-roots` the operating
-//! system's store; `ring` (default) or `aws-lc-rs` is rustls' crypto (a provider the application installed as the
+//! system's verifier (rustls-platform-verifier, as in sendkit-ureq); `ring` (default) or `aws-lc-rs` is rustls' crypto (a provider the application installed as the
 //! process default wins over either); `http2` speaks HTTP/2 over TLS when the server offers it, so that many calls in flight
 //! share one connection (off by default: HTTP/1.1 with a pool was faster in every measurement, see BENCHMARKS.md); `tracing` adds a span per call and per attempt.
 
@@ -99,9 +99,10 @@ impl<T: ?Sized> Clone for Client<T> {
 
 impl Client {
     /// A client with its own pooled hyper client, built from `config`: its connect timeout and proxy, rustls with
-    /// the process's default crypto provider if one was installed, else the feature's (ring by default). It trusts the webpki roots (feature `webpki-roots`, the default) or the operating
-    /// system's store (feature `platform-roots`, which wins when both are on); with neither, pass roots to
-    /// [`Client::with_roots`].
+    /// the process's default crypto provider if one was installed, else the feature's (ring by default). It
+    /// trusts the webpki roots (feature `webpki-roots`, the default) or the operating system's verifier (feature
+    /// `platform-roots`, rustls-platform-verifier as in sendkit-ureq; it wins when both are on); with neither,
+    /// pass roots to [`Client::with_roots`].
     pub fn new(config: Config) -> Self {
         let roots = match config.trust() {
             // The config's roots, the same setting as on sendkit-ureq; a certificate rustls cannot read is skipped
@@ -113,14 +114,21 @@ impl Client {
                 );
                 roots
             }
-            None => default_roots(),
+            None => match default_roots() {
+                Some(roots) => roots,
+                // `platform-roots`: the operating system verifies, as sendkit-ureq's does.
+                None => {
+                    let transport = HyperTransport::new(&config, Trust::Platform);
+                    return Self { config: Arc::new(config), transport: Arc::new(transport) };
+                }
+            },
         };
         Self::with_roots(config, roots)
     }
 
     /// Like [`Client::new`], trusting `roots` instead (a private CA, a test certificate).
     pub fn with_roots(config: Config, roots: rustls::RootCertStore) -> Self {
-        let transport = HyperTransport::new(&config, roots);
+        let transport = HyperTransport::new(&config, Trust::Roots(roots));
         Self { config: Arc::new(config), transport: Arc::new(transport) }
     }
 
@@ -426,14 +434,26 @@ impl std::fmt::Debug for HyperTransport {
 }
 
 impl HyperTransport {
-    fn new(config: &Config, roots: rustls::RootCertStore) -> Self {
+    fn new(config: &Config, trust: Trust) -> Self {
         let provider = crypto_provider();
         let mut unusable_identity = None;
         // The ring and aws-lc-rs providers support rustls' default protocol versions; should that ever change, the
         // builder's error is reported by every request rather than a panic here.
         let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
             Ok(builder) => {
-                let builder = builder.with_root_certificates(roots);
+                let builder = match trust {
+                    Trust::Roots(roots) => builder.with_root_certificates(roots),
+                    #[cfg(feature = "platform-roots")]
+                    Trust::Platform => {
+                        use rustls_platform_verifier::BuilderVerifierExt;
+                        let fallback = builder.clone();
+                        // A platform whose verifier cannot start is reported by every request, as a bad identity is.
+                        builder.with_platform_verifier().unwrap_or_else(|error| {
+                            unusable_identity = Some(format!("the platform's certificate verifier: {error}"));
+                            fallback.with_root_certificates(rustls::RootCertStore::empty())
+                        })
+                    }
+                };
                 match config.client_identity().map(identity) {
                     // An identity rustls refuses is reported by every request, naming the setting: never dropped
                     // in silence, and never at the cost of the roots the config trusts.
@@ -655,24 +675,29 @@ fn identity(
     (chain, key)
 }
 
+/// Whom the client trusts: roots of its own, or the operating system's verifier (`platform-roots`).
+enum Trust {
+    Roots(rustls::RootCertStore),
+    #[cfg(feature = "platform-roots")]
+    Platform,
+}
+
+/// The roots the features say, or `None` for the platform's verifier (`platform-roots`, which wins).
 #[cfg(feature = "platform-roots")]
-fn default_roots() -> rustls::RootCertStore {
-    let mut roots = rustls::RootCertStore::empty();
-    // Certificates the platform lists but rustls cannot parse are skipped, as browsers do.
-    let (_added, _skipped) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    roots
+fn default_roots() -> Option<rustls::RootCertStore> {
+    None
 }
 
 #[cfg(all(feature = "webpki-roots", not(feature = "platform-roots")))]
-fn default_roots() -> rustls::RootCertStore {
+fn default_roots() -> Option<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    roots
+    Some(roots)
 }
 
 #[cfg(not(any(feature = "webpki-roots", feature = "platform-roots")))]
-fn default_roots() -> rustls::RootCertStore {
-    rustls::RootCertStore::empty()
+fn default_roots() -> Option<rustls::RootCertStore> {
+    Some(rustls::RootCertStore::empty())
 }
 
 /// Maps a failed request onto the facts proto decides with.
