@@ -453,6 +453,9 @@ impl HyperTransport {
                             fallback.with_root_certificates(rustls::RootCertStore::empty())
                         })
                     }
+                    // Asked for only with `platform-roots` on.
+                    #[cfg(not(feature = "platform-roots"))]
+                    Trust::Platform => builder.with_root_certificates(rustls::RootCertStore::empty()),
                 };
                 match config.client_identity().map(identity) {
                     // An identity rustls refuses is reported by every request, naming the setting: never dropped
@@ -678,7 +681,6 @@ fn identity(
 /// Whom the client trusts: roots of its own, or the operating system's verifier (`platform-roots`).
 enum Trust {
     Roots(rustls::RootCertStore),
-    #[cfg(feature = "platform-roots")]
     Platform,
 }
 
