@@ -11,17 +11,23 @@
 //! - `bench`: proto's micro benchmarks, then the end-to-end table (sendkit against raw ureq and hyper, Python
 //!   requests and curl), the bulk table (2,000 cancels at 20 ms a call, concurrency 64, against the physical
 //!   limit), instructions per call when valgrind is installed, then the dependency weight of each crate. Timing is for people to read: CI never depends on it.
-//! - `weight [--clean-builds]`: crates in each library crate's dependency tree (and, with the flag, its clean
-//!   release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS, and that the two
-//!   clients never depend on each other.
+//! - `weight [--clean-builds] [--write]`: crates in each library crate's dependency tree (and, with the flag, its
+//!   clean release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS, that the two
+//!   clients never depend on each other, and that the figures README.md and BENCHMARKS.md quote are these
+//!   (`--write` puts them there).
+//! - `msrv`: every crate the published crates build with declares a `rust-version` no newer than ours.
+
+mod figures;
 
 use std::path::{Path, PathBuf};
+
+use figures::Docs;
 use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const USAGE: &str =
     "usage: cargo xtask <ci | examples | sim [--seeds N] [--from S] | sim --seed S | soak [--ops N] [--concurrency N] \
-     [--threads N] | fuzz [--seconds N]>";
+     [--threads N] | fuzz [--seconds N] | bench | weight [--clean-builds] [--write] | msrv>";
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -32,7 +38,12 @@ fn main() -> ExitCode {
         Some("sim") => sim(std::env::args().skip(2).collect()),
         Some("fuzz") => fuzz(std::env::args().skip(2).collect()),
         Some("bench") => bench(std::env::args().skip(2).collect()),
-        Some("weight") => weight(std::env::args().skip(2).any(|a| a == "--clean-builds")),
+        Some("weight") => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            let docs = if args.iter().any(|a| a == "--write") { figures::Docs::Write } else { figures::Docs::Check };
+            weight(args.iter().any(|a| a == "--clean-builds"), docs)
+        }
+        Some("msrv") => figures::msrv(&root()),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -98,7 +109,8 @@ fn ci() -> Result<(), String> {
     step("tests", cargo().args(["test", "--workspace"]))?;
     sim(vec!["--seeds".into(), "100000".into()])?;
     step("docs", cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
-    weight(false)?;
+    weight(false, figures::Docs::Check)?;
+    figures::msrv(&root())?;
     // Each TLS and tracing choice of the adapters builds on its own, warnings denied.
     let choices: [(&str, &[&[&str]]); 2] = [
         (
@@ -414,7 +426,7 @@ fn bench(args: Vec<String>) -> Result<(), String> {
     step("a fleet of sendkit processes sharing one key behind a rate limiter", Command::new(&binary).arg("--fleet"))?;
     // Instructions per call are steady where times are not (the bench says so and counts none without valgrind).
     step("instructions per call (valgrind)", Command::new(&binary).arg("--instructions"))?;
-    weight(false)
+    weight(false, Docs::Write)
 }
 
 /// The library crates, lightest first.
@@ -423,18 +435,13 @@ const LIBRARIES: [&str; 4] = ["sendkit-model", "sendkit-proto", "sendkit-ureq", 
 /// Crates no sans-IO layer may pull in.
 const IO_CRATES: [&str; 6] = ["tokio", "hyper", "hyper-util", "ureq", "rustls", "ring"];
 
-fn weight(clean_builds: bool) -> Result<(), String> {
+fn weight(clean_builds: bool, docs: Docs) -> Result<(), String> {
     eprintln!("xtask: == weight");
     println!("| crate | crates in its dependency tree (itself included) | clean release build |");
     println!("| --- | ---: | ---: |");
+    let mut counts = Vec::new();
     for package in LIBRARIES {
-        let output = run(cargo().args(["tree", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}"]))?;
-        if !output.status.success() {
-            return Err(format!("cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr)));
-        }
-        let tree = String::from_utf8_lossy(&output.stdout);
-        let crates: std::collections::BTreeSet<&str> =
-            tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+        let crates = tree(package, &[])?;
         if matches!(package, "sendkit-model" | "sendkit-proto") {
             if let Some(io) = IO_CRATES.iter().find(|io| crates.contains(**io)) {
                 return Err(format!("{package} depends on {io}: the sans-IO layers must not"));
@@ -462,18 +469,27 @@ fn weight(clean_builds: bool) -> Result<(), String> {
             "(--clean-builds)".to_owned()
         };
         println!("| {package} | {} | {build} |", crates.len());
+        counts.push((package.to_owned(), crates.len()));
     }
     // The command line, with the emulator (the default) and without.
     for (row, features) in
         [("sendkit-cli", &[][..]), ("sendkit-cli --no-default-features", &["--no-default-features"][..])]
     {
-        let output = run(cargo()
-            .args(["tree", "-p", "sendkit-cli", "-e", "normal", "--prefix", "none", "--format", "{p}"])
-            .args(features))?;
-        let tree = String::from_utf8_lossy(&output.stdout);
-        let crates: std::collections::BTreeSet<&str> =
-            tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+        let crates = tree("sendkit-cli", features)?;
         println!("| {row} | {} | |", crates.len());
+        counts.push((row.to_owned(), crates.len()));
     }
-    Ok(())
+    figures::weight_in_docs(&root(), &counts, docs)
+}
+
+/// The crates in `package`'s normal dependency tree, itself included.
+fn tree(package: &str, features: &[&str]) -> Result<std::collections::BTreeSet<String>, String> {
+    let output = run(cargo()
+        .args(["tree", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .args(features))?;
+    if !output.status.success() {
+        return Err(format!("cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let tree = String::from_utf8_lossy(&output.stdout);
+    Ok(tree.lines().filter_map(|line| line.split_whitespace().next()).map(str::to_owned).collect())
 }

@@ -1,0 +1,156 @@
+//! Figures the documents quote, checked against what the commands measure, and the MSRV the manifests declare,
+//! checked against what the published crates build with.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+/// Whether to check the documents' figures or write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Docs {
+    /// Fail if a document quotes other figures than the measured ones (CI).
+    Check,
+    /// Put the measured figures in the documents (`--write`, and `cargo xtask bench`).
+    Write,
+}
+
+const BEGIN: &str = "<!-- weight:begin (written by `cargo xtask weight --write`; CI fails if it drifts) -->\n";
+const END: &str = "<!-- weight:end -->";
+
+/// BENCHMARKS.md's weight table and README.md's "(N crates instead of M)" for the command line, from `counts`
+/// (row name, crates in its tree).
+pub fn weight_in_docs(root: &Path, counts: &[(String, usize)], docs: Docs) -> Result<(), String> {
+    let count = |row: &str| counts.iter().find(|(name, _)| name == row).map(|(_, n)| *n).unwrap_or_default();
+    let mut table = String::from(BEGIN);
+    table.push_str("| crate | crates in its normal dependency tree (itself included) |\n| --- | ---: |\n");
+    for (row, n) in counts {
+        let row = match row.as_str() {
+            "sendkit-cli" => "sendkit-cli (default: with `sendkit mock`, the emulator)",
+            "sendkit-cli --no-default-features" => "sendkit-cli `--no-default-features` (client only)",
+            other => other,
+        };
+        table.push_str(&format!("| {row} | {n} |\n"));
+    }
+    table.push_str(END);
+    let cli = format!("({} crates instead of {})", count("sendkit-cli --no-default-features"), count("sendkit-cli"));
+    let mut stale = Vec::new();
+    let benchmarks = root.join("BENCHMARKS.md");
+    let text = read(&benchmarks)?;
+    let (Some(start), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(format!("{}: no weight table between its markers ({END})", benchmarks.display()));
+    };
+    let updated = format!("{}{table}{}", &text[..start], &text[end + END.len()..]);
+    if updated != text {
+        stale.push((benchmarks, updated));
+    }
+    let readme = root.join("README.md");
+    let text = read(&readme)?;
+    let Some(at) = text.find(" crates instead of ") else {
+        return Err(format!("{}: no \"(N crates instead of M)\" for the command line", readme.display()));
+    };
+    let open = text[..at].rfind('(').unwrap_or(at);
+    let close = text[at..].find(')').map_or(text.len(), |i| at + i + 1);
+    let updated = format!("{}{cli}{}", &text[..open], &text[close..]);
+    if updated != text {
+        stale.push((readme, updated));
+    }
+    for (path, updated) in stale {
+        match docs {
+            Docs::Write => {
+                std::fs::write(&path, updated).map_err(|err| format!("{}: {err}", path.display()))?;
+                eprintln!("xtask: wrote the weight figures in {}", path.display());
+            }
+            Docs::Check => {
+                return Err(format!(
+                    "{} quotes other dependency counts than `cargo tree` gives today: run `cargo xtask weight --write`",
+                    path.display()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// Every crate the publishable crates build with (normal and build dependencies, as the workspace resolves them)
+/// declares a `rust-version` no newer than the workspace's, or none: the MSRV we declare is one the dependencies
+/// allow. (The toolchain here is the only one that can be fetched, so our own code's MSRV is held by clippy's
+/// `incompatible_msrv`, which reads the same `rust-version`, and by edition 2021 with no newer syntax.)
+pub fn msrv(root: &Path) -> Result<(), String> {
+    eprintln!("xtask: == msrv");
+    let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .map_err(|err| format!("cargo metadata: {err}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo metadata: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|err| format!("cargo metadata: {err}"))?;
+    let packages: HashMap<&str, &serde_json::Value> = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|package| Some((package["id"].as_str()?, package)))
+        .collect();
+    let members: BTreeSet<&str> =
+        metadata["workspace_members"].as_array().into_iter().flatten().filter_map(|id| id.as_str()).collect();
+    // Published: a member whose `publish` is not `false` (an empty list).
+    let published: Vec<&str> = members
+        .iter()
+        .copied()
+        .filter(|id| {
+            packages.get(id).is_some_and(|package| package["publish"].as_array().is_none_or(|to| !to.is_empty()))
+        })
+        .collect();
+    let ours = published
+        .first()
+        .and_then(|id| packages[id]["rust_version"].as_str())
+        .ok_or("the published crates declare no rust-version")?;
+    let nodes: HashMap<&str, &serde_json::Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|node| Some((node["id"].as_str()?, node)))
+        .collect();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut todo: Vec<&str> = published.clone();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        for dep in nodes.get(id).and_then(|node| node["deps"].as_array()).into_iter().flatten() {
+            // Normal and build dependencies: what a user's build compiles; never dev-dependencies.
+            let used =
+                dep["dep_kinds"].as_array().into_iter().flatten().any(|kind| kind["kind"].as_str() != Some("dev"));
+            if let (true, Some(pkg)) = (used, dep["pkg"].as_str()) {
+                todo.push(pkg);
+            }
+        }
+    }
+    // `1.85` is `1.85.0`.
+    let version = |text: &str| -> [u64; 3] {
+        let mut parts = text.split('.').map(|part| part.parse().unwrap_or(0));
+        [(); 3].map(|()| parts.next().unwrap_or(0))
+    };
+    let newer: Vec<String> = seen
+        .iter()
+        .filter_map(|id| {
+            let package = packages.get(id)?;
+            let needs = package["rust_version"].as_str()?;
+            if version(needs) <= version(ours) {
+                return None;
+            }
+            let (name, version) = (package["name"].as_str()?, package["version"].as_str()?);
+            Some(format!("{name} {version} needs Rust {needs}"))
+        })
+        .collect();
+    if !newer.is_empty() {
+        return Err(format!("the published crates declare rust-version {ours}, but build with: {}", newer.join("; ")));
+    }
+    eprintln!("xtask: {} crates built by the published ones, none needs a Rust newer than {ours}", seen.len());
+    Ok(())
+}
