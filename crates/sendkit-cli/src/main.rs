@@ -422,16 +422,26 @@ fn not_a_job_id(id: &str) -> Option<&'static str> {
 /// The IDs as given: `-` stands for standard input's lines, `@PATH` and `--file PATH` for a file's (blank lines,
 /// and `#` and what follows it, skipped). An input that cannot be read is an error, before any request.
 fn read_ids(given: args::JobIds) -> Result<Ids, String> {
-    let mut entries: Vec<(String, String)> = Vec::new();
+    // An ID, where it was given, and why it was refused already (a line that is not text).
+    type Entry = (String, String, Option<&'static str>);
+    let mut entries: Vec<Entry> = Vec::new();
     let mut from_lines = false;
-    let lines_of = |reader: &mut dyn BufRead, name: &str, entries: &mut Vec<(String, String)>| {
-        for (number, line) in reader.lines().enumerate() {
-            let line = line.map_err(|err| format!("reading job IDs from {name}: {err}"))?;
+    // Each line is read as bytes: one that is not UTF-8 is refused on its own, not the whole input.
+    let lines_of = |reader: &mut dyn BufRead, name: &str, entries: &mut Vec<Entry>| {
+        for (number, line) in reader.split(b'\n').enumerate() {
+            let mut line = line.map_err(|err| format!("reading job IDs from {name}: {err}"))?;
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            let (line, unreadable) = match String::from_utf8(line) {
+                Ok(line) => (line, None),
+                Err(err) => (String::from_utf8_lossy(err.as_bytes()).into_owned(), Some("not UTF-8 text")),
+            };
             // A byte-order mark (an editor's, on the first line) is no part of an ID; nor is a `# note` after one.
             let line = line.trim_start_matches('\u{feff}');
             let id = line.split_once('#').map_or(line, |(id, _)| id).trim();
             if !id.is_empty() {
-                entries.push((id.to_owned(), format!("{name}, line {}", number + 1)));
+                entries.push((id.to_owned(), format!("{name}, line {}", number + 1), unreadable));
             }
         }
         Ok::<(), String>(())
@@ -451,7 +461,7 @@ fn read_ids(given: args::JobIds) -> Result<Ids, String> {
             let path = std::path::Path::new(path);
             lines_of(&mut open(path)?, &path.display().to_string(), &mut entries)?;
         } else {
-            entries.push((arg, "the arguments".to_owned()));
+            entries.push((arg, "the arguments".to_owned(), None));
         }
     }
     for path in &files {
@@ -460,8 +470,8 @@ fn read_ids(given: args::JobIds) -> Result<Ids, String> {
     }
     let mut ids = Ids { valid: Vec::new(), refused: Vec::new() };
     let mut seen = std::collections::HashSet::new();
-    for (id, place) in entries {
-        match not_a_job_id(&id) {
+    for (id, place, unreadable) in entries {
+        match unreadable.or_else(|| not_a_job_id(&id)) {
             Some(reason) => ids.refused.push(Refused { given: id, place, reason }),
             None if seen.insert(id.clone()) => ids.valid.push(id),
             None => {}

@@ -717,6 +717,14 @@ fn ids_from_a_file_are_read_as_written_and_bad_ones_are_refused_before_any_reque
     assert_eq!(server.job("pending_2").unwrap().status, JobStatus::Cancelled);
     let at = sendkit(&server, &["get", &format!("@{}", file.display()), "--json"], "");
     assert_eq!(records(&at).len(), 3);
+    // Windows line ends are line ends; a line that is not UTF-8 is refused alone.
+    std::fs::write(&file, b"pending_1\r\n\xff\xfe_job\r\ncompleted_1\r\n").unwrap();
+    let odd = sendkit(&server, &["get", "--file", file.to_str().unwrap(), "--json"], "");
+    assert_eq!(code(&odd), 2, "{}", text(&odd.stderr));
+    let mut outcomes: Vec<String> = records(&odd).iter().map(|line| line["outcome"].to_string()).collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["\"found\"", "\"found\"", "\"invalid_input\""], "{}", text(&odd.stderr));
+    assert!(text(&odd.stderr).contains("line 2: ") && text(&odd.stderr).contains("not UTF-8"), "{}", text(&odd.stderr));
     let unreadable = sendkit(&server, &["get", "--file", dir.join("none.txt").to_str().unwrap()], "");
     assert_eq!(code(&unreadable), 2);
     assert!(text(&unreadable.stderr).contains("cannot read job IDs from"), "{}", text(&unreadable.stderr));
