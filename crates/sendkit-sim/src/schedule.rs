@@ -322,9 +322,15 @@ fn carry_out(sim: &Sim, plan: &Plan, report: &mut Report, checks: &mut Vec<Check
                     each,
                 )),
             }
-            // Every job's wait ends within the timeout counted from the call (the blocking engine's call itself
-            // returns once its idle threads wake, at most FlowSchedule::LOOK_AGAIN later).
+            // Every job's wait ends within the timeout counted from the call, and the call returns as the last
+            // one ends.
             within(report, "wait_for_jobs", last_end, plan.wait_timeout);
+            let returned = took(sim);
+            if returned > last_end.saturating_add(Duration::from_millis(1)) {
+                report
+                    .violations
+                    .push(format!("wait_for_jobs returned at {returned:?}, its last job ended at {last_end:?}"));
+            }
             if twice || finished.len() != plan.ids.len() {
                 report.violations.push(format!(
                     "wait_for_jobs: {} outcomes for {} jobs",

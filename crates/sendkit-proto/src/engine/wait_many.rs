@@ -22,12 +22,13 @@ fn schedule<'c>(
     policy: &WaitPolicy,
     config: &'c Config,
     start: Instant,
+    workers: usize,
 ) -> FlowSchedule<WaitForJob<'c>> {
     let waits = job_ids.into_iter().map(|id| {
         let wait = WaitForJob::new(id.clone(), policy.clone(), config).since(start);
         (id, wait)
     });
-    FlowSchedule::starting(waits, start)
+    FlowSchedule::starting(waits, start).workers(workers)
 }
 
 /// Waits for every job of `job_ids` over a blocking transport with `concurrency` threads at most: each job is
@@ -42,7 +43,7 @@ pub fn wait_for_jobs<T: Transport + Sync + ?Sized>(
     concurrency: usize,
     mut each: impl FnMut(WaitEvent),
 ) {
-    let schedule = schedule(job_ids, policy, config, transport.now().monotonic);
+    let schedule = schedule(job_ids, policy, config, transport.now().monotonic, concurrency.max(1));
     let (sender, events) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         // Stops the workers when this thread leaves the scope, by a panic in `each` included.
@@ -77,7 +78,7 @@ pub async fn wait_for_jobs_async<T: AsyncTransport + ?Sized>(
     concurrency: usize,
     mut each: impl FnMut(WaitEvent),
 ) {
-    let schedule = schedule(job_ids, policy, config, transport.now().monotonic);
+    let schedule = schedule(job_ids, policy, config, transport.now().monotonic, concurrency.max(1));
     let events = Mutex::new(Vec::new());
     let mut workers: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> =
         (0..concurrency.max(1)).map(|_| Box::pin(wait_worker(transport, &schedule, &events)) as _).collect();

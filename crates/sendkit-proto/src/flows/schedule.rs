@@ -59,6 +59,9 @@ struct State<F> {
     unfinished: usize,
     /// No flow is taken after a stop.
     stopped: bool,
+    /// Workers that take turns, when the schedule was told ([`FlowSchedule::workers`]): one more than there are
+    /// unfinished flows is told it is done, so that no worker sleeps idle while the last flows end.
+    workers: Option<usize>,
 }
 
 /// What a worker does next.
@@ -92,7 +95,16 @@ impl<F: Flow> FlowSchedule<F> {
         let flows: Vec<Option<(String, F)>> = flows.into_iter().map(Some).collect();
         let due = (0..flows.len()).map(|index| Reverse((now, index))).collect();
         let unfinished = flows.len();
-        Self { state: Mutex::new(State { flows, due, unfinished, stopped: false }) }
+        Self { state: Mutex::new(State { flows, due, unfinished, stopped: false, workers: None }) }
+    }
+
+    /// The same schedule, told that `count` workers take its turns: a worker beyond the number of unfinished
+    /// flows gets [`Turn::Done`] rather than [`Turn::Idle`], since no flow will ever need it. The last flow's end
+    /// then ends every worker's work at once, instead of when an idle one wakes to look again.
+    pub fn workers(self, count: usize) -> Self {
+        let mut state = self.state.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.workers = Some(count);
+        Self { state: Mutex::new(state) }
     }
 
     /// The next turn of a free worker at `now`.
@@ -109,8 +121,13 @@ impl<F: Flow> FlowSchedule<F> {
                     None => Turn::Idle(Duration::ZERO),
                 }
             }
+            // Nothing due: a worker with no flow it could ever run (there are more workers than unfinished flows)
+            // is done; the others sleep until the next is due, and look again soon, as a held flow may park.
+            _ if state.workers.is_some_and(|workers| workers > state.unfinished) => {
+                state.workers = state.workers.map(|workers| workers - 1);
+                Turn::Done
+            }
             Some(Reverse((at, _))) => Turn::Idle((at - now).min(Self::LOOK_AGAIN)),
-            // Every unfinished flow is held by another worker: look again soon, one may park.
             None => Turn::Idle(Self::LOOK_AGAIN),
         }
     }
@@ -168,6 +185,30 @@ mod tests {
         // b is held by a worker, a is parked for 5 s.
         assert!(matches!(schedule.take(now), Turn::Idle(wait) if wait == FlowSchedule::<WaitForJob>::LOOK_AGAIN));
         schedule.finish();
+        assert!(matches!(schedule.take(now + Duration::from_secs(5)), Turn::Run { index: 0, .. }));
+        schedule.finish();
+        assert!(matches!(schedule.take(now), Turn::Done));
+    }
+
+    /// Told how many workers there are, the schedule ends the work of those it can never need: when the last flow
+    /// ends, no worker is left asleep to look again later.
+    #[test]
+    fn workers_beyond_the_unfinished_flows_are_done() {
+        let config = Config::builder("sk_live_0123456789").build().unwrap();
+        let schedule = FlowSchedule::new(
+            ["a", "b"].map(|id| (id.to_owned(), WaitForJob::new(id, WaitPolicy::default(), &config))),
+        )
+        .workers(3);
+        let now = Instant::now();
+        // Three workers, two flows: the third is done at once.
+        let Turn::Run { index: 0, name, flow } = schedule.take(now) else { panic!("a is due") };
+        let Turn::Run { index: 1, .. } = schedule.take(now) else { panic!("b is due") };
+        assert!(matches!(schedule.take(now), Turn::Done));
+        // a sleeps; b ends: its worker is done, and the one left waits for a.
+        schedule.park(0, name, flow, now + Duration::from_secs(5));
+        schedule.finish();
+        assert!(matches!(schedule.take(now), Turn::Done), "two workers, one flow");
+        assert!(matches!(schedule.take(now), Turn::Idle(_)), "the last worker waits for a");
         assert!(matches!(schedule.take(now + Duration::from_secs(5)), Turn::Run { index: 0, .. }));
         schedule.finish();
         assert!(matches!(schedule.take(now), Turn::Done));
