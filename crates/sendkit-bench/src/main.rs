@@ -28,6 +28,7 @@ use sendkit_proto::{Config, RetryPolicy};
 
 mod bulk;
 mod fleet;
+mod fleet_model;
 mod tls;
 
 const USER_AGENT_VALUE: &str = Config::USER_AGENT;
@@ -448,6 +449,10 @@ fn main() {
         if flag == "--bulk" {
             bulk = true;
             continue;
+        }
+        if flag == "--fleet-model" {
+            let seeds = args.next().and_then(|seeds| seeds.parse().ok()).unwrap_or(21);
+            return fleet_model::table(seeds);
         }
         if flag == "--fleet" {
             let cli = std::env::current_exe().ok().map(|exe| exe.with_file_name("sendkit")).filter(|cli| cli.exists());

@@ -1,0 +1,157 @@
+//! The fleet in simulated time: N processes, each with sendkit-proto's own `Pacer` and a few workers, against one
+//! token bucket that answers a bare 429 when empty (nginx's `limit_req`). Deterministic and fast, so that pacing
+//! can be compared over many seeds and fleet sizes in seconds; `--fleet` checks the same against real processes.
+//!
+//! Each worker takes a job, asks the pacer when it may send, sends, and has its answer a millisecond later: a job
+//! refused is retried after the call's backoff (full jitter, 250 ms doubling to 8 s), through the pacer again.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use sendkit_proto::Pacer;
+
+/// One fleet: processes, workers each, jobs each, and the limiter's rate and burst.
+#[derive(Debug, Clone, Copy)]
+pub struct Fleet {
+    pub processes: usize,
+    pub concurrency: usize,
+    pub jobs_each: usize,
+    pub per_second: f64,
+    pub burst: f64,
+}
+
+/// What a fleet did.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    pub seconds: f64,
+    pub share: f64,
+    pub fairness: f64,
+    pub refusals_per_accepted: f64,
+}
+
+/// What happens next in the simulated fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// A worker of `process` is free to take a job (or to retry `retry`, a job's attempts so far).
+    Free { process: usize, retry: Option<u32> },
+    /// The time the pacer gave has come: the request reaches the limiter.
+    Send { process: usize, attempts: u32 },
+    /// The answer to a request sent by `process`, accepted or not, for a job after `attempts` attempts.
+    Answer { process: usize, accepted: bool, attempts: u32 },
+}
+
+/// A small deterministic generator (xorshift64*), for the backoff's jitter.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Runs `fleet` with `seed` for the jitter, in simulated time.
+pub fn run(fleet: Fleet, seed: u64) -> Outcome {
+    let start = Instant::now();
+    let at = |seconds: f64| start + Duration::from_secs_f64(seconds);
+    let latency = 0.001;
+    let pacers: Vec<Pacer> = (0..fleet.processes).map(|_| Pacer::default()).collect();
+    let mut random = Random(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut left = vec![fleet.jobs_each; fleet.processes];
+    let mut done = vec![0usize; fleet.processes];
+    let mut finished = vec![0.0f64; fleet.processes];
+    let (mut tokens, mut filled_at) = (fleet.burst, 0.0f64);
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    // Events by time (in nanoseconds, so that they order exactly), then by the order they were made.
+    let mut events: BinaryHeap<Reverse<(u64, u64, Event)>> = BinaryHeap::new();
+    let mut made = 0u64;
+    let mut push = |events: &mut BinaryHeap<Reverse<(u64, u64, Event)>>, time: f64, event: Event| {
+        made += 1;
+        events.push(Reverse(((time * 1e9) as u64, made, event)));
+    };
+    for process in 0..fleet.processes {
+        // The processes start a few milliseconds apart, as a shell starts them.
+        let begin = process as f64 * 0.003;
+        for _ in 0..fleet.concurrency {
+            push(&mut events, begin, Event::Free { process, retry: None });
+        }
+    }
+    while let Some(Reverse((nanos, _, event))) = events.pop() {
+        let now = nanos as f64 / 1e9;
+        match event {
+            Event::Free { process, retry } => {
+                let attempts = match retry {
+                    Some(attempts) => attempts,
+                    None if left[process] > 0 => {
+                        left[process] -= 1;
+                        0
+                    }
+                    None => continue,
+                };
+                let wait = pacers[process].reserve(at(now)).as_secs_f64();
+                push(&mut events, now + wait, Event::Send { process, attempts: attempts + 1 });
+            }
+            Event::Send { process, attempts } => {
+                tokens = (tokens + (now - filled_at) * fleet.per_second).min(fleet.burst);
+                filled_at = now;
+                let ok = tokens >= 1.0;
+                if ok {
+                    tokens -= 1.0;
+                }
+                push(&mut events, now + latency, Event::Answer { process, accepted: ok, attempts });
+            }
+            Event::Answer { process, accepted: true, .. } => {
+                accepted += 1;
+                pacers[process].answered();
+                done[process] += 1;
+                if done[process] == fleet.jobs_each {
+                    finished[process] = now;
+                }
+                push(&mut events, now, Event::Free { process, retry: None });
+            }
+            Event::Answer { process, accepted: false, attempts } => {
+                refused += 1;
+                pacers[process].rate_limited(at(now), None);
+                let ceiling = (0.25 * 2f64.powi(attempts.saturating_sub(1).min(10) as i32)).min(8.0);
+                let backoff = ceiling * random.next();
+                push(&mut events, now + backoff, Event::Free { process, retry: Some(attempts) });
+            }
+        }
+    }
+    let seconds = finished.iter().copied().fold(0.0, f64::max);
+    let rates: Vec<f64> = finished.iter().map(|end| fleet.jobs_each as f64 / end.max(1e-9)).collect();
+    let sum: f64 = rates.iter().sum();
+    Outcome {
+        seconds,
+        share: (accepted as f64 - fleet.burst).max(0.0) / (seconds * fleet.per_second),
+        fairness: sum * sum / (rates.len() as f64 * rates.iter().map(|r| r * r).sum::<f64>()),
+        refusals_per_accepted: refused as f64 / accepted.max(1) as f64,
+    }
+}
+
+/// The table: N = 1, 2, 4, 8 processes at concurrency 8, 200 jobs each, behind 50 a second (burst 5), medians over
+/// `seeds` seeds (and the worst of them).
+pub fn table(seeds: u64) {
+    println!("Simulated time, sendkit-proto's Pacer, medians of {seeds} seeds (worst in brackets):");
+    println!("| processes x concurrency | jobs | share of the limiter's rate | refusals per accepted | fairness (Jain) |");
+    println!("|---|---|---|---|---|");
+    for processes in [1, 2, 4, 8] {
+        let fleet = Fleet { processes, concurrency: 8, jobs_each: 200, per_second: 50.0, burst: 5.0 };
+        let outcomes: Vec<Outcome> = (0..seeds).map(|seed| run(fleet, seed)).collect();
+        let median = |value: fn(&Outcome) -> f64| {
+            let mut values: Vec<f64> = outcomes.iter().map(value).collect();
+            values.sort_by(f64::total_cmp);
+            (values[values.len() / 2], values[0], values[values.len() - 1])
+        };
+        let (share, share_low, _) = median(|o| o.share);
+        let (refusals, _, refusals_high) = median(|o| o.refusals_per_accepted);
+        let (fairness, fairness_low, _) = median(|o| o.fairness);
+        println!(
+            "| {processes} x 8 | {} | {share:.2} ({share_low:.2}) | {refusals:.2} ({refusals_high:.2}) | {fairness:.2} ({fairness_low:.2}) |",
+            processes * 200
+        );
+    }
+}
