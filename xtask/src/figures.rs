@@ -154,3 +154,52 @@ pub fn msrv(root: &Path) -> Result<(), String> {
     eprintln!("xtask: {} crates built by the published ones, none needs a Rust newer than {ours}", seen.len());
     Ok(())
 }
+
+/// The last release the public API is held to: its tag, and the commit the tag names (for a clone that did not
+/// fetch tags).
+const RELEASED: (&str, &str) = ("v0.1.0", "9886b8e7a1178696c6b8b7f6367d6197a30c8220");
+
+/// The version of cargo-semver-checks CI installs when it is missing.
+const SEMVER_CHECKS: &str = "0.51.0";
+
+/// `cargo semver-checks` over the publishable library crates against the last release: a change that breaks
+/// their users fails unless the versions say so. Installs the tool when it is missing (crates.io only).
+pub fn semver(root: &Path) -> Result<(), String> {
+    eprintln!("xtask: == semver against {}", RELEASED.0);
+    let git = |args: &[&str]| {
+        std::process::Command::new("git").current_dir(root).args(args).output().ok().filter(|o| o.status.success())
+    };
+    let baseline = if git(&["rev-parse", "--verify", "--quiet", &format!("{}^{{commit}}", RELEASED.0)]).is_some() {
+        RELEASED.0
+    } else if git(&["cat-file", "-e", &format!("{}^{{commit}}", RELEASED.1)]).is_some() {
+        RELEASED.1
+    } else if git(&["rev-parse", "--is-shallow-repository"]).is_some_and(|o| o.stdout.starts_with(b"true")) {
+        // A shallow clone holds no history to compare with: said, not passed in silence.
+        eprintln!(
+            "xtask: NOTE: semver check skipped: this clone is shallow and holds neither {} nor its commit",
+            RELEASED.0
+        );
+        return Ok(());
+    } else {
+        return Err(format!(
+            "semver: neither the tag {} nor its commit {} is in this repository",
+            RELEASED.0, RELEASED.1
+        ));
+    };
+    let cargo = || {
+        let mut command = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command.current_dir(root);
+        command
+    };
+    let installed = cargo().args(["semver-checks", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        crate::step(
+            "install cargo-semver-checks",
+            cargo().args(["install", "cargo-semver-checks", "--locked", "--version", SEMVER_CHECKS]),
+        )?;
+    }
+    crate::step(
+        &format!("cargo semver-checks against {baseline}"),
+        cargo().args(["semver-checks", "--workspace", "--baseline-rev", baseline]),
+    )
+}

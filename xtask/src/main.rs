@@ -16,6 +16,8 @@
 //!   clients never depend on each other, and that the figures README.md and BENCHMARKS.md quote are these
 //!   (`--write` puts them there).
 //! - `msrv`: every crate the published crates build with declares a `rust-version` no newer than ours.
+//! - `semver`: `cargo semver-checks` of the publishable library crates against the last release's tag (installs
+//!   the tool when missing).
 
 mod figures;
 
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str =
     "usage: cargo xtask <ci | examples | sim [--seeds N] [--from S] | sim --seed S | soak [--ops N] [--concurrency N] \
-     [--threads N] | fuzz [--seconds N] | bench | weight [--clean-builds] [--write] | msrv>";
+     [--threads N] | fuzz [--seconds N] | bench | weight [--clean-builds] [--write] | msrv | semver>";
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
             weight(args.iter().any(|a| a == "--clean-builds"), docs)
         }
         Some("msrv") => figures::msrv(&root()),
+        Some("semver") => figures::semver(&root()),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -151,7 +154,8 @@ fn ci() -> Result<(), String> {
     step(
         "package the library crates",
         cargo().args(["package", "--workspace", "--exclude", "sendkit-tests", "--exclude", "xtask", "--allow-dirty"]),
-    )
+    )?;
+    figures::semver(&root())
 }
 
 /// `cargo package` verifies each crate against the others from a temporary registry, and caches those in

@@ -136,7 +136,9 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
 /// `seeds` seeds (and the worst of them).
 pub fn table(seeds: u64) {
     println!("Simulated time, sendkit-proto's Pacer, medians of {seeds} seeds (worst in brackets):");
-    println!("| processes x concurrency | jobs | share of the limiter's rate | refusals per accepted | fairness (Jain) |");
+    println!(
+        "| processes x concurrency | jobs | share of the limiter's rate | refusals per accepted | fairness (Jain) |"
+    );
     println!("|---|---|---|---|---|");
     for processes in [1, 2, 4, 8] {
         let fleet = Fleet { processes, concurrency: 8, jobs_each: 200, per_second: 50.0, burst: 5.0 };
