@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use sendkit_proto::Pacer;
+use sendkit_proto::{Pacer, Slot};
 
 /// One fleet: processes, workers each, jobs each, and the limiter's rate and burst.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +24,6 @@ pub struct Fleet {
 /// What a fleet did.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome {
-    pub seconds: f64,
     pub share: f64,
     pub fairness: f64,
     pub refusals_per_accepted: f64,
@@ -70,7 +69,7 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
     let mut made = 0u64;
     let mut push = |events: &mut BinaryHeap<Reverse<(u64, u64, Event)>>, time: f64, event: Event| {
         made += 1;
-        events.push(Reverse(((time * 1e9) as u64, made, event)));
+        events.push(Reverse(((time * 1e9).ceil() as u64, made, event)));
     };
     for process in 0..fleet.processes {
         // The processes start a few milliseconds apart, as a shell starts them.
@@ -91,8 +90,15 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
                     }
                     None => continue,
                 };
-                let wait = pacers[process].reserve(at(now)).as_secs_f64();
-                push(&mut events, now + wait, Event::Send { process, attempts: attempts + 1 });
+                // As Call asks: a slot held is sent after its wait; otherwise the pacer is asked again then.
+                match pacers[process].slot(at(now)) {
+                    Slot::Send(wait) => {
+                        push(&mut events, now + wait.as_secs_f64(), Event::Send { process, attempts: attempts + 1 })
+                    }
+                    Slot::AskAgain(wait) => {
+                        push(&mut events, now + wait.as_secs_f64(), Event::Free { process, retry: Some(attempts) })
+                    }
+                }
             }
             Event::Send { process, attempts } => {
                 tokens = (tokens + (now - filled_at) * fleet.per_second).min(fleet.burst);
@@ -105,7 +111,7 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
             }
             Event::Answer { process, accepted: true, .. } => {
                 accepted += 1;
-                pacers[process].answered();
+                pacers[process].answered_at(at(now));
                 done[process] += 1;
                 if done[process] == fleet.jobs_each {
                     finished[process] = now;
@@ -125,7 +131,6 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
     let rates: Vec<f64> = finished.iter().map(|end| fleet.jobs_each as f64 / end.max(1e-9)).collect();
     let sum: f64 = rates.iter().sum();
     Outcome {
-        seconds,
         share: (accepted as f64 - fleet.burst).max(0.0) / (seconds * fleet.per_second),
         fairness: sum * sum / (rates.len() as f64 * rates.iter().map(|r| r * r).sum::<f64>()),
         refusals_per_accepted: refused as f64 / accepted.max(1) as f64,

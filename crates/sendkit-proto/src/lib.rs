@@ -89,7 +89,7 @@ pub use flow::{Flow, Now, Step};
 pub use get_job::GetJob;
 pub use observe::{AttemptRecord, Observer};
 pub use operation::{Idempotency, Operation};
-pub use pace::Pacer;
+pub use pace::{Pacer, Slot};
 pub use progress::{BatchProgress, JobStage};
 pub use proxy::{Proxy, ProxyKind, ProxyServer};
 pub use rate_limit::RateLimitStatus;

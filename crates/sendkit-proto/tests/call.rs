@@ -4,8 +4,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sendkit_model::{EnrichRequest, EnrichmentType, Job, JobStatus};
 use sendkit_proto::{
-    Call, CancelJob, CancelJobFlow, Config, Delivery, Enrich, Error, Flow, GetJob, Now, Operation, RetryPolicy, Step,
-    TransportError, TransportErrorKind,
+    Call, CancelJob, CancelJobFlow, Config, Delivery, Enrich, Error, Flow, GetJob, Now, Operation, RetryPolicy, Slot,
+    Step, TransportError, TransportErrorKind,
 };
 
 /// 2015-10-21T07:27:50Z.
@@ -453,6 +453,14 @@ fn a_server_that_always_429s_ends_the_call_at_the_cap() {
     assert_eq!(run.sent.len() as u32, Call::<GetJob>::MAX_RATE_LIMITED + 1);
 }
 
+/// How long a step sleeps.
+fn first_sleep(step: &Step<Job>) -> Duration {
+    match step {
+        Step::Sleep(wait) => *wait,
+        _ => Duration::ZERO,
+    }
+}
+
 /// The first step of a new call of `config` at `now`: whether it sends, sleeps, or ends.
 fn first_step(config: &Config, now: Now) -> Step<Job> {
     Call::new(GetJob::new("job_2"), config).next(now)
@@ -654,8 +662,12 @@ fn the_pacer_follows_what_the_limiter_reports_on_successful_answers() {
     assert!(run.result.is_ok());
     let first = first_step(&config, now);
     assert!(matches!(first, Step::Sleep(wait) if (30..=45).contains(&wait.as_millis())), "{first:?}");
+    // The second is not next in line: it sleeps until the first's slot, and asks again then.
     let second = first_step(&config, now);
-    assert!(matches!(second, Step::Sleep(wait) if (70..=85).contains(&wait.as_millis())), "{second:?}");
+    assert!(matches!(second, Step::Sleep(wait) if (30..=45).contains(&wait.as_millis())), "{second:?}");
+    let pacer = config.pacer().unwrap();
+    let Slot::Send(wait) = pacer.slot(now.monotonic + first_sleep(&first)) else { panic!("next in line then") };
+    assert!((30..=45).contains(&wait.as_millis()), "one policy interval after the first: {wait:?}");
     // 5 left for the next second: the calls spread them, 200 ms apart.
     let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
     let some = [("x-ratelimit-limit", "50"), ("x-ratelimit-remaining", "5"), ("x-ratelimit-reset", "1")];

@@ -13,6 +13,7 @@ use crate::error::{is_gateway_failure, CallInfo, Error};
 use crate::flow::{Flow, Now, Step};
 use crate::observe::AttemptRecord;
 use crate::operation::{Idempotency, Operation};
+use crate::pace::Slot;
 use crate::rate_limit::RateLimitStatus;
 use crate::retry_after::retry_after;
 use crate::trace::Trace;
@@ -212,7 +213,7 @@ impl<'c, O: Operation> Call<'c, O> {
         if let Some(pacer) = self.config.pacer() {
             match status {
                 StatusCode::TOO_MANY_REQUESTS => pacer.rate_limited(now.monotonic, server_wait),
-                _ => pacer.answered(),
+                _ => pacer.answered_at(now.monotonic),
             }
         }
     }
@@ -355,10 +356,14 @@ impl<O: Operation> Flow for Call<'_, O> {
         };
         // The shared pacer's slot for this attempt; waiting for it is part of the call's time.
         if let (Some(pacer), false) = (self.config.pacer(), self.paced) {
-            let wait = pacer.reserve(now.monotonic);
+            let (wait, held) = match pacer.slot(now.monotonic) {
+                Slot::Send(wait) => (wait, true),
+                Slot::AskAgain(wait) => (wait, false),
+            };
             if !wait.is_zero() {
                 if self.fits(now.monotonic, wait) && self.config.retry().accept_retry_after(wait).is_some() {
-                    self.paced = true;
+                    // A slot held is sent at once after the wait; otherwise the pacer is asked again then.
+                    self.paced = held;
                     return Step::Sleep(wait);
                 }
                 // A wait that does not fit the deadline, or is longer than the policy waits for a Retry-After,

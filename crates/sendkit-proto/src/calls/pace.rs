@@ -4,17 +4,29 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// What [`Pacer::slot`] says of a request about to be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Send it after this wait (zero: now): the slot is held for it.
+    Send(Duration),
+    /// Others are ahead: ask again after this wait, when the rate may have changed.
+    AskAgain(Duration),
+}
+
 /// An adaptive limit on the rate of requests, shared by every call made with one [`Config`](crate::Config) (and its
 /// clones): every call of a client, of its `cancel_jobs`, its waits and the settling reads.
 ///
 /// It sends freely until the server answers 429. From then on, until no 429 has come for
-/// [`Pacer::FORGET_AFTER`], requests are spaced to a rate: on each 429 the rate
-/// drops to 85% of what was being sent in the last second, and a `Retry-After` holds every call until it has
-/// passed; each answer that is not a 429 raises the rate by half a request per second, so that an unthrottled rate
-/// grows by about half of itself each second. A rate that backs off sharply and probes upwards steadily, as TCP
-/// and smithy's adaptive retry mode do: a batch settles just under what a gateway allows, whether or not the
-/// gateway says how long to wait. Sans-IO like the rest of proto: the
-/// caller passes the time in, and [`Call`](crate::Call) turns a wait into a [`Step::Sleep`](crate::Step::Sleep).
+/// [`Pacer::FORGET_AFTER`], requests are spaced to a rate that follows CUBIC's curve (RFC 9438, as smithy's
+/// adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had reached (on the first, of the
+/// rate of answers *accepted* in the last second: what was sent before any pacing says nothing of the limit), then
+/// comes back to that rate in time — fast while far below it, slowly near it — and probes past it slowly at first,
+/// faster the longer no 429 comes. A rate below its last peak gives up half of the difference (CUBIC's fast
+/// convergence), so that processes sharing a key, none knowing of the others, converge to a fair share of the
+/// limit without synchronising; a `Retry-After` holds every call until it has passed. The rate grows with time,
+/// not with answers, so that a process that gets few answers is not starved by one that gets many. Sans-IO like
+/// the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
+/// [`Step::Sleep`](crate::Step::Sleep).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -36,8 +48,10 @@ pub struct Pacer {
 struct State {
     /// Requests per second allowed; `None` until the first 429.
     rate: Option<f64>,
-    /// When the next request may go, at the current rate.
-    next_send: Option<Instant>,
+    /// The rate at the last 429 (CUBIC's `W_max`): the curve comes back to it, then probes past it.
+    peak: f64,
+    /// The last slot held: the next is one interval, at the rate of then, after it.
+    last_slot: Option<Instant>,
     /// No request before this (a `Retry-After`).
     paused_until: Option<Instant>,
     /// The rate a limiter's reported budget allows (what is left, spread over what is left of its window), and
@@ -45,11 +59,22 @@ struct State {
     budget: Option<(f64, Instant)>,
     /// When each request of the last second was sent, to measure the rate being sent.
     recent: VecDeque<Instant>,
+    /// When each accepted answer of the last second came.
+    accepted: VecDeque<Instant>,
     /// The last decrease: a burst of 429s answering requests sent together counts once.
     last_decrease: Option<Instant>,
 }
 
 impl State {
+    /// The rate of accepted answers over the last second, measured as [`State::sent_per_second`] is.
+    fn accepted_per_second(&self, now: Instant) -> f64 {
+        let second_ago = |at: &&Instant| now.saturating_duration_since(**at) <= Duration::from_secs(1);
+        let count = self.accepted.iter().filter(second_ago).count();
+        let first = self.accepted.iter().find(second_ago);
+        let span = first.map_or(Duration::ZERO, |first| now.saturating_duration_since(*first));
+        count as f64 / span.max(Duration::from_millis(100)).as_secs_f64()
+    }
+
     /// The rate sent over the last second: over the time the sends of that second span, when it is shorter (a
     /// batch that met its first 429 a few milliseconds in), but never less than a tenth of a second, so that a
     /// handful of sends together does not read as thousands a second.
@@ -65,10 +90,13 @@ impl State {
 impl Pacer {
     /// The slowest the pacer goes: one request every two seconds.
     pub const MIN_RATE: f64 = 0.5;
-    /// How much of the measured rate is kept on a 429.
-    const DECREASE: f64 = 0.85;
-    /// How much each answer that is not a 429 adds, in requests per second.
-    const INCREASE: f64 = 0.5;
+    /// How much of the rate is kept on a 429 (CUBIC's β).
+    const DECREASE: f64 = 0.7;
+    /// How fast the rate comes back and probes (CUBIC's C), in requests per second per second cubed. RFC 9438's
+    /// 0.4 is for windows of packets; for request rates shared by a few processes, 2 brings a process from
+    /// nothing to a fair share of 50 a second in about two seconds (`cargo xtask bench`, the fleet in simulated
+    /// time: 1 and 4 gave worse fairness or more refusals).
+    const GROWTH: f64 = 2.0;
     /// 429s closer together than this answer the same burst, and decrease the rate once.
     const SAME_BURST: Duration = Duration::from_millis(250);
     /// The most send times kept for measuring.
@@ -113,12 +141,37 @@ impl Pacer {
         }
     }
 
-    /// Reserves the next slot for a request about to be sent at `now`: how long to wait before sending it.
+    /// The rate at `now` on the cubic curve from the last 429: `peak + C (t - K)³`, where `K` is when it is back
+    /// at the peak.
+    fn cubic(state: &State, now: Instant) -> Option<f64> {
+        state.rate?;
+        let t = now.saturating_duration_since(state.last_decrease?).as_secs_f64();
+        let k = (state.peak * (1.0 - Self::DECREASE) / Self::GROWTH).cbrt();
+        Some((state.peak + Self::GROWTH * (t - k).powi(3)).max(Self::MIN_RATE))
+    }
+
+    /// Reserves the next slot for a request about to be sent at `now`: how long to wait before sending it. The slot
+    /// is held however far off it is, at the rate of now; [`Pacer::slot`] holds only the next one, so that a rate
+    /// that grows meanwhile is used.
     pub fn reserve(&self, now: Instant) -> Duration {
+        match self.take_slot(now, true) {
+            Slot::Send(wait) | Slot::AskAgain(wait) => wait,
+        }
+    }
+
+    /// The slot for a request about to be sent at `now`: send after a wait (the slot is held for it), or, when
+    /// other requests are ahead, ask again after a wait, at which time the rate may have changed (a pacer coming
+    /// back up after a 429 spaces requests at its new rate, not at the one it had when they were queued).
+    pub fn slot(&self, now: Instant) -> Slot {
+        self.take_slot(now, false)
+    }
+
+    fn take_slot(&self, now: Instant, hold_any: bool) -> Slot {
         let mut state = self.lock();
+        state.rate = Self::cubic(&state, now);
         if state.last_decrease.is_some_and(|last| now.saturating_duration_since(last) > Self::FORGET_AFTER) {
             state.rate = None;
-            state.next_send = None;
+            state.last_slot = None;
             state.last_decrease = None;
         }
         let mut at = now;
@@ -134,10 +187,19 @@ impl Pacer {
             (a, b) => a.or(b),
         };
         if let Some(rate) = rate {
-            if let Some(next) = state.next_send {
-                at = at.max(next);
+            let interval = Duration::from_secs_f64(1.0 / rate.max(Self::MIN_RATE));
+            let queued = state.last_slot.and_then(|last| last.checked_add(interval)).filter(|next| *next > at);
+            if let Some(next) = queued {
+                // Not the next in line (others hold the slots before): come back when it may be, without holding
+                // a slot at today's rate. (Within a millisecond it is held: clocks that keep no finer time must
+                // not ask again for nothing.)
+                let ask_at = next.checked_sub(interval).unwrap_or(now);
+                if !hold_any && ask_at.saturating_duration_since(now) > Duration::from_millis(1) {
+                    return Slot::AskAgain(ask_at.saturating_duration_since(now));
+                }
+                at = next;
             }
-            state.next_send = at.checked_add(Duration::from_secs_f64(1.0 / rate.max(Self::MIN_RATE)));
+            state.last_slot = Some(at);
         }
         state.recent.push_back(at);
         while state.recent.len() > Self::RECENT_LIMIT
@@ -145,7 +207,7 @@ impl Pacer {
         {
             state.recent.pop_front();
         }
-        at.saturating_duration_since(now)
+        Slot::Send(at.saturating_duration_since(now))
     }
 
     /// The server answered 429 at `now`, asking (or not) to wait `retry_after`.
@@ -157,21 +219,39 @@ impl Pacer {
         if state.last_decrease.is_some_and(|last| now.saturating_duration_since(last) < Self::SAME_BURST) {
             return;
         }
+        let reached = match Self::cubic(&state, now) {
+            // Paced: the rate reached, or what was really sent when that was less (a few calls, a slow server).
+            Some(rate) => rate.min(state.sent_per_second(now).max(Self::MIN_RATE)),
+            // Not yet paced: what was sent says nothing of the limit (a burst of thousands a second); what was
+            // accepted does.
+            None => state.accepted_per_second(now).max(Self::MIN_RATE),
+        };
+        // Fast convergence: a rate that met a 429 below its last peak gives up more, so newcomers catch up.
+        state.peak =
+            if state.rate.is_some() && reached < state.peak { reached * (1.0 + Self::DECREASE) / 2.0 } else { reached };
         state.last_decrease = Some(now);
-        let sent_last_second = state.sent_per_second(now);
-        let measured = state.rate.map_or(sent_last_second, |rate| rate.min(sent_last_second.max(Self::MIN_RATE)));
-        state.rate = Some((measured * Self::DECREASE).max(Self::MIN_RATE));
+        state.rate = Some((state.peak * Self::DECREASE).max(Self::MIN_RATE));
     }
 
-    /// The server answered something other than a 429: the rate may grow.
-    pub fn answered(&self) {
+    /// The server accepted a request (answered anything but a 429) at `now`: counted, so that the first 429
+    /// can say what the limiter let through.
+    pub fn answered_at(&self, now: Instant) {
         let mut state = self.lock();
-        if let Some(rate) = state.rate.as_mut() {
-            *rate += Self::INCREASE;
+        state.accepted.push_back(now);
+        while state.accepted.len() > Self::RECENT_LIMIT
+            || state.accepted.front().is_some_and(|at| now.saturating_duration_since(*at) > Duration::from_secs(1))
+        {
+            state.accepted.pop_front();
         }
     }
 
-    /// The rate requests are spaced to, in requests per second; `None` while no 429 has been met.
+    /// The server accepted a request, at a time not given. The rate grows with time since the last 429, not
+    /// with answers, so this changes nothing; [`Pacer::answered_at`] counts the answer for the first 429's
+    /// measure.
+    pub fn answered(&self) {}
+
+    /// The rate requests are spaced to (as of the last slot taken), in requests per second; `None` while no 429
+    /// has been met.
     pub fn rate(&self) -> Option<f64> {
         self.lock().rate
     }
@@ -186,44 +266,102 @@ impl Pacer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_429_spaces_requests_to_less_than_was_sent() {
-        let pacer = Pacer::default();
-        let start = Instant::now();
-        // 20 requests in the last second, then a 429 without Retry-After.
-        for i in 0..20 {
-            assert_eq!(pacer.reserve(start + Duration::from_millis(i * 50)), Duration::ZERO);
-        }
-        let now = start + Duration::from_millis(1000);
-        pacer.rate_limited(now, None);
-        let rate = pacer.rate().unwrap();
-        assert!((16.0..=17.5).contains(&rate), "{rate}");
-        // The next requests go 1/rate apart.
-        let first = pacer.reserve(now);
-        let second = pacer.reserve(now);
-        assert_eq!(first, Duration::ZERO);
-        assert!((second.as_secs_f64() - 1.0 / rate).abs() < 1e-6, "{second:?}");
-        // A burst of 429s for requests sent together decreases once.
-        pacer.rate_limited(now + Duration::from_millis(10), None);
-        assert_eq!(pacer.rate(), Some(rate));
-        // Answers raise it again.
-        for _ in 0..10 {
-            pacer.answered();
-        }
-        assert!((pacer.rate().unwrap() - (rate + 5.0)).abs() < 1e-9);
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
     }
 
+    /// The first 429 paces to 70% of what the limiter accepted in the last second, not of what was sent.
     #[test]
-    fn a_429_a_few_milliseconds_into_a_batch_measures_over_what_the_sends_spanned() {
+    fn the_first_429_paces_to_less_than_was_accepted() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        // 100 requests sent in the last second, 20 of them accepted, then a 429 without Retry-After.
+        for i in 0..100 {
+            assert_eq!(pacer.reserve(start + ms(i * 10)), Duration::ZERO, "free until the server objects");
+        }
+        for i in 0..20 {
+            pacer.answered_at(start + ms(i * 50));
+        }
+        let now = start + ms(1000);
+        pacer.rate_limited(now, None);
+        let rate = pacer.rate().unwrap();
+        assert!((13.0..=15.0).contains(&rate), "{rate}");
+        // The next requests go 1/rate apart.
+        assert_eq!(pacer.reserve(now), Duration::ZERO);
+        let second = pacer.reserve(now).as_secs_f64();
+        assert!((second - 1.0 / rate).abs() < 0.01, "{second}");
+        // A burst of 429s for requests sent together decreases once.
+        pacer.rate_limited(now + ms(10), None);
+        assert!((pacer.rate().unwrap() - rate).abs() < 1e-9);
+    }
+
+    /// After a 429 the rate comes back to the rate it had, in time (not with answers), then probes past it.
+    #[test]
+    fn the_rate_comes_back_to_its_peak_and_probes_past_it() {
         let pacer = Pacer::default();
         let start = Instant::now();
         for i in 0..30 {
-            pacer.reserve(start + Duration::from_millis(i));
+            pacer.answered_at(start + ms(i * 33));
         }
-        // 30 sends within 30 ms: measured over the least span, 100 ms, that is 300 a second.
-        pacer.rate_limited(start + Duration::from_millis(30), None);
-        let rate = pacer.rate().unwrap();
-        assert!((250.0..=260.0).contains(&rate), "{rate}");
+        pacer.rate_limited(start + ms(1000), None);
+        let low = pacer.rate().unwrap();
+        let peak = low / Pacer::DECREASE;
+        let rate_at = |seconds: f64| {
+            let _ = pacer.slot(start + ms(1000) + Duration::from_secs_f64(seconds));
+            pacer.rate().unwrap()
+        };
+        // K = cbrt(peak (1 - β) / C): back at the peak then, above it later, faster and faster.
+        let k = (peak * (1.0 - Pacer::DECREASE) / Pacer::GROWTH).cbrt();
+        assert!(rate_at(k / 2.0) > low && rate_at(k / 2.0) < peak);
+        assert!((rate_at(k) - peak).abs() < 0.01, "{} {peak}", rate_at(k));
+        assert!(rate_at(k + 1.0) - peak < rate_at(k + 2.0) - rate_at(k + 1.0), "convex past the peak");
+    }
+
+    /// A 429 met below the last peak lowers the peak further (fast convergence): a process that grew into a share
+    /// of the limit others now need gives more of it back.
+    #[test]
+    fn a_429_below_the_last_peak_gives_more_back() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        for i in 0..40 {
+            pacer.answered_at(start + ms(i * 25));
+        }
+        pacer.rate_limited(start + ms(1000), None);
+        let first = pacer.rate().unwrap();
+        // Another 429 half a second later, below the peak: sending at the paced rate.
+        let later = start + ms(1500);
+        for i in 0..10 {
+            let _ = pacer.reserve(start + ms(1000 + i * 50));
+        }
+        pacer.rate_limited(later, None);
+        let second = pacer.rate().unwrap();
+        assert!(second < first * Pacer::DECREASE * 1.01, "{first} -> {second}");
+    }
+
+    /// Waiters behind others are told to ask again rather than handed a slot at today's rate: when they ask, the
+    /// rate that grew meanwhile spaces them.
+    #[test]
+    fn a_slot_far_off_is_asked_for_again() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        pacer.rate_limited(start + ms(1), None);
+        assert_eq!(pacer.rate(), Some(Pacer::MIN_RATE), "nothing accepted: the slowest rate");
+        let now = start + ms(2);
+        assert_eq!(pacer.slot(now), Slot::Send(Duration::ZERO));
+        // The next in line holds its slot, two seconds off at 0.5 a second; the one after is told to come back
+        // when it may be next, rather than hold a slot four seconds off.
+        assert_eq!(pacer.slot(now), Slot::Send(Duration::from_secs(2)));
+        let Slot::AskAgain(wait) = pacer.slot(now) else { panic!("held a slot 4 s off") };
+        assert_eq!(wait, Duration::from_secs(2));
+        // Far along the curve the rate has grown: once the held slot has passed, the next are closer together
+        // than two seconds.
+        let then = now + Duration::from_secs(3);
+        let Slot::Send(first) = pacer.slot(then) else { panic!("next in line") };
+        let Slot::Send(second) = pacer.slot(then) else { panic!("next in line") };
+        assert!(second - first < Duration::from_secs(1), "{first:?} {second:?} at {:?}", pacer.rate());
+        // `reserve` holds any slot, however far.
+        let held = pacer.reserve(then);
+        assert!(held > Duration::ZERO);
     }
 
     #[test]
@@ -232,7 +370,7 @@ mod tests {
         let start = Instant::now();
         pacer.rate_limited(start, None);
         assert!(pacer.rate().is_some());
-        let later = start + Pacer::FORGET_AFTER + Duration::from_millis(1);
+        let later = start + Pacer::FORGET_AFTER + ms(1);
         assert_eq!(pacer.reserve(later), Duration::ZERO);
         assert_eq!(pacer.rate(), None);
     }
