@@ -427,7 +427,11 @@ fn bench(args: Vec<String>) -> Result<(), String> {
     let binary = target_dir()?.join("release").join("sendkit-bench");
     step("end to end", Command::new(&binary).args(&args))?;
     step("bulk cancels at 20 ms a call", Command::new(&binary).args(["--bulk", "--rounds", "5"]))?;
-    step("a fleet of sendkit processes sharing one key behind a rate limiter", Command::new(&binary).arg("--fleet"))?;
+    step("a fleet sharing one key, in simulated time", Command::new(&binary).args(["--fleet-model", "101"]))?;
+    step(
+        "a fleet of sendkit processes sharing one key behind a rate limiter, 3 paired rounds",
+        Command::new(&binary).args(["--fleet", "3"]),
+    )?;
     // Instructions per call are steady where times are not (the bench says so and counts none without valgrind).
     step("instructions per call (valgrind)", Command::new(&binary).arg("--instructions"))?;
     weight(false, Docs::Write)

@@ -89,27 +89,56 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
     }
 }
 
-/// The fleet table: N = 1, 2, 4, 8 processes at concurrency 8, 100 jobs each, behind 50 requests a second (burst 5),
-/// without rate-limit headers (as nginx's `limit_req`), then with them.
-pub fn run(cli: &std::path::Path) {
+/// The fleet table: N = 1, 2, 4, 8 processes at concurrency 8, 200 jobs each, behind 50 requests a second (burst 5),
+/// without rate-limit headers (as nginx's `limit_req`) and with them, run side by side in each of `rounds` rounds
+/// (paired, so that the machine's noise falls on both alike): medians, and the worst round in brackets.
+pub fn run(cli: &std::path::Path, rounds: usize) {
+    let fleets: Vec<Fleet> = [1, 2, 4, 8]
+        .into_iter()
+        .flat_map(|processes| {
+            [false, true].map(|headers| Fleet {
+                processes,
+                concurrency: 8,
+                jobs_each: 200,
+                per_second: 50.0,
+                burst: 5,
+                headers,
+            })
+        })
+        .collect();
+    let mut outcomes: Vec<Vec<Outcome>> = fleets.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds.max(1) {
+        for (fleet, seen) in fleets.iter().zip(&mut outcomes) {
+            seen.push(run_fleet(cli, fleet));
+        }
+    }
+    println!(
+        "Real processes (`sendkit cancel -`) behind the emulator's limiter, medians of {} rounds (worst in brackets):",
+        rounds.max(1)
+    );
     println!("| processes x concurrency | jobs | limiter | all done | share of the limiter's rate | refusals (429) per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|---|");
     for headers in [false, true] {
-        for processes in [1, 2, 4, 8] {
-            let fleet = Fleet { processes, concurrency: 8, jobs_each: 100, per_second: 50.0, burst: 5, headers };
-            let outcome = run_fleet(cli, &fleet);
+        for (fleet, seen) in fleets.iter().zip(&outcomes).filter(|(fleet, _)| fleet.headers == headers) {
+            let stat = |value: fn(&Outcome) -> f64, worst_high: bool| {
+                let mut values: Vec<f64> = seen.iter().map(value).collect();
+                values.sort_by(f64::total_cmp);
+                let worst = if worst_high { values[values.len() - 1] } else { values[0] };
+                (values[values.len() / 2], worst)
+            };
+            let (seconds, _) = stat(|o| o.seconds, true);
+            let (share, share_worst) = stat(|o| o.share, false);
+            let (refusals, refusals_worst) = stat(|o| o.refusals_per_accepted, true);
+            let (fairness, fairness_worst) = stat(|o| o.fairness, false);
+            let all_cancelled = seen.iter().all(|o| o.all_cancelled);
             println!(
-                "| {} x {} | {} | {}/s{} | {:.1} s{} | {:.2} | {:.2} | {:.2} |",
+                "| {} x {} | {} | {}/s{} | {seconds:.1} s{} | {share:.2} ({share_worst:.2}) | {refusals:.2} ({refusals_worst:.2}) | {fairness:.2} ({fairness_worst:.2}) |",
                 fleet.processes,
                 fleet.concurrency,
                 fleet.processes * fleet.jobs_each,
                 fleet.per_second,
                 if headers { ", RateLimit headers" } else { "" },
-                outcome.seconds,
-                if outcome.all_cancelled { "" } else { " (not all cancelled)" },
-                outcome.share,
-                outcome.refusals_per_accepted,
-                outcome.fairness
+                if all_cancelled { "" } else { " (not all cancelled)" },
             );
         }
     }

@@ -456,8 +456,9 @@ fn main() {
         }
         if flag == "--fleet" {
             let cli = std::env::current_exe().ok().map(|exe| exe.with_file_name("sendkit")).filter(|cli| cli.exists());
+            let rounds = args.next().and_then(|rounds| rounds.parse().ok()).unwrap_or(3);
             match cli {
-                Some(cli) => fleet::run(&cli),
+                Some(cli) => fleet::run(&cli, rounds),
                 None => println!("note: no sendkit binary beside this one (cargo build --release -p sendkit-cli)"),
             }
             return;
