@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use sendkit_proto::{Pacer, Slot};
+use sendkit_proto::{Pacer, RateLimitStatus, Slot};
 
 /// One fleet: processes, workers each, jobs each, and the limiter's rate and burst.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,8 @@ pub struct Fleet {
     pub jobs_each: usize,
     pub per_second: f64,
     pub burst: f64,
+    /// The limiter says its budget on every answer, as the emulator's does with `with_rate_limit_headers()`.
+    pub headers: bool,
 }
 
 /// What a fleet did.
@@ -36,8 +38,9 @@ enum Event {
     Free { process: usize, retry: Option<u32> },
     /// The time the pacer gave has come: the request reaches the limiter.
     Send { process: usize, attempts: u32 },
-    /// The answer to a request sent by `process`, accepted or not, for a job after `attempts` attempts.
-    Answer { process: usize, accepted: bool, attempts: u32 },
+    /// The answer to a request sent by `process`, accepted or not, for a job after `attempts` attempts, with the
+    /// bucket's whole tokens left and the seconds until the next (the limiter's headers).
+    Answer { process: usize, accepted: bool, attempts: u32, left: u64, reset: u64 },
 }
 
 /// A small deterministic generator (xorshift64*), for the backoff's jitter.
@@ -80,6 +83,15 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
     }
     while let Some(Reverse((nanos, _, event))) = events.pop() {
         let now = nanos as f64 / 1e9;
+        if let (true, Event::Answer { process, left, reset, .. }) = (fleet.headers, event) {
+            // As the emulator says it: `RateLimit-Policy: q=PER_SECOND;w=1`, `RateLimit: r=LEFT;t=RESET`.
+            let mut status = RateLimitStatus::default();
+            status.limit = Some(fleet.per_second.ceil() as u64);
+            status.window = Some(Duration::from_secs(1));
+            status.remaining = Some(left);
+            status.reset = Some(Duration::from_secs(reset));
+            pacers[process].budget(at(now), &status, Duration::from_secs(60));
+        }
         match event {
             Event::Free { process, retry } => {
                 let attempts = match retry {
@@ -107,7 +119,9 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
                 if ok {
                     tokens -= 1.0;
                 }
-                push(&mut events, now + latency, Event::Answer { process, accepted: ok, attempts });
+                let reset = if tokens >= 1.0 { 0.0 } else { ((1.0 - tokens) / fleet.per_second).ceil() };
+                let (left, reset) = (tokens.floor() as u64, reset as u64);
+                push(&mut events, now + latency, Event::Answer { process, accepted: ok, attempts, left, reset });
             }
             Event::Answer { process, accepted: true, .. } => {
                 accepted += 1;
@@ -118,7 +132,7 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
                 }
                 push(&mut events, now, Event::Free { process, retry: None });
             }
-            Event::Answer { process, accepted: false, attempts } => {
+            Event::Answer { process, accepted: false, attempts, .. } => {
                 refused += 1;
                 pacers[process].rate_limited(at(now), None);
                 let ceiling = (0.25 * 2f64.powi(attempts.saturating_sub(1).min(10) as i32)).min(8.0);
@@ -141,24 +155,25 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
 /// `seeds` seeds (and the worst of them).
 pub fn table(seeds: u64) {
     println!("Simulated time, sendkit-proto's Pacer, medians of {seeds} seeds (worst in brackets):");
-    println!(
-        "| processes x concurrency | jobs | share of the limiter's rate | refusals per accepted | fairness (Jain) |"
-    );
-    println!("|---|---|---|---|---|");
-    for processes in [1, 2, 4, 8] {
-        let fleet = Fleet { processes, concurrency: 8, jobs_each: 200, per_second: 50.0, burst: 5.0 };
-        let outcomes: Vec<Outcome> = (0..seeds).map(|seed| run(fleet, seed)).collect();
-        let median = |value: fn(&Outcome) -> f64| {
-            let mut values: Vec<f64> = outcomes.iter().map(value).collect();
-            values.sort_by(f64::total_cmp);
-            (values[values.len() / 2], values[0], values[values.len() - 1])
-        };
-        let (share, share_low, _) = median(|o| o.share);
-        let (refusals, _, refusals_high) = median(|o| o.refusals_per_accepted);
-        let (fairness, fairness_low, _) = median(|o| o.fairness);
-        println!(
-            "| {processes} x 8 | {} | {share:.2} ({share_low:.2}) | {refusals:.2} ({refusals_high:.2}) | {fairness:.2} ({fairness_low:.2}) |",
-            processes * 200
-        );
+    println!("| processes x concurrency | jobs | limiter | share of the limiter's rate | refusals per accepted | fairness (Jain) |");
+    println!("|---|---|---|---|---|---|");
+    for headers in [false, true] {
+        for processes in [1, 2, 4, 8] {
+            let fleet = Fleet { processes, concurrency: 8, jobs_each: 200, per_second: 50.0, burst: 5.0, headers };
+            let outcomes: Vec<Outcome> = (0..seeds).map(|seed| run(fleet, seed)).collect();
+            let median = |value: fn(&Outcome) -> f64| {
+                let mut values: Vec<f64> = outcomes.iter().map(value).collect();
+                values.sort_by(f64::total_cmp);
+                (values[values.len() / 2], values[0], values[values.len() - 1])
+            };
+            let (share, share_low, _) = median(|o| o.share);
+            let (refusals, _, refusals_high) = median(|o| o.refusals_per_accepted);
+            let (fairness, fairness_low, _) = median(|o| o.fairness);
+            println!(
+                "| {processes} x 8 | {} | 50/s{} | {share:.2} ({share_low:.2}) | {refusals:.2} ({refusals_high:.2}) | {fairness:.2} ({fairness_low:.2}) |",
+                processes * 200,
+                if headers { ", RateLimit headers" } else { "" }
+            );
+        }
     }
 }

@@ -125,6 +125,13 @@ impl Pacer {
             if let Some(until) = now.checked_add(next).filter(|_| next <= longest) {
                 state.paused_until = Some(state.paused_until.map_or(until, |paused| paused.max(until)));
             }
+            // Once paced (a 429 has come), an empty budget is the limit met before a refusal, as ECN marks
+            // congestion before a loss: the rate drops as on a 429. Every process sharing the key sees it, each in
+            // proportion to the answers it gets, so a fleet meets the limit with few refusals. Before any 429 it
+            // is only a process using all of the limit: the wait above spaces it, and nothing more is needed.
+            if state.rate.is_some() {
+                Self::decrease(&mut state, now);
+            }
             // And after it, one at a time at the policy's rate: the calls held together must not go together.
             if let (Some(quota), Some(window)) = (status.limit, status.window.filter(|w| !w.is_zero())) {
                 let rate = (quota as f64 / window.as_secs_f64()).max(Self::MIN_RATE);
@@ -216,10 +223,16 @@ impl Pacer {
         if let Some(until) = retry_after.and_then(|wait| now.checked_add(wait)) {
             state.paused_until = Some(state.paused_until.map_or(until, |paused| paused.max(until)));
         }
+        Self::decrease(&mut state, now);
+    }
+
+    /// The limit was met at `now` (a 429, or a limiter saying nothing is left): the rate drops to β of what it
+    /// reached, once for a burst of such answers.
+    fn decrease(state: &mut State, now: Instant) {
         if state.last_decrease.is_some_and(|last| now.saturating_duration_since(last) < Self::SAME_BURST) {
             return;
         }
-        let reached = match Self::cubic(&state, now) {
+        let reached = match Self::cubic(state, now) {
             // Paced: the rate reached, or what was really sent when that was less (a few calls, a slow server).
             Some(rate) => rate.min(state.sent_per_second(now).max(Self::MIN_RATE)),
             // Not yet paced: what was sent says nothing of the limit (a burst of thousands a second); what was
@@ -362,6 +375,33 @@ mod tests {
         // `reserve` holds any slot, however far.
         let held = pacer.reserve(then);
         assert!(held > Duration::ZERO);
+    }
+
+    /// Once paced, a limiter saying nothing is left lowers the rate as a 429 does, before any refusal; before any
+    /// 429, it only spaces the calls.
+    #[test]
+    fn an_empty_budget_lowers_a_paced_rate_as_a_429_does() {
+        let empty = crate::RateLimitStatus {
+            limit: Some(50),
+            remaining: Some(0),
+            reset: Some(Duration::from_secs(1)),
+            window: Some(Duration::from_secs(1)),
+        };
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        pacer.budget(start, &empty, Duration::from_secs(60));
+        assert_eq!(pacer.rate(), None, "not paced by an empty budget alone");
+        for i in 0..40 {
+            pacer.answered_at(start + ms(i * 25));
+        }
+        pacer.rate_limited(start + ms(1000), None);
+        // Back at the peak, then the limiter says nothing is left.
+        let k = start + ms(1000) + Duration::from_secs(3);
+        let _ = pacer.slot(k);
+        let before = pacer.rate().unwrap();
+        pacer.budget(k, &empty, Duration::from_secs(60));
+        let _ = pacer.slot(k + ms(100));
+        assert!(pacer.rate().unwrap() < before * 0.8, "{before} -> {:?}", pacer.rate());
     }
 
     #[test]
