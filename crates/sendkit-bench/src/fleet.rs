@@ -21,6 +21,85 @@ struct Fleet {
     burst: u32,
     /// The limiter says its budget on every answer (the IETF RateLimit fields).
     headers: bool,
+    /// The limiter is a real nginx `limit_req` in front of the emulator, not the emulator's own.
+    nginx: bool,
+}
+
+/// nginx on a loopback port, proxying to the emulator behind `limit_req` keyed by the API key (50 requests a
+/// second, burst 5, nodelay, 429): as a gateway in front of the API would. Stopped when dropped.
+struct Nginx {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Nginx {
+    /// The nginx binary, when installed.
+    fn binary() -> Option<std::path::PathBuf> {
+        ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .find(|p| p.exists())
+    }
+
+    fn start(binary: &std::path::Path, upstream: &str, fleet: &Fleet) -> Nginx {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let dir = std::env::temp_dir().join(format!("sendkit-fleet-nginx-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("nginx's folder");
+        let upstream = upstream.trim_start_matches("http://");
+        let config = format!(
+            "worker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\nevents {{ worker_connections 4096; }}\n\
+             http {{\n  log_format status '$status';\n  access_log {dir}/access.log status;\n\
+             client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n\
+             uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
+             limit_req_zone $http_x_api_key zone=key:1m rate={rate}r/s;\n\
+             upstream api {{ server {upstream}; keepalive 64; }}\n\
+             server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      limit_req zone=key burst={burst} nodelay;\n\
+             limit_req_status 429;\n      proxy_pass http://api;\n      proxy_http_version 1.1;\n\
+             proxy_set_header Connection \"\";\n    }}\n  }}\n}}\n",
+            dir = dir.display(),
+            rate = fleet.per_second as u64,
+            burst = fleet.burst,
+        );
+        let path = dir.join("nginx.conf");
+        std::fs::write(&path, config).expect("nginx.conf");
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(&dir)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx runs");
+        // Ready when it accepts.
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Nginx { child, dir, port }
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The requests nginx refused (429), from its access log.
+    fn refused(&self) -> u64 {
+        let log = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
+        log.lines().filter(|line| line.trim() == "429").count() as u64
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// What one fleet did.
@@ -39,8 +118,13 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
     for id in &ids {
         server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Pending));
     }
-    let limiter = Fault::rate_limit(fleet.per_second, fleet.burst);
-    server.inject(if fleet.headers { limiter.with_rate_limit_headers() } else { limiter });
+    let nginx =
+        fleet.nginx.then(Nginx::binary).flatten().map(|binary| Nginx::start(&binary, &server.base_url(), fleet));
+    if nginx.is_none() {
+        let limiter = Fault::rate_limit(fleet.per_second, fleet.burst);
+        server.inject(if fleet.headers { limiter.with_rate_limit_headers() } else { limiter });
+    }
+    let base_url = nginx.as_ref().map_or_else(|| server.base_url(), Nginx::base_url);
     let started = Instant::now();
     let children: Vec<_> = ids
         .chunks(fleet.jobs_each)
@@ -49,7 +133,7 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
                 .args(["cancel", "-", "--concurrency", &fleet.concurrency.to_string(), "--deadline", "0"])
                 .env_clear()
                 .env("SENDKIT_API_KEY", KEY)
-                .env("SENDKIT_BASE_URL", server.base_url())
+                .env("SENDKIT_BASE_URL", &base_url)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -84,7 +168,7 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
         seconds,
         share,
         fairness,
-        refusals_per_accepted: ledger.rate_limited as f64 / accepted.max(1.0),
+        refusals_per_accepted: nginx.as_ref().map_or(ledger.rate_limited, Nginx::refused) as f64 / accepted.max(1.0),
         all_cancelled,
     }
 }
@@ -96,15 +180,18 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
     let fleets: Vec<Fleet> = [1, 2, 4, 8]
         .into_iter()
         .flat_map(|processes| {
-            [false, true].map(|headers| Fleet {
+            [(false, false), (true, false), (false, true)].map(|(headers, nginx)| Fleet {
                 processes,
                 concurrency: 8,
                 jobs_each: 200,
                 per_second: 50.0,
                 burst: 5,
                 headers,
+                nginx,
             })
         })
+        // nginx's rows when it is installed.
+        .filter(|fleet| !fleet.nginx || Nginx::binary().is_some())
         .collect();
     let mut outcomes: Vec<Vec<Outcome>> = fleets.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds.max(1) {
@@ -118,8 +205,10 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
     );
     println!("| processes x concurrency | jobs | limiter | all done | share of the limiter's rate | refusals (429) per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|---|");
-    for headers in [false, true] {
-        for (fleet, seen) in fleets.iter().zip(&outcomes).filter(|(fleet, _)| fleet.headers == headers) {
+    for (headers, nginx) in [(false, false), (true, false), (false, true)] {
+        for (fleet, seen) in
+            fleets.iter().zip(&outcomes).filter(|(fleet, _)| fleet.headers == headers && fleet.nginx == nginx)
+        {
             let stat = |value: fn(&Outcome) -> f64, worst_high: bool| {
                 let mut values: Vec<f64> = seen.iter().map(value).collect();
                 values.sort_by(f64::total_cmp);
@@ -137,7 +226,13 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
                 fleet.concurrency,
                 fleet.processes * fleet.jobs_each,
                 fleet.per_second,
-                if headers { ", RateLimit headers" } else { "" },
+                if headers {
+                    ", RateLimit headers"
+                } else if nginx {
+                    ", nginx limit_req"
+                } else {
+                    ""
+                },
                 if all_cancelled { "" } else { " (not all cancelled)" },
             );
         }

@@ -121,7 +121,9 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
                 }
                 let reset = if tokens >= 1.0 { 0.0 } else { ((1.0 - tokens) / fleet.per_second).ceil() };
                 let (left, reset) = (tokens.floor() as u64, reset as u64);
-                push(&mut events, now + latency, Event::Answer { process, accepted: ok, attempts, left, reset });
+                // Answers take 0.5 to 3 ms, as on a loaded loopback: they do not come back in the order sent.
+                let took = latency * (0.5 + 2.5 * random.next());
+                push(&mut events, now + took, Event::Answer { process, accepted: ok, attempts, left, reset });
             }
             Event::Answer { process, accepted: true, .. } => {
                 accepted += 1;

@@ -50,6 +50,8 @@ struct State {
     rate: Option<f64>,
     /// The rate at the last 429 (CUBIC's `W_max`): the curve comes back to it, then probes past it.
     peak: f64,
+    /// Seconds after the last decrease when the curve is back at the peak (CUBIC's `K`).
+    back_at: f64,
     /// The last slot held: the next is one interval, at the rate of then, after it.
     last_slot: Option<Instant>,
     /// No request before this (a `Retry-After`).
@@ -88,6 +90,8 @@ impl State {
 }
 
 impl Pacer {
+    /// How far above what was accepted the first curve aims (at most), before any pacing.
+    const FIRST_REACH: f64 = 4.0;
     /// The slowest the pacer goes: one request every two seconds.
     pub const MIN_RATE: f64 = 0.5;
     /// How much of the rate is kept on a 429 (CUBIC's β).
@@ -153,8 +157,7 @@ impl Pacer {
     fn cubic(state: &State, now: Instant) -> Option<f64> {
         state.rate?;
         let t = now.saturating_duration_since(state.last_decrease?).as_secs_f64();
-        let k = (state.peak * (1.0 - Self::DECREASE) / Self::GROWTH).cbrt();
-        Some((state.peak + Self::GROWTH * (t - k).powi(3)).max(Self::MIN_RATE))
+        Some((state.peak + Self::GROWTH * (t - state.back_at).powi(3)).max(Self::MIN_RATE))
     }
 
     /// Reserves the next slot for a request about to be sent at `now`: how long to wait before sending it. The slot
@@ -232,18 +235,27 @@ impl Pacer {
         if state.last_decrease.is_some_and(|last| now.saturating_duration_since(last) < Self::SAME_BURST) {
             return;
         }
-        let reached = match Self::cubic(state, now) {
+        let (start, peak) = match Self::cubic(state, now) {
             // Paced: the rate reached, or what was really sent when that was less (a few calls, a slow server).
-            Some(rate) => rate.min(state.sent_per_second(now).max(Self::MIN_RATE)),
-            // Not yet paced: what was sent says nothing of the limit (a burst of thousands a second); what was
-            // accepted does.
-            None => state.accepted_per_second(now).max(Self::MIN_RATE),
+            Some(rate) => {
+                let reached = rate.min(state.sent_per_second(now).max(Self::MIN_RATE));
+                // Fast convergence: a rate that met a 429 below its last peak gives up more, so newcomers catch up.
+                let peak = if reached < state.peak { reached * (1.0 + Self::DECREASE) / 2.0 } else { reached };
+                (peak * Self::DECREASE, peak)
+            }
+            // Not yet paced: the few answers of the first milliseconds say little of the limit (answers come back
+            // out of order), so the curve starts below what was accepted and aims at what was sent, at most four
+            // times that: it climbs fast at first, and the next 429 tells it the limit.
+            None => {
+                let accepted = state.accepted_per_second(now).max(Self::MIN_RATE);
+                let sent = state.sent_per_second(now).clamp(accepted, accepted * Self::FIRST_REACH);
+                (accepted * Self::DECREASE, sent)
+            }
         };
-        // Fast convergence: a rate that met a 429 below its last peak gives up more, so newcomers catch up.
-        state.peak =
-            if state.rate.is_some() && reached < state.peak { reached * (1.0 + Self::DECREASE) / 2.0 } else { reached };
+        state.peak = peak;
+        state.back_at = ((peak - start).max(0.0) / Self::GROWTH).cbrt();
         state.last_decrease = Some(now);
-        state.rate = Some((state.peak * Self::DECREASE).max(Self::MIN_RATE));
+        state.rate = Some(start.max(Self::MIN_RATE));
     }
 
     /// The server accepted a request (answered anything but a 429) at `now`: counted, so that the first 429
