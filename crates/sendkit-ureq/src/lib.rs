@@ -372,6 +372,8 @@ pub struct UreqTransport {
     agent_user_agent: Option<String>,
     /// Why the config's client identity cannot be used, reported by every request (nothing is sent).
     unusable_identity: Option<String>,
+    /// Why the config's proxy cannot be used, reported by every request (nothing is sent).
+    unusable_proxy: Option<String>,
 }
 
 impl UreqTransport {
@@ -394,7 +396,10 @@ impl UreqTransport {
         let builder = builder.tls_config(tls);
         #[cfg(not(feature = "tls"))]
         let unusable_identity = None;
-        let proxy = ureq_proxy(config);
+        let (proxy, unusable_proxy) = match ureq_proxy(config) {
+            Ok(proxy) => (proxy, None),
+            Err(reason) => (None, Some(reason)),
+        };
         let agent_config = builder
             .timeout_connect(Some(config.connect_timeout()))
             .timeout_global(Some(config.attempt_timeout()))
@@ -420,6 +425,7 @@ impl UreqTransport {
             proxy,
             agent_user_agent: None,
             unusable_identity,
+            unusable_proxy,
         }
     }
 
@@ -435,33 +441,61 @@ impl UreqTransport {
             agent_timeouts: None,
             borrowed: true,
             observed: false,
-            proxy: ureq_proxy(config),
+            proxy: ureq_proxy(config).ok().flatten(),
             agent_user_agent,
             // A caller's agent carries its own TLS settings.
             unusable_identity: None,
+            unusable_proxy: ureq_proxy(config).err(),
         }
     }
 }
 
-fn ureq_proxy(config: &Config) -> Option<ureq::Proxy> {
-    let server = config.proxy()?;
+/// The config's proxy as ureq takes it. One ureq cannot build is an error every request reports (nothing sent):
+/// never a direct connection where a proxy was asked for, which could carry the key around it.
+fn ureq_proxy(config: &Config) -> Result<Option<ureq::Proxy>, String> {
+    let Some(server) = config.proxy() else { return Ok(None) };
     let protocol = match server.kind() {
         sendkit_proto::ProxyKind::Socks5 => ureq::ProxyProtocol::Socks5,
         sendkit_proto::ProxyKind::Socks5h => ureq::ProxyProtocol::Socks5h,
         _ => ureq::ProxyProtocol::Http,
     };
-    let mut builder = ureq::Proxy::builder(protocol).host(server.host()).port(server.port());
-    if let Some((user, password)) = server.credentials() {
+    proxy_of(protocol, server.host(), server.port(), server.credentials()).map(Some)
+}
+
+fn proxy_of(
+    protocol: ureq::ProxyProtocol,
+    host: &str,
+    port: u16,
+    credentials: Option<(&str, &str)>,
+) -> Result<ureq::Proxy, String> {
+    let mut builder = ureq::Proxy::builder(protocol).host(host).port(port);
+    if let Some((user, password)) = credentials {
         builder = builder.username(user).password(password);
     }
-    // The config has checked the proxy URL; a builder failure leaves the connection direct rather than panicking.
-    builder.build().ok()
+    // ureq's error names no credentials: it says what kind of problem the URL it built has.
+    builder.build().map_err(|error| format!("the proxy at {host}:{port} cannot be used: {error}; nothing was sent"))
 }
+
+/// A proxy ureq could not take, reported by every request.
+#[derive(Debug)]
+struct UnusableProxy(String);
+
+impl std::fmt::Display for UnusableProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnusableProxy {}
 
 impl Transport for UreqTransport {
     fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
         if let Some(reason) = &self.unusable_identity {
             return Err(TransportError::unusable_identity(reason));
+        }
+        if let Some(reason) = &self.unusable_proxy {
+            return Err(TransportError::new(TransportErrorKind::Connect, Delivery::NotSent)
+                .with_source(UnusableProxy(reason.clone())));
         }
         let Attempt { mut request, timeout, connect_timeout, body_limit, .. } = attempt;
         if let Some(theirs) = &self.agent_user_agent {
@@ -798,5 +832,18 @@ fn io_kind(err: &io::Error) -> (TransportErrorKind, Delivery) {
         | io::ErrorKind::HostUnreachable => (TransportErrorKind::Connect, Delivery::NotSent),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => (TransportErrorKind::Timeout, Delivery::MaybeSent),
         _ => (TransportErrorKind::ConnectionLost, Delivery::MaybeSent),
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    /// A proxy ureq cannot build is an error that says so, never a direct connection.
+    #[test]
+    fn a_proxy_ureq_cannot_build_is_an_error() {
+        let error = proxy_of(ureq::ProxyProtocol::Http, "bad host", 8080, Some(("user", "s3cret"))).unwrap_err();
+        assert!(error.contains("bad host:8080 cannot be used") && !error.contains("s3cret"), "{error}");
+        assert!(proxy_of(ureq::ProxyProtocol::Http, "proxy.example", 8080, None).is_ok());
     }
 }
