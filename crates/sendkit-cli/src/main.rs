@@ -489,8 +489,10 @@ fn read_ids(given: args::JobIds) -> Result<Ids, String> {
 fn get(client: &Client, printer: &show::Printer, ids: &[String]) -> Outcome {
     let stop = interrupted();
     let mut outcome = Outcome::Success;
-    for id in ids {
+    for (at, id) in ids.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
+            // Every ID gets its line: the ones not looked at say so.
+            show::not_attempted(&ids[at..], printer.json(), "interrupted");
             return Outcome::Interrupted;
         }
         if show::stdout_closed() {

@@ -225,7 +225,7 @@ pub fn not_attempted(job_ids: &[String], json: bool, why: &str) {
         return;
     }
     eprintln!("{why}: {} not attempted: {}", job_ids.len(), job_ids.join(" "));
-    stopped_lines(job_ids, json, "not_attempted", false, &format!("{why} before the cancel was sent"));
+    stopped_lines(job_ids, json, "not_attempted", false, &format!("{why} before the request was sent"));
 }
 
 fn stopped_lines(job_ids: &[String], json: bool, outcome: &str, may_have_taken_effect: bool, message: &str) {

@@ -422,6 +422,28 @@ fn a_closed_standard_output_ends_the_command_quietly() {
     assert!(cancelled < 300, "it stopped starting cancels once nobody read the results ({cancelled})");
 }
 
+/// Ctrl-C during `get` of many jobs: the one under way ends, and every ID not looked at still gets its line.
+#[test]
+fn ctrl_c_during_get_gives_every_id_a_line() {
+    let server = emulator();
+    // Every get is held 1.5 s: the first is under way when Ctrl-C comes.
+    server.inject(sendkit_mock::Fault::status(503).delay(Duration::from_millis(1500)).on(sendkit_mock::Route::Get));
+    let args =
+        ["get", "pending_1", "processing_1", "completed_1", "--json", "--attempt-timeout", "1s", "--deadline", "1s"];
+    let child = command(&server, &args).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(code(&output), 130, "{}", text(&output.stderr));
+    let lines = records(&output);
+    let ids: Vec<&str> = lines.iter().map(|line| line["jobId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["pending_1", "processing_1", "completed_1"], "{}", text(&output.stdout));
+    assert_eq!(
+        (&lines[1]["outcome"], &lines[2]["outcome"]),
+        (&serde_json::json!("not_attempted"), &serde_json::json!("not_attempted"))
+    );
+}
+
 #[test]
 fn ctrl_c_against_a_hung_server_exits_after_a_short_grace_and_says_what_may_have_happened() {
     let server = emulator();
