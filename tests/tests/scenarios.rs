@@ -58,6 +58,9 @@ fn unknown_job_is_not_found(connect: Connect) {
         "{error:?}"
     );
     assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
+    // One context plus a kind: the kind alone to branch on, the call it failed in beside it.
+    assert_eq!(error.kind(), sendkit_proto::ErrorKind::NotFound);
+    assert_eq!(error.call().and_then(|call| call.job_id()), Some("no_such_job"));
 }
 
 fn expired_job_is_not_found(connect: Connect) {

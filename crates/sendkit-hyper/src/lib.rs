@@ -72,7 +72,8 @@ use sendkit_proto::{causes, engine, Call, CancelJobFlow, Enrich, Flow, GetJob, O
 
 pub use sendkit_proto::{
     model, AsyncTransport, Attempt, AuthStyle, BatchProgress, CallSettings, CancelOutcome, Config, ConfigBuilder,
-    Delivery, Error, JobStage, Proxy, RetryPolicy, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
+    Delivery, Error, ErrorKind, JobStage, Proxy, RetryPolicy, TransportError, TransportErrorKind, WaitEvent,
+    WaitPolicy,
 };
 /// The crates whose types this crate's constructors take, so that you build them against the same versions:
 /// rustls 0.23 (`RootCertStore`, [`Client::with_roots`]), and hyper-util 0.1 with http-body-util 0.1 and bytes 1

@@ -84,7 +84,7 @@ pub use cancel_job::CancelJob;
 pub use cancel_outcome::CancelOutcome;
 pub use config::{AuthStyle, CallSettings, Config, ConfigBuilder};
 pub use enrich::Enrich;
-pub use error::{ApiAnswer, CallInfo, Error, InvalidInput};
+pub use error::{ApiAnswer, CallInfo, Error, ErrorKind, InvalidInput};
 pub use flow::{Flow, Now, Step};
 pub use get_job::GetJob;
 pub use observe::{AttemptRecord, Observer};

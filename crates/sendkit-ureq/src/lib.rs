@@ -56,7 +56,7 @@ use sendkit_proto::{engine, Call, CancelJobFlow, Enrich, Flow, GetJob, Operation
 
 pub use sendkit_proto::{
     model, Attempt, AuthStyle, BatchProgress, CallSettings, CancelOutcome, Config, ConfigBuilder, Delivery, Error,
-    JobStage, Proxy, RetryPolicy, Transport, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
+    ErrorKind, JobStage, Proxy, RetryPolicy, Transport, TransportError, TransportErrorKind, WaitEvent, WaitPolicy,
 };
 /// ureq 3.5, whose `Agent` ([`Client::with_agent`]) and `tls::Certificate` ([`Client::with_roots`]) these
 /// constructors take: that version is part of this crate's API.

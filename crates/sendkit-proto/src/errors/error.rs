@@ -10,6 +10,38 @@ use sendkit_model::{ErrorCode, Job, JobStatus};
 use crate::text::{Attempts, CodeOr, Escaped, HumanDuration, JobIdText, Optional, Quoted, SnippetText};
 use crate::transport::{Delivery, TransportError};
 
+/// The kind of an [`Error`], one per variant, without the variant's fields ([`Error::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::Api`]: an error envelope no other kind covers.
+    Api,
+    /// [`Error::NotCancellable`]: the job has already finished (or was already cancelled).
+    NotCancellable,
+    /// [`Error::NotFound`]: no such job, or it expired.
+    NotFound,
+    /// [`Error::Unauthorized`]: the key was refused.
+    Unauthorized,
+    /// [`Error::RateLimited`]: a 429, or a wait the pacer could not fit.
+    RateLimited,
+    /// [`Error::UnexpectedResponse`]: an answer the API does not give (an HTML page, a status it never sends).
+    UnexpectedResponse,
+    /// [`Error::Redirect`]: a redirect, never followed.
+    Redirect,
+    /// [`Error::Decode`]: a body that is not what the API sends.
+    Decode,
+    /// [`Error::BodyTooLarge`]: a body over the limit.
+    BodyTooLarge,
+    /// [`Error::WaitTimedOut`]: a wait ended at its timeout.
+    WaitTimedOut,
+    /// [`Error::InvalidInput`]: refused before any request.
+    InvalidInput,
+    /// [`Error::Transport`]: no answer (connect, TLS, timeout, a lost connection).
+    Transport,
+    /// [`Error::Internal`]: a fault of the SDK itself.
+    Internal,
+}
+
 /// Everything that can go wrong in a call. One type, for every operation and both adapters.
 ///
 /// Whenever the server answered, the variant keeps the HTTP status ([`Error::status`]), the request ID the server
@@ -228,6 +260,35 @@ impl Error {
             | Self::Unauthorized { answer, .. } => Some(&answer.code),
             Self::RateLimited { code, .. } => code.as_ref(),
             _ => None,
+        }
+    }
+
+    /// What kind of failure this is, without its fields: with [`Error::call`] (the context: the call, its
+    /// attempts, what reached the server), the error as one context plus a kind, for code that branches on the
+    /// kind alone.
+    ///
+    /// ```
+    /// use sendkit_proto::{Error, ErrorKind, InvalidInput};
+    ///
+    /// let error = Error::from(InvalidInput::MissingEnv("SENDKIT_API_KEY"));
+    /// assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    /// assert!(error.call().is_none(), "no call was made");
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Api { .. } => ErrorKind::Api,
+            Self::NotCancellable { .. } => ErrorKind::NotCancellable,
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Unauthorized { .. } => ErrorKind::Unauthorized,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
+            Self::UnexpectedResponse { .. } => ErrorKind::UnexpectedResponse,
+            Self::Redirect { .. } => ErrorKind::Redirect,
+            Self::Decode { .. } => ErrorKind::Decode,
+            Self::BodyTooLarge { .. } => ErrorKind::BodyTooLarge,
+            Self::WaitTimedOut { .. } => ErrorKind::WaitTimedOut,
+            Self::InvalidInput(_) => ErrorKind::InvalidInput,
+            Self::Transport { .. } => ErrorKind::Transport,
+            Self::Internal { .. } => ErrorKind::Internal,
         }
     }
 
