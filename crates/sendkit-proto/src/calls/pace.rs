@@ -52,6 +52,9 @@ struct State {
     peak: f64,
     /// Seconds after the last decrease when the curve is back at the peak (CUBIC's `K`).
     back_at: f64,
+    /// The first 429's time and the burst rate it saw sent, while the answers of that burst may still come: they
+    /// raise its estimate of what the limiter accepts.
+    first: Option<(Instant, f64)>,
     /// The last slot held: the next is one interval, at the rate of then, after it.
     last_slot: Option<Instant>,
     /// No request before this (a `Retry-After`).
@@ -247,9 +250,9 @@ impl Pacer {
             // out of order), so the curve starts below what was accepted and aims at what was sent, at most four
             // times that: it climbs fast at first, and the next 429 tells it the limit.
             None => {
-                let accepted = state.accepted_per_second(now).max(Self::MIN_RATE);
-                let sent = state.sent_per_second(now).clamp(accepted, accepted * Self::FIRST_REACH);
-                (accepted * Self::DECREASE, sent)
+                let sent = state.sent_per_second(now);
+                state.first = Some((now, sent));
+                Self::first_curve(state.accepted_per_second(now), sent)
             }
         };
         state.peak = peak;
@@ -268,6 +271,27 @@ impl Pacer {
         {
             state.accepted.pop_front();
         }
+        // An answer of the first burst that came after its 429 (answers come back out of order): what the limiter
+        // accepted was more than the first estimate counted, so the first curve starts higher.
+        if let Some((at, sent)) = state.first {
+            if now.saturating_duration_since(at) >= Self::SAME_BURST || state.last_decrease != Some(at) {
+                state.first = None;
+            } else {
+                let (start, peak) = Self::first_curve(state.accepted_per_second(at.max(now)), sent);
+                if start > state.rate.unwrap_or(0.0) {
+                    state.peak = peak;
+                    state.back_at = ((peak - start).max(0.0) / Self::GROWTH).cbrt();
+                    state.rate = Some(start);
+                }
+            }
+        }
+    }
+
+    /// The first curve, before the limit is known: from under what was accepted toward what was sent, at most
+    /// [`Pacer::FIRST_REACH`] times that.
+    fn first_curve(accepted: f64, sent: f64) -> (f64, f64) {
+        let accepted = accepted.max(Self::MIN_RATE);
+        ((accepted * Self::DECREASE).max(Self::MIN_RATE), sent.clamp(accepted, accepted * Self::FIRST_REACH))
     }
 
     /// The server accepted a request, at a time not given. The rate grows with time since the last 429, not
@@ -318,6 +342,28 @@ mod tests {
         // A burst of 429s for requests sent together decreases once.
         pacer.rate_limited(now + ms(10), None);
         assert!((pacer.rate().unwrap() - rate).abs() < 1e-9);
+    }
+
+    /// Answers of the first burst that come after its 429 (out of order) raise the first estimate; later answers
+    /// do not.
+    #[test]
+    fn late_answers_of_the_first_burst_raise_the_first_estimate() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        for i in 0..16 {
+            let _ = pacer.reserve(start + ms(i / 4));
+        }
+        pacer.answered_at(start + ms(2));
+        pacer.rate_limited(start + ms(3), None);
+        let first = pacer.rate().unwrap();
+        for i in 0..4 {
+            pacer.answered_at(start + ms(4 + i));
+        }
+        let raised = pacer.rate().unwrap();
+        assert!(raised > first * 3.0, "{first} -> {raised}");
+        // Past the burst, an answer is only counted.
+        pacer.answered_at(start + ms(400));
+        assert_eq!(pacer.rate(), Some(raised));
     }
 
     /// After a 429 the rate comes back to the rate it had, in time (not with answers), then probes past it.
@@ -375,9 +421,10 @@ mod tests {
         assert_eq!(pacer.slot(now), Slot::Send(Duration::ZERO));
         // The next in line holds its slot, two seconds off at 0.5 a second; the one after is told to come back
         // when it may be next, rather than hold a slot four seconds off.
-        assert_eq!(pacer.slot(now), Slot::Send(Duration::from_secs(2)));
+        let about_two = |wait: Duration| (1.99..=2.0).contains(&wait.as_secs_f64());
+        assert!(matches!(pacer.slot(now), Slot::Send(wait) if about_two(wait)));
         let Slot::AskAgain(wait) = pacer.slot(now) else { panic!("held a slot 4 s off") };
-        assert_eq!(wait, Duration::from_secs(2));
+        assert!(about_two(wait), "{wait:?}");
         // Far along the curve the rate has grown: once the held slot has passed, the next are closer together
         // than two seconds.
         let then = now + Duration::from_secs(3);
