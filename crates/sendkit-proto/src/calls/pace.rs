@@ -18,12 +18,14 @@ pub enum Slot {
 ///
 /// It sends freely until the server answers 429. From then on, until no 429 has come for
 /// [`Pacer::FORGET_AFTER`], requests are spaced to a rate that follows CUBIC's curve (RFC 9438, as smithy's
-/// adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had reached (on the first, of the
-/// rate of answers *accepted* in the last second: what was sent before any pacing says nothing of the limit), then
-/// comes back to that rate in time — fast while far below it, slowly near it — and probes past it slowly at first,
-/// faster the longer no 429 comes. A rate below its last peak gives up half of the difference (CUBIC's fast
-/// convergence), so that processes sharing a key, none knowing of the others, converge to a fair share of the
-/// limit without synchronising; a `Retry-After` holds every call until it has passed. The rate grows with time,
+/// adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had reached, then comes back to
+/// that rate in time — fast while far below it, slowly near it — and probes past it slowly at first, faster the
+/// longer no 429 comes. The first 429 knows no rate reached: the curve starts under the rate of answers *accepted*
+/// (raised as the first burst's late answers come in) and aims at what was sent, at most four times that. A rate
+/// below its last peak gives up half of the difference (CUBIC's fast convergence), so that processes sharing a
+/// key, none knowing of the others, converge to a fair share of the limit without synchronising; once paced, a
+/// limiter saying nothing is left counts as a 429; a `Retry-After` holds every call until it has passed. The rate
+/// grows with time,
 /// not with answers, so that a process that gets few answers is not starved by one that gets many. Sans-IO like
 /// the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
