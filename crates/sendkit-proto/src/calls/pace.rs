@@ -65,30 +65,38 @@ struct State {
     /// until when.
     budget: Option<(f64, Instant)>,
     /// When each request of the last second was sent, to measure the rate being sent.
-    recent: VecDeque<Instant>,
+    recent: LastSecond,
     /// When each accepted answer of the last second came.
-    accepted: VecDeque<Instant>,
+    accepted: LastSecond,
     /// The last decrease: a burst of 429s answering requests sent together counts once.
     last_decrease: Option<Instant>,
 }
 
-impl State {
-    /// The rate of accepted answers over the last second, measured as [`State::sent_per_second`] is.
-    fn accepted_per_second(&self, now: Instant) -> f64 {
-        let second_ago = |at: &&Instant| now.saturating_duration_since(**at) <= Duration::from_secs(1);
-        let count = self.accepted.iter().filter(second_ago).count();
-        let first = self.accepted.iter().find(second_ago);
-        let span = first.map_or(Duration::ZERO, |first| now.saturating_duration_since(*first));
-        count as f64 / span.max(Duration::from_millis(100)).as_secs_f64()
+/// The times of the events of the last second (sends, or accepted answers), to measure their rate.
+#[derive(Debug, Default)]
+struct LastSecond(VecDeque<Instant>);
+
+impl LastSecond {
+    /// The most times kept.
+    const LIMIT: usize = 4096;
+
+    /// Notes an event at `at`, forgetting those more than a second before it.
+    fn note(&mut self, at: Instant) {
+        self.0.push_back(at);
+        while self.0.len() > Self::LIMIT
+            || self.0.front().is_some_and(|then| at.saturating_duration_since(*then) > Duration::from_secs(1))
+        {
+            self.0.pop_front();
+        }
     }
 
-    /// The rate sent over the last second: over the time the sends of that second span, when it is shorter (a
-    /// batch that met its first 429 a few milliseconds in), but never less than a tenth of a second, so that a
-    /// handful of sends together does not read as thousands a second.
-    fn sent_per_second(&self, now: Instant) -> f64 {
-        let second_ago = |sent: &&Instant| now.saturating_duration_since(**sent) <= Duration::from_secs(1);
-        let count = self.recent.iter().filter(second_ago).count();
-        let first = self.recent.iter().find(second_ago);
+    /// The rate over the last second: over the time its events span, when that is shorter (a batch that met its
+    /// first 429 a few milliseconds in), but never less than a tenth of a second, so that a handful of events
+    /// together does not read as thousands a second.
+    fn per_second(&self, now: Instant) -> f64 {
+        let second_ago = |at: &&Instant| now.saturating_duration_since(**at) <= Duration::from_secs(1);
+        let count = self.0.iter().filter(second_ago).count();
+        let first = self.0.iter().find(second_ago);
         let span = first.map_or(Duration::ZERO, |first| now.saturating_duration_since(*first));
         count as f64 / span.max(Duration::from_millis(100)).as_secs_f64()
     }
@@ -108,8 +116,6 @@ impl Pacer {
     const GROWTH: f64 = 2.0;
     /// 429s closer together than this answer the same burst, and decrease the rate once.
     const SAME_BURST: Duration = Duration::from_millis(250);
-    /// The most send times kept for measuring.
-    const RECENT_LIMIT: usize = 4096;
     /// With no 429 for this long, pacing stops: the limit the server had may be gone, and a client that sends
     /// rarely should not stay slow for one refusal long ago.
     pub const FORGET_AFTER: Duration = Duration::from_secs(10);
@@ -216,12 +222,7 @@ impl Pacer {
             }
             state.last_slot = Some(at);
         }
-        state.recent.push_back(at);
-        while state.recent.len() > Self::RECENT_LIMIT
-            || state.recent.front().is_some_and(|sent| at.saturating_duration_since(*sent) > Duration::from_secs(1))
-        {
-            state.recent.pop_front();
-        }
+        state.recent.note(at);
         Slot::Send(at.saturating_duration_since(now))
     }
 
@@ -243,7 +244,7 @@ impl Pacer {
         let (start, peak) = match Self::cubic(state, now) {
             // Paced: the rate reached, or what was really sent when that was less (a few calls, a slow server).
             Some(rate) => {
-                let reached = rate.min(state.sent_per_second(now).max(Self::MIN_RATE));
+                let reached = rate.min(state.recent.per_second(now).max(Self::MIN_RATE));
                 // Fast convergence: a rate that met a 429 below its last peak gives up more, so newcomers catch up.
                 let peak = if reached < state.peak { reached * (1.0 + Self::DECREASE) / 2.0 } else { reached };
                 (peak * Self::DECREASE, peak)
@@ -252,9 +253,9 @@ impl Pacer {
             // out of order), so the curve starts below what was accepted and aims at what was sent, at most four
             // times that: it climbs fast at first, and the next 429 tells it the limit.
             None => {
-                let sent = state.sent_per_second(now);
+                let sent = state.recent.per_second(now);
                 state.first = Some((now, sent));
-                Self::first_curve(state.accepted_per_second(now), sent)
+                Self::first_curve(state.accepted.per_second(now), sent)
             }
         };
         state.peak = peak;
@@ -267,19 +268,14 @@ impl Pacer {
     /// can say what the limiter let through.
     pub fn answered_at(&self, now: Instant) {
         let mut state = self.lock();
-        state.accepted.push_back(now);
-        while state.accepted.len() > Self::RECENT_LIMIT
-            || state.accepted.front().is_some_and(|at| now.saturating_duration_since(*at) > Duration::from_secs(1))
-        {
-            state.accepted.pop_front();
-        }
+        state.accepted.note(now);
         // An answer of the first burst that came after its 429 (answers come back out of order): what the limiter
         // accepted was more than the first estimate counted, so the first curve starts higher.
         if let Some((at, sent)) = state.first {
             if now.saturating_duration_since(at) >= Self::SAME_BURST || state.last_decrease != Some(at) {
                 state.first = None;
             } else {
-                let (start, peak) = Self::first_curve(state.accepted_per_second(at.max(now)), sent);
+                let (start, peak) = Self::first_curve(state.accepted.per_second(at.max(now)), sent);
                 if start > state.rate.unwrap_or(0.0) {
                     state.peak = peak;
                     state.back_at = ((peak - start).max(0.0) / Self::GROWTH).cbrt();
