@@ -396,10 +396,7 @@ impl UreqTransport {
         let builder = builder.tls_config(tls);
         #[cfg(not(feature = "tls"))]
         let unusable_identity = None;
-        let (proxy, unusable_proxy) = match ureq_proxy(config) {
-            Ok(proxy) => (proxy, None),
-            Err(reason) => (None, Some(reason)),
-        };
+        let (proxy, unusable_proxy) = ureq_proxy(config);
         let agent_config = builder
             .timeout_connect(Some(config.connect_timeout()))
             .timeout_global(Some(config.attempt_timeout()))
@@ -436,30 +433,34 @@ impl UreqTransport {
             ureq::config::AutoHeaderValue::Provided(value) => Some(value.to_string()),
             _ => None,
         };
+        let (proxy, unusable_proxy) = ureq_proxy(config);
         Self {
             agent,
             agent_timeouts: None,
             borrowed: true,
             observed: false,
-            proxy: ureq_proxy(config).ok().flatten(),
+            proxy,
             agent_user_agent,
             // A caller's agent carries its own TLS settings.
             unusable_identity: None,
-            unusable_proxy: ureq_proxy(config).err(),
+            unusable_proxy,
         }
     }
 }
 
-/// The config's proxy as ureq takes it. One ureq cannot build is an error every request reports (nothing sent):
-/// never a direct connection where a proxy was asked for, which could carry the key around it.
-fn ureq_proxy(config: &Config) -> Result<Option<ureq::Proxy>, String> {
-    let Some(server) = config.proxy() else { return Ok(None) };
+/// The config's proxy as ureq takes it, or why ureq cannot take it: an error every request then reports (nothing
+/// sent), never a direct connection where a proxy was asked for, which could carry the key around it.
+fn ureq_proxy(config: &Config) -> (Option<ureq::Proxy>, Option<String>) {
+    let Some(server) = config.proxy() else { return (None, None) };
     let protocol = match server.kind() {
         sendkit_proto::ProxyKind::Socks5 => ureq::ProxyProtocol::Socks5,
         sendkit_proto::ProxyKind::Socks5h => ureq::ProxyProtocol::Socks5h,
         _ => ureq::ProxyProtocol::Http,
     };
-    proxy_of(protocol, server.host(), server.port(), server.credentials()).map(Some)
+    match proxy_of(protocol, server.host(), server.port(), server.credentials()) {
+        Ok(proxy) => (Some(proxy), None),
+        Err(reason) => (None, Some(reason)),
+    }
 }
 
 fn proxy_of(
