@@ -105,7 +105,7 @@ impl Client {
     /// `platform-roots`, rustls-platform-verifier as in sendkit-ureq; it wins when both are on); with neither,
     /// pass roots to [`Client::with_roots`].
     pub fn new(config: Config) -> Self {
-        let roots = match config.trust() {
+        let trust = match config.trust() {
             // The config's roots, the same setting as on sendkit-ureq; a certificate rustls cannot read is skipped
             // (the handshake then fails, naming the untrusted issuer).
             Some(trusted) => {
@@ -113,18 +113,12 @@ impl Client {
                 let (_added, _skipped) = roots.add_parsable_certificates(
                     trusted.iter().map(|der| rustls::pki_types::CertificateDer::from(der.clone())),
                 );
-                roots
+                Trust::Roots(roots)
             }
-            None => match default_roots() {
-                Some(roots) => roots,
-                // `platform-roots`: the operating system verifies, as sendkit-ureq's does.
-                None => {
-                    let transport = HyperTransport::new(&config, Trust::Platform);
-                    return Self { config: Arc::new(config), transport: Arc::new(transport) };
-                }
-            },
+            None => default_trust(),
         };
-        Self::with_roots(config, roots)
+        let transport = HyperTransport::new(&config, trust);
+        Self { config: Arc::new(config), transport: Arc::new(transport) }
     }
 
     /// Like [`Client::new`], trusting `roots` instead (a private CA, a test certificate).
@@ -454,9 +448,6 @@ impl HyperTransport {
                             fallback.with_root_certificates(rustls::RootCertStore::empty())
                         })
                     }
-                    // Asked for only with `platform-roots` on.
-                    #[cfg(not(feature = "platform-roots"))]
-                    Trust::Platform => builder.with_root_certificates(rustls::RootCertStore::empty()),
                 };
                 match config.client_identity().map(identity) {
                     // An identity rustls refuses is reported by every request, naming the setting: never dropped
@@ -682,25 +673,27 @@ fn identity(
 /// Whom the client trusts: roots of its own, or the operating system's verifier (`platform-roots`).
 enum Trust {
     Roots(rustls::RootCertStore),
+    #[cfg(feature = "platform-roots")]
     Platform,
 }
 
-/// The roots the features say, or `None` for the platform's verifier (`platform-roots`, which wins).
+/// What the features say to trust: the platform's verifier (`platform-roots`, which wins, as sendkit-ureq's does),
+/// else the bundled roots.
 #[cfg(feature = "platform-roots")]
-fn default_roots() -> Option<rustls::RootCertStore> {
-    None
+fn default_trust() -> Trust {
+    Trust::Platform
 }
 
 #[cfg(all(feature = "webpki-roots", not(feature = "platform-roots")))]
-fn default_roots() -> Option<rustls::RootCertStore> {
+fn default_trust() -> Trust {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    Some(roots)
+    Trust::Roots(roots)
 }
 
 #[cfg(not(any(feature = "webpki-roots", feature = "platform-roots")))]
-fn default_roots() -> Option<rustls::RootCertStore> {
-    Some(rustls::RootCertStore::empty())
+fn default_trust() -> Trust {
+    Trust::Roots(rustls::RootCertStore::empty())
 }
 
 /// Maps a failed request onto the facts proto decides with.
