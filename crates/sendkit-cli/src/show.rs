@@ -233,10 +233,8 @@ fn stopped_lines(job_ids: &[String], json: bool, outcome: &str, may_have_taken_e
         return;
     }
     for job_id in job_ids {
-        let mut record = Record::<Job>::success(job_id, outcome, false, None);
+        let mut record = Record::<Job>::unanswered(job_id, outcome, None, message.to_owned(), job_id);
         record.may_have_taken_effect = may_have_taken_effect;
-        record.message = Some(message.to_owned());
-        record.error = Some(format!("{job_id}: {message}"));
         record.print();
     }
 }
@@ -247,10 +245,8 @@ pub fn wait_interrupted(job_id: &str, last: Option<&Job>, json: bool) {
     let seen = last.map_or("not seen yet".to_owned(), |job| format!("last seen {}", job.status));
     eprintln!("interrupted: {job_id} {seen}");
     if json {
-        let mut record = Record::success(job_id, "interrupted", false, last);
-        record.message = Some(format!("interrupted before the job finished: {seen}"));
-        record.error = Some(format!("{job_id}: interrupted before the job finished: {seen}"));
-        record.print();
+        let message = format!("interrupted before the job finished: {seen}");
+        Record::unanswered(job_id, "interrupted", last, message, job_id).print();
     }
 }
 
@@ -259,10 +255,7 @@ pub fn refused_id(given: &str, place: &str, reason: &str, json: bool) {
     let message = format!("{given:?} is not a job ID ({reason}); nothing was sent for it");
     eprintln!("sendkit: {place}: {message}");
     if json {
-        let mut record = Record::<Job>::success(given, "invalid_input", false, None);
-        record.message = Some(message.clone());
-        record.error = Some(format!("{place}: {message}"));
-        record.print();
+        Record::<Job>::unanswered(given, "invalid_input", None, message, place).print();
     }
 }
 
@@ -306,6 +299,13 @@ impl<'a, J: serde::Serialize> Record<'a, J> {
             request_id: None,
             error: None,
         }
+    }
+
+    /// A job that did not end as asked, with no answer from the server to say why: `message` says it, and the
+    /// error is `message` after `context` (the job ID, or where the ID was given).
+    fn unanswered(job_id: &'a str, outcome: &'a str, job: Option<&'a J>, message: String, context: &str) -> Self {
+        let error = Some(format!("{context}: {message}"));
+        Self { message: Some(message), error, ..Self::success(job_id, outcome, false, job) }
     }
 
     fn failure(job_id: &'a str, outcome: &'a str, error: &'a Error, job: Option<&'a J>) -> Self {
