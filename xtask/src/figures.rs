@@ -78,10 +78,9 @@ fn read(path: &Path) -> Result<String, String> {
 /// declares a `rust-version` no newer than the workspace's, or none: the MSRV we declare is one the dependencies
 /// allow. (The toolchain here is the only one that can be fetched, so our own code's MSRV is held by clippy's
 /// `incompatible_msrv`, which reads the same `rust-version`, and by edition 2021 with no newer syntax.)
-pub fn msrv(root: &Path) -> Result<(), String> {
+pub fn msrv() -> Result<(), String> {
     eprintln!("xtask: == msrv");
-    let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(root)
+    let output = crate::cargo()
         .args(["metadata", "--format-version", "1", "--locked"])
         .output()
         .map_err(|err| format!("cargo metadata: {err}"))?;
@@ -164,10 +163,15 @@ const SEMVER_CHECKS: &str = "0.51.0";
 
 /// `cargo semver-checks` over the publishable library crates against the last release: a change that breaks
 /// their users fails unless the versions say so. Installs the tool when it is missing (crates.io only).
-pub fn semver(root: &Path) -> Result<(), String> {
+pub fn semver() -> Result<(), String> {
     eprintln!("xtask: == semver against {}", RELEASED.0);
     let git = |args: &[&str]| {
-        std::process::Command::new("git").current_dir(root).args(args).output().ok().filter(|o| o.status.success())
+        std::process::Command::new("git")
+            .current_dir(crate::root())
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
     };
     let baseline = if git(&["rev-parse", "--verify", "--quiet", &format!("{}^{{commit}}", RELEASED.0)]).is_some() {
         RELEASED.0
@@ -186,11 +190,7 @@ pub fn semver(root: &Path) -> Result<(), String> {
             RELEASED.0, RELEASED.1
         ));
     };
-    let cargo = || {
-        let mut command = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        command.current_dir(root);
-        command
-    };
+    let cargo = crate::cargo;
     let installed = cargo().args(["semver-checks", "--version"]).output().is_ok_and(|o| o.status.success());
     if !installed {
         crate::step(

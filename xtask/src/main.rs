@@ -42,11 +42,11 @@ fn main() -> ExitCode {
         Some("bench") => bench(std::env::args().skip(2).collect()),
         Some("weight") => {
             let args: Vec<String> = std::env::args().skip(2).collect();
-            let docs = if args.iter().any(|a| a == "--write") { figures::Docs::Write } else { figures::Docs::Check };
+            let docs = if args.iter().any(|a| a == "--write") { Docs::Write } else { Docs::Check };
             weight(args.iter().any(|a| a == "--clean-builds"), docs)
         }
-        Some("msrv") => figures::msrv(&root()),
-        Some("semver") => figures::semver(&root()),
+        Some("msrv") => figures::msrv(),
+        Some("semver") => figures::semver(),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -112,8 +112,8 @@ fn ci() -> Result<(), String> {
     step("tests", cargo().args(["test", "--workspace"]))?;
     sim(vec!["--seeds".into(), "100000".into()])?;
     step("docs", cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
-    weight(false, figures::Docs::Check)?;
-    figures::msrv(&root())?;
+    weight(false, Docs::Check)?;
+    figures::msrv()?;
     // Each TLS and tracing choice of the adapters builds on its own, warnings denied.
     let choices: [(&str, &[&[&str]]); 2] = [
         (
@@ -155,7 +155,7 @@ fn ci() -> Result<(), String> {
         "package the library crates",
         cargo().args(["package", "--workspace", "--exclude", "sendkit-tests", "--exclude", "xtask", "--allow-dirty"]),
     )?;
-    figures::semver(&root())
+    figures::semver()
 }
 
 /// `cargo package` verifies each crate against the others from a temporary registry, and caches those in
