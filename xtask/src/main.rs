@@ -106,10 +106,37 @@ fn sim(args: Vec<String>) -> Result<(), String> {
     step("simulation", cargo().args(["run", "--quiet", "-p", "sendkit-sim", "--"]).args(args))
 }
 
+/// Whether this runs on a CI machine (`CI` set, as `.ci/run` and hosted CI services set it): a clean clone whose
+/// builds no later run reuses, on a disk that may hold only a few GB.
+fn on_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|value| !value.is_empty() && value != "false" && value != "0")
+}
+
+/// On a CI machine, removes what the steps so far built under the target directory (`parts` of it) once no later
+/// step needs it, so that the run's peak disk use is its largest step's, not the sum of them all.
+fn free_on_ci(parts: &[&str]) {
+    if !on_ci() {
+        return;
+    }
+    let Ok(target) = target_dir() else { return };
+    for part in parts {
+        let path = target.join(part);
+        if path.exists() {
+            let _ = std::fs::remove_dir_all(&path);
+            eprintln!("xtask: (CI) removed {} to leave the disk to the next steps", path.display());
+        }
+    }
+}
+
 fn ci() -> Result<(), String> {
-    // A clean build gains nothing from incremental caches, which took a fifth of CI's disk.
-    if std::env::var_os("CARGO_INCREMENTAL").is_none() {
-        std::env::set_var("CARGO_INCREMENTAL", "0");
+    if on_ci() {
+        // Nothing here is built again in this run: incremental caches and debug info (a fifth and half of what
+        // the run wrote) only fill the disk. A CI run once ran out of space linking the tests.
+        for (name, value) in [("CARGO_INCREMENTAL", "0"), ("CARGO_PROFILE_DEV_DEBUG", "false")] {
+            if std::env::var_os(name).is_none() {
+                std::env::set_var(name, value);
+            }
+        }
     }
     step("format", cargo().args(["fmt", "--all", "--check"]))?;
     step("clippy", cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -154,12 +181,16 @@ fn ci() -> Result<(), String> {
         }
     }
     check_examples()?;
+    free_on_ci(&["debug"]);
     forget_packaged_sources();
     step(
         "package the library crates",
         cargo().args(["package", "--workspace", "--exclude", "sendkit-tests", "--exclude", "xtask", "--allow-dirty"]),
     )?;
-    figures::semver()
+    free_on_ci(&["debug", "package"]);
+    figures::semver()?;
+    free_on_ci(&["semver-checks"]);
+    Ok(())
 }
 
 /// `cargo package` verifies each crate against the others from a temporary registry, and caches those in
