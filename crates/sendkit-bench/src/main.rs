@@ -41,6 +41,9 @@ const SLICES: usize = 10;
 /// The seed's success answer, as the fixed server sends it for every request.
 const SEED_SUCCESS: &str = r#"{"success":true,"data":{"id":"bulk_email_verification_1710000000000_abc1234","type":"email_verification","status":"cancelled","metadata":{"totalItems":100,"processedItems":0,"successCount":0,"failedCount":0,"creditsUsed":100},"updatedAt":"2025-03-19T10:01:00.000Z","completedAt":"2025-03-19T10:01:00.000Z"}}"#;
 
+/// The job [`SEED_SUCCESS`] is about.
+const SEED_JOB_ID: &str = "bulk_email_verification_1710000000000_abc1234";
+
 /// What a contender cancels jobs at.
 struct Target {
     name: &'static str,
@@ -50,8 +53,12 @@ struct Target {
 }
 
 impl Target {
-    /// `n` job IDs that can each be cancelled once: fresh pending jobs in the emulator, any IDs for the fixed server.
+    /// `n` job IDs that can each be cancelled once: fresh pending jobs in the emulator; for the fixed server, the
+    /// job its one answer names (the clients check that an answer is about the job asked for).
     fn jobs(&self, n: usize) -> Vec<String> {
+        if self.emulator.is_none() {
+            return vec![SEED_JOB_ID.to_owned(); n];
+        }
         let start = self.serial.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         let ids: Vec<String> = (start..start + n as u64).map(|i| format!("bench_job_{i}")).collect();
         if let Some(emulator) = &self.emulator {

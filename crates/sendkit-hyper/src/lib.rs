@@ -134,8 +134,11 @@ impl Client {
     where
         C: Connect + Clone + Send + Sync + 'static,
     {
-        let transport =
-            HyperTransport { request: Arc::new(move |request| http.request(request)), unusable_identity: None };
+        let transport = HyperTransport {
+            request: Arc::new(move |request| http.request(request)),
+            unusable_identity: None,
+            connect_timeout: None,
+        };
         Self { config: Arc::new(config), transport: Arc::new(transport) }
     }
 
@@ -420,6 +423,9 @@ pub struct HyperTransport {
     request: Arc<dyn Fn(Request<Full<Bytes>>) -> ResponseFuture + Send + Sync>,
     /// Why the config's client identity cannot be used, reported by every request (nothing is sent).
     unusable_identity: Option<Arc<str>>,
+    /// The connect timeout the transport's own connector applies when an attempt names none; `None` when the
+    /// connector is the user's, which reads no attempt's.
+    connect_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for HyperTransport {
@@ -508,6 +514,7 @@ impl HyperTransport {
         Self {
             request: Arc::new(move |request| http.request(request)),
             unusable_identity: unusable_identity.map(Into::into),
+            connect_timeout: Some(config.connect_timeout()),
         }
     }
 
@@ -540,10 +547,17 @@ impl AsyncTransport for HyperTransport {
             return Err(TransportError::unusable_identity(reason));
         }
         let attempt_now = self.attempt(attempt.request, attempt.body_limit);
-        let within_connect_timeout = CONNECT_TIMEOUT.scope(attempt.connect_timeout, attempt_now);
         // The connect timeout is strictly under this one (proto sees to it): a connection that never completes
-        // ends as a connect failure, never sent, before this timer can fire.
-        match tokio::time::timeout(attempt.timeout, within_connect_timeout).await {
+        // ends as a connect failure, never sent, before this timer can fire. The connector learns an attempt's
+        // own connect timeout from the task; its default it knows (the task-local costs every poll).
+        let outcome = match self.connect_timeout {
+            Some(default) if default != attempt.connect_timeout => {
+                let within_connect_timeout = CONNECT_TIMEOUT.scope(attempt.connect_timeout, attempt_now);
+                tokio::time::timeout(attempt.timeout, within_connect_timeout).await
+            }
+            _ => tokio::time::timeout(attempt.timeout, attempt_now).await,
+        };
+        match outcome {
             Ok(outcome) => outcome,
             Err(elapsed) => {
                 Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent).with_source(elapsed))

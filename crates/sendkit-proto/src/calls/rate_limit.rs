@@ -3,7 +3,23 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
+
+// The fields' names made once, when compiled: a name given as text is parsed at every lookup.
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+static SEPARATE: [[HeaderName; 3]; 2] = [
+    [
+        HeaderName::from_static("ratelimit-limit"),
+        HeaderName::from_static("ratelimit-remaining"),
+        HeaderName::from_static("ratelimit-reset"),
+    ],
+    [
+        HeaderName::from_static("x-ratelimit-limit"),
+        HeaderName::from_static("x-ratelimit-remaining"),
+        HeaderName::from_static("x-ratelimit-reset"),
+    ],
+];
 
 /// The budget a rate limiter reported on an answer: how many requests its window allows, how many are left, and
 /// when the window resets. What the pacer follows, and what an [`Observer`](crate::Observer) sees on every attempt.
@@ -41,17 +57,26 @@ impl RateLimitStatus {
     /// As [`RateLimitStatus::read`], with `now` (the answer's `Date`, or the wall clock) to read an
     /// `X-RateLimit-Reset` given as a Unix time: asked only then, so that an answer without one costs no clock.
     pub(crate) fn read_at(headers: &HeaderMap, now: &dyn Fn() -> SystemTime) -> Option<Self> {
-        let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        // Read on every answer, and most answers carry none of these fields: one look at the few names an answer
+        // has costs less than looking each field up (a hash of its name, eight times).
+        let any = headers.keys().any(|name| {
+            let name = name.as_str();
+            name.starts_with("ratelimit") || name.starts_with("x-ratelimit")
+        });
+        if !any {
+            return None;
+        }
+        let text = |name: &HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
         let mut status = Self::default();
         // The draft's structured form: `RateLimit: "name";r=7;t=1`, `RateLimit-Policy: "name";q=50;w=1`; and the
         // earlier `RateLimit: limit=50, remaining=7, reset=1`.
-        if let Some(value) = text("ratelimit") {
+        if let Some(value) = text(&RATELIMIT) {
             let first = value.split(',').next().unwrap_or_default();
             status.remaining = parameter(first, "r").or_else(|| parameter(value, "remaining"));
             status.reset = parameter(first, "t").or_else(|| parameter(value, "reset")).map(Duration::from_secs);
             status.limit = parameter(value, "limit");
         }
-        if let Some(value) = text("ratelimit-policy") {
+        if let Some(value) = text(&RATELIMIT_POLICY) {
             let first = value.split(',').next().unwrap_or_default();
             // `"name";q=50;w=1`, or the earlier `50;w=1`.
             let quota = parameter(first, "q").or_else(|| first.split(';').next().and_then(|n| n.trim().parse().ok()));
@@ -59,13 +84,8 @@ impl RateLimitStatus {
             status.window = parameter(first, "w").map(Duration::from_secs);
         }
         // The separate fields: `RateLimit-Limit` and co., and the common `X-RateLimit-*`.
-        // Named in full: read on every answer, they must cost no allocation.
-        const SEPARATE: [[&str; 3]; 2] = [
-            ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"],
-            ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"],
-        ];
-        for [limit, remaining, reset] in SEPARATE {
-            let number = |name: &str| text(name).and_then(|v| v.trim().parse::<u64>().ok());
+        for [limit, remaining, reset] in &SEPARATE {
+            let number = |name: &HeaderName| text(name).and_then(|v| v.trim().parse::<u64>().ok());
             status.limit = status.limit.or_else(|| number(limit));
             status.remaining = status.remaining.or_else(|| number(remaining));
             status.reset = status.reset.or_else(|| number(reset).map(|reset| seconds_or_unix_time(reset, now)));
@@ -117,6 +137,9 @@ mod tests {
         assert_eq!((fields.limit, fields.remaining, fields.reset), (Some(10), Some(0), Some(seconds(2))));
         let x = read(&[("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4999"), ("x-ratelimit-reset", "30")]);
         assert_eq!((x.limit, x.remaining, x.reset), (Some(5000), Some(4999), Some(seconds(30))));
+        // Among an answer's other fields, in any case.
+        let mixed = read(&[("content-type", "application/json"), ("x-ratelimit-remaining", "7"), ("date", "x")]);
+        assert_eq!(mixed.remaining, Some(7));
         // A Unix time, measured from the answer's clock.
         let now = SystemTime::UNIX_EPOCH + seconds(1_767_225_600);
         let unix = RateLimitStatus::read_at(&headers(&[("x-ratelimit-reset", "1767225660")]), &|| now).unwrap();
