@@ -16,7 +16,19 @@ pub(crate) fn job_path(job_id: &str, suffix: &str) -> Result<String, Error> {
 /// a query or a fragment.
 pub(crate) fn push_segment(out: &mut String, segment: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let unreserved = |byte: &u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'~' | b'.');
+    // A table, made when compiled: a look-up a byte where the tests it stands for cost a dozen instructions each,
+    // on every call's path.
+    const UNRESERVED: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~' | b'.');
+            byte += 1;
+        }
+        table
+    };
+    let unreserved = |byte: &u8| UNRESERVED[usize::from(*byte)];
     let bytes = segment.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
