@@ -137,9 +137,10 @@ mod tests {
         assert_eq!((fields.limit, fields.remaining, fields.reset), (Some(10), Some(0), Some(seconds(2))));
         let x = read(&[("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4999"), ("x-ratelimit-reset", "30")]);
         assert_eq!((x.limit, x.remaining, x.reset), (Some(5000), Some(4999), Some(seconds(30))));
-        // Among an answer's other fields, in any case.
-        let mixed = read(&[("content-type", "application/json"), ("x-ratelimit-remaining", "7"), ("date", "x")]);
-        assert_eq!(mixed.remaining, Some(7));
+        // Among an answer's other fields, named in any case on the wire.
+        let mut mixed = headers(&[("content-type", "application/json"), ("date", "x")]);
+        mixed.insert(http::HeaderName::from_bytes(b"X-RateLimit-Remaining").unwrap(), "7".parse().unwrap());
+        assert_eq!(RateLimitStatus::read(&mixed).unwrap().remaining, Some(7));
         // A Unix time, measured from the answer's clock.
         let now = SystemTime::UNIX_EPOCH + seconds(1_767_225_600);
         let unix = RateLimitStatus::read_at(&headers(&[("x-ratelimit-reset", "1767225660")]), &|| now).unwrap();
