@@ -1,7 +1,7 @@
 //! The project's own commands, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks — formatting, clippy with warnings denied, the tests, the docs with warnings
-//!   denied, and the examples' contract.
+//!   denied, the examples' contract, packaging, semver, and the instructions per call against the raw clients.
 //! - `examples`: the examples' contract alone (see `check_examples`).
 //! - `soak`: 100,000 mixed operations through both adapters against the emulator binary with 1% random faults,
 //!   checked against the emulator's ledger (see `tests/src/bin/soak.rs`).
@@ -132,7 +132,9 @@ fn ci() -> Result<(), String> {
     if on_ci() {
         // Nothing here is built again in this run: incremental caches and debug info (a fifth and half of what
         // the run wrote) only fill the disk. A CI run once ran out of space linking the tests.
-        for (name, value) in [("CARGO_INCREMENTAL", "0"), ("CARGO_PROFILE_DEV_DEBUG", "false")] {
+        for (name, value) in
+            [("CARGO_INCREMENTAL", "0"), ("CARGO_PROFILE_DEV_DEBUG", "false"), ("CARGO_PROFILE_RELEASE_DEBUG", "false")]
+        {
             if std::env::var_os(name).is_none() {
                 std::env::set_var(name, value);
             }
@@ -190,6 +192,13 @@ fn ci() -> Result<(), String> {
     free_on_ci(&["debug", "package"]);
     figures::semver()?;
     free_on_ci(&["semver-checks"]);
+    // Instructions per call against the raw clients, counted under valgrind: the same from run to run, so the hot
+    // path's cost is guarded where a timed test would flake.
+    step(
+        "instructions per call against raw hyper and ureq",
+        cargo().args(["run", "--release", "--quiet", "-p", "sendkit-bench", "--", "--instructions-guard"]),
+    )?;
+    free_on_ci(&["release"]);
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD | --only =NAME] [--server fixed|emulator]
 //! sendkit-bench --tls [--rounds 5] [--ops 4000]     # HTTP/1.1 against HTTP/2 over TLS
 //! sendkit-bench --instructions [--ops 1000]          # instructions per call, counted under valgrind
+//! sendkit-bench --instructions-guard [--ops 1000]    # fails if a client spends more over raw than it may (CI)
 //! sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]  # bulk cancels at 20 ms a call
 //! ```
 
@@ -392,9 +393,54 @@ const COUNTED: [&str; 10] = [
 /// time on a shared 2-core machine, the count is the same from run to run within a fraction of a percent; it does
 /// not see waiting or scheduling (valgrind runs one thread at a time).
 fn count_instructions(ops: usize) {
+    let Some(per_call) = instructions_per_call(&COUNTED, ops) else { return };
+    println!("instructions per call, valgrind callgrind, fixed-answer server, {ops} and {} calls", 3 * ops);
+    println!("| contender | instructions per call | SDK / raw |");
+    println!("| --- | ---: | ---: |");
+    for (name, cost) in &per_call {
+        let ratio = name
+            .strip_prefix("sendkit-")
+            .and_then(|rest| per_call.iter().find(|(n, _)| *n == format!("raw {rest}")))
+            .map(|(_, raw)| format!("{:.4}", cost / raw))
+            .unwrap_or_default();
+        println!("| {name} | {cost:.0} | {ratio} |");
+    }
+}
+
+/// The most instructions per call each client may spend over its raw counterpart (sendkit-hyper over raw hyper
+/// bounding each call by the same timeout), checked by `--instructions-guard` in every CI run. Counts are the same
+/// from run to run within half a percent, so a guard on them cannot flake as a timed one would; the engine's round
+/// once took sendkit-hyper to 1.076 of raw hyper with the timeout, unseen, and it is 1.03 since.
+const INSTRUCTION_LIMITS: [(&str, &str, f64); 2] =
+    [("sendkit-hyper c=1", "raw hyper + timeout c=1", 1.06), ("sendkit-ureq", "raw ureq", 1.03)];
+
+/// Counts the clients and their raw counterparts and fails (exit 1) if a client spends more over its counterpart
+/// than [`INSTRUCTION_LIMITS`] allows. Without valgrind it says so and passes.
+fn guard_instructions(ops: usize) {
+    let names: Vec<&str> = INSTRUCTION_LIMITS.iter().flat_map(|(sdk, raw, _)| [*sdk, *raw]).collect();
+    let Some(per_call) = instructions_per_call(&names, ops) else { return };
+    let cost = |name: &str| per_call.iter().find(|(n, _)| *n == name).map_or(f64::NAN, |(_, cost)| *cost);
+    let mut over = false;
+    for (sdk, raw, limit) in INSTRUCTION_LIMITS {
+        let ratio = cost(sdk) / cost(raw);
+        let verdict = if ratio <= limit { "ok" } else { "OVER" };
+        println!(
+            "{sdk}: {:.0} instructions per call, {ratio:.3} of {raw} ({:.0}); at most {limit}: {verdict}",
+            cost(sdk),
+            cost(raw)
+        );
+        over |= ratio.is_nan() || ratio > limit;
+    }
+    if over {
+        std::process::exit(1);
+    }
+}
+
+/// Instructions per call of each of `names` against the fixed-answer server, or `None` (said) without valgrind.
+fn instructions_per_call<'a>(names: &[&'a str], ops: usize) -> Option<Vec<(&'a str, f64)>> {
     if !available("valgrind", &["--version"]) {
         println!("valgrind is not installed: nothing counted");
-        return;
+        return None;
     }
     let me = std::env::current_exe().expect("the bench's own path");
     let count = |name: &str, ops: usize| -> f64 {
@@ -410,21 +456,7 @@ fn count_instructions(ops: usize) {
             .find_map(|line| line.split("Collected :").nth(1)?.trim().parse::<f64>().ok())
             .unwrap_or_else(|| panic!("no instruction count for {name}: {text}"))
     };
-    println!("instructions per call, valgrind callgrind, fixed-answer server, {ops} and {} calls", 3 * ops);
-    println!("| contender | instructions per call | SDK / raw |");
-    println!("| --- | ---: | ---: |");
-    let mut per_call = Vec::new();
-    for name in COUNTED {
-        per_call.push((name, (count(name, 3 * ops) - count(name, ops)) / (2 * ops) as f64));
-    }
-    for (name, cost) in &per_call {
-        let ratio = name
-            .strip_prefix("sendkit-")
-            .and_then(|rest| per_call.iter().find(|(n, _)| *n == format!("raw {rest}")))
-            .map(|(_, raw)| format!("{:.4}", cost / raw))
-            .unwrap_or_default();
-        println!("| {name} | {cost:.0} | {ratio} |");
-    }
+    Some(names.iter().map(|name| (*name, (count(name, 3 * ops) - count(name, ops)) / (2 * ops) as f64)).collect())
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -450,6 +482,7 @@ fn main() {
     let mut server: Option<String> = None;
     let mut tls = false;
     let mut instructions = false;
+    let mut guard = false;
     let mut bulk = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -478,6 +511,10 @@ fn main() {
             instructions = true;
             continue;
         }
+        if flag == "--instructions-guard" {
+            guard = true;
+            continue;
+        }
         if flag == "--only" {
             only = args.next();
             continue;
@@ -496,6 +533,9 @@ fn main() {
     }
     if instructions {
         return count_instructions(ops.unwrap_or(1000));
+    }
+    if guard {
+        return guard_instructions(ops.unwrap_or(1000));
     }
     if bulk {
         return bulk::run(rounds, ops.unwrap_or(2000), peer_ops);
