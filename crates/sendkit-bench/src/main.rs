@@ -437,14 +437,16 @@ fn guard_instructions(ops: usize) {
     }
 }
 
-/// Instructions per call of each of `names` against the fixed-answer server, or `None` (said) without valgrind.
+/// Instructions per call of each of `names` against the fixed-answer server, or `None` (said) where valgrind is
+/// missing or cannot run the bench. A contender that fails under valgrind (a panic: the bench's own or the SDK's
+/// failure) stops the count with its message: a count of a failed run would be no count at all.
 fn instructions_per_call<'a>(names: &[&'a str], ops: usize) -> Option<Vec<(&'a str, f64)>> {
     if !available("valgrind", &["--version"]) {
         println!("valgrind is not installed: nothing counted");
         return None;
     }
     let me = std::env::current_exe().expect("the bench's own path");
-    let count = |name: &str, ops: usize| -> f64 {
+    let count = |name: &str, ops: usize| -> Option<f64> {
         let output = Command::new("valgrind")
             .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
             .arg(&me)
@@ -452,12 +454,24 @@ fn instructions_per_call<'a>(names: &[&'a str], ops: usize) -> Option<Vec<(&'a s
             .output()
             .expect("valgrind runs");
         let text = String::from_utf8_lossy(&output.stderr);
+        if text.contains("panicked at") {
+            panic!("{name} failed under valgrind: {text}");
+        }
         // callgrind's summary: "==PID== Collected : N"
-        text.lines()
-            .find_map(|line| line.split("Collected :").nth(1)?.trim().parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no instruction count for {name}: {text}"))
+        let collected = text.lines().find_map(|line| line.split("Collected :").nth(1)?.trim().parse::<f64>().ok());
+        if !output.status.success() || collected.is_none() {
+            // valgrind itself could not run it (an instruction it does not know, say): nothing to say of our code.
+            let tail: Vec<&str> = text.lines().rev().take(5).collect();
+            println!("valgrind could not count {name} ({}): nothing counted; its last words: {tail:?}", output.status);
+            return None;
+        }
+        collected
     };
-    Some(names.iter().map(|name| (*name, (count(name, 3 * ops) - count(name, ops)) / (2 * ops) as f64)).collect())
+    let mut per_call = Vec::with_capacity(names.len());
+    for name in names {
+        per_call.push((*name, (count(name, 3 * ops)? - count(name, ops)?) / (2 * ops) as f64));
+    }
+    Some(per_call)
 }
 
 fn median(values: &mut [f64]) -> f64 {
