@@ -477,26 +477,13 @@ fn proxy_of(
     builder.build().map_err(|error| format!("the proxy at {host}:{port} cannot be used: {error}; nothing was sent"))
 }
 
-/// A proxy ureq could not take, reported by every request.
-#[derive(Debug)]
-struct UnusableProxy(String);
-
-impl std::fmt::Display for UnusableProxy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UnusableProxy {}
-
 impl Transport for UreqTransport {
     fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
         if let Some(reason) = &self.unusable_identity {
             return Err(TransportError::unusable_identity(reason));
         }
         if let Some(reason) = &self.unusable_proxy {
-            return Err(TransportError::new(TransportErrorKind::Connect, Delivery::NotSent)
-                .with_source(UnusableProxy(reason.clone())));
+            return Err(TransportError::unusable_proxy(reason));
         }
         let Attempt { mut request, timeout, connect_timeout, body_limit, .. } = attempt;
         if let Some(theirs) = &self.agent_user_agent {

@@ -199,7 +199,15 @@ impl TransportError {
     /// key the TLS library refuses): a TLS failure before anything was sent, said in words that name the setting.
     /// What a transport reports for every request rather than panicking or dropping the identity in silence.
     pub fn unusable_identity(reason: impl fmt::Display) -> Self {
-        Self::new(TransportErrorKind::Tls, Delivery::NotSent).with_source(UnusableIdentity(reason.to_string()))
+        let reason = format!("the client identity (client_identity_pem) cannot be used: {reason}");
+        Self::new(TransportErrorKind::Tls, Delivery::NotSent).with_source(Unusable(reason))
+    }
+
+    /// The config's proxy cannot be used by the transport (`reason` says why, naming the proxy, never its
+    /// credentials): a connect failure before anything was sent. What a transport reports for every request
+    /// rather than connecting directly where a proxy was asked for, which could carry the key around it.
+    pub fn unusable_proxy(reason: impl fmt::Display) -> Self {
+        Self::new(TransportErrorKind::Connect, Delivery::NotSent).with_source(Unusable(reason.to_string()))
     }
 
     /// The transport's own error, kept as `source()` (and so downcastable to, say, `ureq::Error`).
@@ -274,17 +282,18 @@ impl fmt::Display for TransportError {
     }
 }
 
-/// Why the client identity cannot be used, as the deepest cause of a TLS failure.
+/// Why a setting of the config (the client identity, the proxy) cannot be used, as the deepest cause of the
+/// failure every request then reports.
 #[derive(Debug)]
-struct UnusableIdentity(String);
+struct Unusable(String);
 
-impl fmt::Display for UnusableIdentity {
+impl fmt::Display for Unusable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the client identity (client_identity_pem) cannot be used: {}", self.0)
+        f.write_str(&self.0)
     }
 }
 
-impl StdError for UnusableIdentity {}
+impl StdError for Unusable {}
 
 impl StdError for TransportError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
@@ -337,6 +346,19 @@ mod tests {
         let transport = TransportError::new(TransportErrorKind::Tls, Delivery::NotSent).with_source(error);
         assert_eq!(transport.to_string(), "TLS handshake failed: invalid peer certificate: UnknownIssuer");
         assert!(transport.source().unwrap().is::<Wrapper>(), "the transport's own error stays reachable");
+    }
+
+    /// A setting that cannot be used fails before anything is sent, saying which setting and why.
+    #[test]
+    fn unusable_settings_are_failures_before_sending() {
+        let identity = TransportError::unusable_identity("the key does not match the certificate");
+        assert_eq!((identity.kind(), identity.delivery()), (TransportErrorKind::Tls, Delivery::NotSent));
+        assert!(identity.to_string().ends_with(
+            "the client identity (client_identity_pem) cannot be used: the key does not match the certificate"
+        ));
+        let proxy = TransportError::unusable_proxy("the proxy at bad host:8080 cannot be used: invalid host");
+        assert_eq!((proxy.kind(), proxy.delivery()), (TransportErrorKind::Connect, Delivery::NotSent));
+        assert!(proxy.to_string().ends_with("the proxy at bad host:8080 cannot be used: invalid host"), "{proxy}");
     }
 
     #[test]
