@@ -25,10 +25,9 @@ pub enum Slot {
 /// below its last peak gives up half of the difference (CUBIC's fast convergence), so that processes sharing a
 /// key, none knowing of the others, converge to a fair share of the limit without synchronising; once paced, a
 /// limiter saying nothing is left counts as a 429; a `Retry-After` holds every call until it has passed. The rate
-/// grows with time,
-/// not with answers, so that a process that gets few answers is not starved by one that gets many. Sans-IO like
-/// the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
-/// [`Step::Sleep`](crate::Step::Sleep).
+/// grows with time, not with answers, so that a process that gets few answers is not starved by one that gets
+/// many. Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into
+/// a [`Step::Sleep`](crate::Step::Sleep).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -258,9 +257,14 @@ impl Pacer {
                 Self::first_curve(state.accepted.per_second(now), sent)
             }
         };
+        Self::start_curve(state, start, peak);
+        state.last_decrease = Some(now);
+    }
+
+    /// Puts the rate at `start` on a curve that is back at `peak` after `K` seconds.
+    fn start_curve(state: &mut State, start: f64, peak: f64) {
         state.peak = peak;
         state.back_at = ((peak - start).max(0.0) / Self::GROWTH).cbrt();
-        state.last_decrease = Some(now);
         state.rate = Some(start.max(Self::MIN_RATE));
     }
 
@@ -277,9 +281,7 @@ impl Pacer {
             } else {
                 let (start, peak) = Self::first_curve(state.accepted.per_second(at.max(now)), sent);
                 if start > state.rate.unwrap_or(0.0) {
-                    state.peak = peak;
-                    state.back_at = ((peak - start).max(0.0) / Self::GROWTH).cbrt();
-                    state.rate = Some(start);
+                    Self::start_curve(&mut state, start, peak);
                 }
             }
         }
