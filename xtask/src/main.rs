@@ -64,6 +64,12 @@ fn root() -> PathBuf {
 
 /// Where cargo puts what it builds: `target/`, or wherever `CARGO_TARGET_DIR` (or a cargo config) says.
 fn target_dir() -> Result<PathBuf, String> {
+    // Asked of cargo once a run: it cannot change while xtask runs, and `ci` needs it at every stage.
+    static TARGET: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    TARGET.get_or_init(ask_cargo_for_target_dir).clone()
+}
+
+fn ask_cargo_for_target_dir() -> Result<PathBuf, String> {
     let output = cargo()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .stderr(Stdio::inherit())
