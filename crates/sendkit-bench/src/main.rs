@@ -12,9 +12,11 @@
 //! ```
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -196,27 +198,39 @@ impl Contender for SdkHyper {
     }
 }
 
-/// hyper-util's pooled client sending the same bytes by hand, parsing into the same model type; with
-/// `timeout`, bounding each call as the SDK bounds each attempt.
+/// hyper-util's pooled client sending the same bytes by hand, parsing into the same model type; bounded or not.
 struct RawHyper {
     runtime: tokio::runtime::Runtime,
     client: hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
     concurrency: usize,
-    timeout: Option<Duration>,
+    bound: Bound,
+}
+
+/// How a raw hyper call is bounded in time.
+#[derive(Clone)]
+enum Bound {
+    /// Not at all.
+    None,
+    /// By `tokio::time::timeout`: a timer made for each call.
+    Timeout(Duration),
+    /// By a timer kept from call to call and moved to each call's deadline, as sendkit-hyper bounds each attempt:
+    /// what the technique costs raw hyper, beside what `tokio::time::timeout` costs it.
+    KeptTimer(Duration, Arc<Mutex<Vec<Pin<Box<tokio::time::Sleep>>>>>),
 }
 
 impl Contender for RawHyper {
     fn name(&self) -> String {
-        match self.timeout {
-            None => format!("raw hyper c={}", self.concurrency),
-            Some(_) => format!("raw hyper + timeout c={}", self.concurrency),
+        match self.bound {
+            Bound::None => format!("raw hyper c={}", self.concurrency),
+            Bound::Timeout(_) => format!("raw hyper + timeout c={}", self.concurrency),
+            Bound::KeptTimer(..) => format!("raw hyper + kept timer c={}", self.concurrency),
         }
     }
     fn run(&self, target: &Target, ids: Vec<String>) -> Round {
         let client = self.client.clone();
         let base = target.base_url.clone();
         let bearer = format!("Bearer {KEY}");
-        let timeout = self.timeout;
+        let bound = self.bound.clone();
         concurrent(&self.runtime, ids, self.concurrency, move |id| {
             let request = hyper::Request::post(format!("{base}/v1/enrichment/jobs/{id}/cancel"))
                 .header("content-type", "application/json")
@@ -233,10 +247,30 @@ impl Contender for RawHyper {
                 let job: SuccessEnvelope<Job> = serde_json::from_slice(&body).expect("a job");
                 assert_eq!(job.data.status, JobStatus::Cancelled);
             };
+            let bound = bound.clone();
             async move {
-                match timeout {
-                    None => call.await,
-                    Some(limit) => tokio::time::timeout(limit, call).await.expect("within the timeout"),
+                match bound {
+                    Bound::None => call.await,
+                    Bound::Timeout(limit) => tokio::time::timeout(limit, call).await.expect("within the timeout"),
+                    Bound::KeptTimer(limit, kept) => {
+                        let deadline = tokio::time::Instant::now() + limit;
+                        let mut timer = match kept.lock().expect("the timers").pop() {
+                            Some(mut timer) => {
+                                timer.as_mut().reset(deadline);
+                                timer
+                            }
+                            None => Box::pin(tokio::time::sleep_until(deadline)),
+                        };
+                        let mut call = std::pin::pin!(call);
+                        std::future::poll_fn(|cx| {
+                            if call.as_mut().poll(cx).is_ready() {
+                                return std::task::Poll::Ready(());
+                            }
+                            timer.as_mut().poll(cx).map(|()| panic!("not within the timeout"))
+                        })
+                        .await;
+                        kept.lock().expect("the timers").push(timer);
+                    }
                 }
             }
         })
@@ -374,7 +408,7 @@ fn cpu_nanos() -> Option<u64> {
 }
 
 /// The contenders `--instructions` counts, SDK before raw.
-const COUNTED: [&str; 10] = [
+const COUNTED: [&str; 12] = [
     "sendkit-ureq",
     "raw ureq",
     "sendkit-hyper c=1",
@@ -385,6 +419,8 @@ const COUNTED: [&str; 10] = [
     "raw hyper c=64",
     "raw hyper + timeout c=1",
     "raw hyper + timeout c=64",
+    "raw hyper + kept timer c=1",
+    "raw hyper + kept timer c=64",
 ];
 
 /// Instructions per call of each contender against the fixed-answer server (client and server together: the
@@ -605,14 +641,15 @@ fn main() {
                 client: sendkit_hyper::Client::new(config(&target.base_url)),
                 concurrency,
             }));
-            for timeout in [None, Some(Config::DEFAULT_ATTEMPT_TIMEOUT)] {
+            let limit = Config::DEFAULT_ATTEMPT_TIMEOUT;
+            for bound in [Bound::None, Bound::Timeout(limit), Bound::KeptTimer(limit, Default::default())] {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
                 contenders.push(Box::new(RawHyper {
                     runtime: runtime(),
                     client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector),
                     concurrency,
-                    timeout,
+                    bound,
                 }));
             }
         }
@@ -710,9 +747,9 @@ fn main() {
                     false => String::new(),
                 };
                 (ratio(&raw), ratio(&with_timeout), paired(&raw), paired(&with_timeout))
-            } else if name.contains(" + timeout") {
-                // What the timeout alone costs raw hyper, in the SDK / raw column.
-                let raw = name.replace(" + timeout", "");
+            } else if let Some((raw, bound)) = name.split_once(" + ") {
+                // What the bound alone costs raw hyper, in the SDK / raw column.
+                let raw = format!("{raw}{}", &bound[bound.find(" c=").unwrap_or(bound.len())..]);
                 (ratio(&raw), String::new(), paired(&raw), String::new())
             } else if contenders[index].is_peer() {
                 let ureq = rate_of("sendkit-ureq").unwrap_or(f64::NAN);
