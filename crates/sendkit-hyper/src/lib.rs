@@ -509,7 +509,7 @@ impl HyperTransport {
         let https: HttpsConnector<Connector> = https.enable_all_versions().wrap_connector(connector);
         #[cfg(not(feature = "http2"))]
         let https: HttpsConnector<Connector> = https.enable_http1().wrap_connector(connector);
-        let timed = Timed { inner: https, default: config.connect_timeout() };
+        let timed = Timed { inner: Arc::new(https), default: config.connect_timeout() };
         let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(timed);
         Self {
             request: Arc::new(move |request| http.request(request)),
@@ -580,7 +580,10 @@ tokio::task_local! {
 /// is a connect failure, so the request is known never sent.
 #[derive(Clone)]
 struct Timed {
-    inner: HttpsConnector<Connector>,
+    /// Shared: hyper-util clones the connector for every request, and connects for few of them (the pool has a
+    /// connection); a clone of the whole connector (its proxy's URI and headers, the TLS config) cost ~150
+    /// instructions a call.
+    inner: Arc<HttpsConnector<Connector>>,
     default: Duration,
 }
 
@@ -593,13 +596,15 @@ impl tower_service::Service<Uri> for Timed {
     type Error = BoxError;
     type Future = TimedConnecting;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Every connector under it (hyper-util's HTTP connector, its tunnel and SOCKS wrappers, hyper-rustls) is
+        // always ready: each call connects on its own.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
         let timeout = CONNECT_TIMEOUT.try_with(|timeout| *timeout).unwrap_or(self.default);
-        let connecting = self.inner.call(dst);
+        let connecting = HttpsConnector::clone(&self.inner).call(dst);
         Box::pin(async move {
             match tokio::time::timeout(timeout, connecting).await {
                 Ok(connected) => connected,
