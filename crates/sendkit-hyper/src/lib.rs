@@ -518,10 +518,20 @@ impl HyperTransport {
         }
     }
 
-    /// One attempt, without its timeout.
-    async fn attempt(&self, request: Request<Vec<u8>>, body_limit: u64) -> Result<Response<Vec<u8>>, TransportError> {
-        let request = request.map(|body| Full::new(Bytes::from(body)));
-        let response = (self.request)(request).await.map_err(request_error)?;
+    /// One attempt, without its timeout. The request goes to hyper-util at once (it does nothing until polled), so
+    /// that the future holds hyper-util's, not the request as well.
+    fn attempt(
+        &self,
+        request: Request<Vec<u8>>,
+        body_limit: u64,
+    ) -> impl Future<Output = Result<Response<Vec<u8>>, TransportError>> + Send + 'static {
+        let responding = (self.request)(request.map(|body| Full::new(Bytes::from(body))));
+        Self::answer(responding, body_limit)
+    }
+
+    /// The answer to one request, its body read up to `body_limit`.
+    async fn answer(responding: ResponseFuture, body_limit: u64) -> Result<Response<Vec<u8>>, TransportError> {
+        let response = responding.await.map_err(request_error)?;
         let (parts, body) = response.into_parts();
         let too_large =
             || TransportError::new(TransportErrorKind::BodyTooLarge, Delivery::MaybeSent).with_status(parts.status);
@@ -542,31 +552,57 @@ impl HyperTransport {
 
 #[async_trait::async_trait]
 impl AsyncTransport for HyperTransport {
-    async fn send(&self, attempt: Attempt) -> Result<Response<Vec<u8>>, TransportError> {
+    // Written out rather than as an `async fn`, whose boxed future would keep the attempt (the request, 288 bytes)
+    // beside the futures made from it for as long as the attempt runs, and be allocated and moved at that size
+    // for every attempt: this one holds only what is polled.
+    fn send<'life0, 'async_trait>(
+        &'life0 self,
+        attempt: Attempt,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Vec<u8>>, TransportError>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
         if let Some(reason) = &self.unusable_identity {
-            return Err(TransportError::unusable_identity(reason));
+            return Box::pin(std::future::ready(Err(TransportError::unusable_identity(reason))));
         }
-        let attempt_now = self.attempt(attempt.request, attempt.body_limit);
+        let Attempt { request, timeout, connect_timeout, body_limit, .. } = attempt;
+        let attempt_now = self.attempt(request, body_limit);
         // The connect timeout is strictly under this one (proto sees to it): a connection that never completes
         // ends as a connect failure, never sent, before this timer can fire. The connector learns an attempt's
         // own connect timeout from the task; its default it knows (the task-local costs every poll).
-        let outcome = match self.connect_timeout {
-            Some(default) if default != attempt.connect_timeout => {
-                let within_connect_timeout = CONNECT_TIMEOUT.scope(attempt.connect_timeout, attempt_now);
-                tokio::time::timeout(attempt.timeout, within_connect_timeout).await
-            }
-            _ => tokio::time::timeout(attempt.timeout, attempt_now).await,
-        };
-        match outcome {
-            Ok(outcome) => outcome,
-            Err(elapsed) => {
-                Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent).with_source(elapsed))
-            }
+        match self.connect_timeout {
+            Some(default) if default != connect_timeout => Box::pin(Within {
+                timed: tokio::time::timeout(timeout, CONNECT_TIMEOUT.scope(connect_timeout, attempt_now)),
+            }),
+            _ => Box::pin(Within { timed: tokio::time::timeout(timeout, attempt_now) }),
         }
     }
 
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An attempt within its timeout, whose running out is a [`TransportErrorKind::Timeout`]. (Not an `async` block,
+    /// which would keep the timed future twice: as it was moved in, and as it is polled.)
+    struct Within<F> {
+        #[pin]
+        timed: tokio::time::Timeout<F>,
+    }
+}
+
+impl<F: Future<Output = Result<Response<Vec<u8>>, TransportError>>> Future for Within<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().timed.poll(cx).map(|outcome| match outcome {
+            Ok(outcome) => outcome,
+            Err(elapsed) => {
+                Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent).with_source(elapsed))
+            }
+        })
     }
 }
 
