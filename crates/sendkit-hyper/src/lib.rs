@@ -411,9 +411,14 @@ impl<T: AsyncTransport + ?Sized + 'static> Client<T> {
     }
 
     /// Runs a flow to the end on the engine's async driver. `T`'s own methods, not the `Arc`'s forwarding impl:
-    /// one boxed future per step rather than two.
-    async fn drive<F: Flow>(&self, flow: F, on_progress: impl FnMut(&Job)) -> Result<F::Output, Error> {
-        engine::run_async(&*self.transport, flow, on_progress).await
+    /// one boxed future per step rather than two. The driver's future itself, not one around it, which would hold
+    /// the flow a second time (a call's future would be twice the size, and moved at that size).
+    fn drive<'a, F: Flow + 'a>(
+        &'a self,
+        flow: F,
+        on_progress: impl FnMut(&Job) + 'a,
+    ) -> impl Future<Output = Result<F::Output, Error>> + 'a {
+        engine::run_async(&*self.transport, flow, on_progress)
     }
 }
 
