@@ -59,15 +59,13 @@ impl Target {
     /// `n` job IDs that can each be cancelled once: fresh pending jobs in the emulator; for the fixed server, the
     /// job its one answer names (the clients check that an answer is about the job asked for).
     fn jobs(&self, n: usize) -> Vec<String> {
-        if self.emulator.is_none() {
+        let Some(emulator) = &self.emulator else {
             return vec![SEED_JOB_ID.to_owned(); n];
-        }
+        };
         let start = self.serial.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         let ids: Vec<String> = (start..start + n as u64).map(|i| format!("bench_job_{i}")).collect();
-        if let Some(emulator) = &self.emulator {
-            for id in &ids {
-                emulator.insert_job(Job::new(id.clone(), JobType::EmailVerification, JobStatus::Pending));
-            }
+        for id in &ids {
+            emulator.insert_job(Job::new(id.clone(), JobType::EmailVerification, JobStatus::Pending));
         }
         ids
     }
@@ -213,8 +211,9 @@ enum Bound {
     None,
     /// By `tokio::time::timeout`: a timer made for each call.
     Timeout(Duration),
-    /// By a timer kept from call to call and moved to each call's deadline, as sendkit-hyper bounds each attempt:
-    /// what the technique costs raw hyper, beside what `tokio::time::timeout` costs it.
+    /// By a timer kept from call to call and moved to each call's deadline: what that technique costs raw hyper,
+    /// beside what `tokio::time::timeout` costs it (sendkit-hyper measured it and keeps `tokio::time::timeout`:
+    /// see BENCHMARKS.md).
     KeptTimer(Duration, Arc<Mutex<Vec<Pin<Box<tokio::time::Sleep>>>>>),
 }
 
