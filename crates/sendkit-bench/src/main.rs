@@ -391,6 +391,18 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
 }
 
+/// The runtime the hyper contenders at `concurrency` run on. One call at a time runs on a current-thread runtime,
+/// as a script or a CLI would: on a multi-threaded one, a slice's rate at c=1 falls by two thirds whenever the
+/// calling task and the connection's task land on different workers (every wake-up crosses threads then), and does
+/// so at random, slice by slice and contender by contender, so that the paired ratios spread from 0.5 to 1.5 and
+/// hide any difference of a few percent. Many calls at once run on a multi-threaded runtime, as a service would.
+fn runtime_for(concurrency: usize) -> tokio::runtime::Runtime {
+    match concurrency {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime"),
+        _ => runtime(),
+    }
+}
+
 fn available(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
@@ -637,7 +649,7 @@ fn main() {
         ];
         for concurrency in [1, 16, 64] {
             contenders.push(Box::new(SdkHyper {
-                runtime: runtime(),
+                runtime: runtime_for(concurrency),
                 client: sendkit_hyper::Client::new(config(&target.base_url)),
                 concurrency,
             }));
@@ -646,7 +658,7 @@ fn main() {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
                 contenders.push(Box::new(RawHyper {
-                    runtime: runtime(),
+                    runtime: runtime_for(concurrency),
                     client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector),
                     concurrency,
                     bound,
