@@ -65,22 +65,33 @@ fn many_jobs_finish_with_bounded_polling(connect: Connect) {
     }
 }
 
-/// The built-in clients keep their pools: a wait for 200 jobs with 4 workers opens at most 4 connections. (ureq
-/// keeps 3 idle connections per host unless told otherwise: the client tells it, or 4 workers churn through a
-/// dozen.)
+/// The built-in clients keep their pools: a wait for 200 jobs with 4 workers opens at most 4 connections, and a
+/// second wait opens none. (ureq keeps 3 idle connections per host unless told otherwise: the client tells it, or 4
+/// workers churn through a dozen.) hyper-util races a new connection against the pool for each request that finds
+/// every connection busy, and keeps the new one when a busy one frees first; while the pacer's opening lets the
+/// first requests go as answers come, that leaves it a few more than the workers in the first wait (never one per
+/// request), and none more after.
 fn connections_stay_within_the_concurrency(connect: Connect) {
     let server = MockServer::start();
-    let ids: Vec<String> = (0..200).map(|i| format!("finished_{i}")).collect();
+    let ids: Vec<String> = (0..400).map(|i| format!("finished_{i}")).collect();
     for (i, id) in ids.iter().enumerate() {
         let status = if i % 2 == 0 { JobStatus::Completed } else { JobStatus::Failed };
         server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, status));
     }
-    let events = client(connect, &server).wait_for_jobs(&ids, quick(), 4);
+    let client = client(connect, &server);
+    let racing = std::ptr::fn_addr_eq(connect, sendkit_tests::hyper as Connect);
+    let (first, second) = ids.split_at(200);
+    let events = client.wait_for_jobs(first, quick(), 4);
     let finished = events.iter().filter(|event| matches!(event, WaitEvent::Finished { result: Ok(_), .. })).count();
     assert_eq!(finished, 200);
     let ledger = server.ledger();
     assert_eq!(ledger.requests, 200, "one poll each: they had finished");
-    assert!(ledger.connections <= 4, "{} connections for 4 workers", ledger.connections);
+    let most = if racing { 8 } else { 4 };
+    assert!(ledger.connections <= most, "{} connections for 4 workers", ledger.connections);
+    let opened = ledger.connections;
+    let events = client.wait_for_jobs(second, quick(), 4);
+    assert_eq!(events.iter().filter(|event| matches!(event, WaitEvent::Finished { result: Ok(_), .. })).count(), 200);
+    assert_eq!(server.ledger().connections, opened, "the second wait reuses the pool");
 }
 
 mod every_transport {

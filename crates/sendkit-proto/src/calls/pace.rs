@@ -16,18 +16,23 @@ pub enum Slot {
 /// An adaptive limit on the rate of requests, shared by every call made with one [`Config`](crate::Config) (and its
 /// clones): every call of a client, of its `cancel_jobs`, its waits and the settling reads.
 ///
-/// It sends freely until the server answers 429. From then on, until no 429 has come for
-/// [`Pacer::FORGET_AFTER`], requests are spaced to a rate that follows CUBIC's curve (RFC 9438, as smithy's
-/// adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had reached, then comes back to
-/// that rate in time — fast while far below it, slowly near it — and probes past it slowly at first, faster the
-/// longer no 429 comes. The first 429 knows no rate reached: the curve starts under the rate of answers *accepted*
-/// (raised as the first burst's late answers come in) and aims at what was sent, at most four times that. A rate
-/// below its last peak gives up half of the difference (CUBIC's fast convergence), so that processes sharing a
-/// key, none knowing of the others, converge to a fair share of the limit without synchronising; once paced, a
-/// limiter saying nothing is left counts as a 429; a `Retry-After` holds every call until it has passed. The rate
-/// grows with time, not with answers, so that a process that gets few answers is not starved by one that gets
-/// many. Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into
-/// a [`Step::Sleep`](crate::Step::Sleep).
+/// It opens as TCP's slow start does: in its first [`Pacer::OPENING`], the first request goes alone and each
+/// accepted answer lets two more go, so that processes starting together behind one key do not each send a whole
+/// batch into a limiter the first has already emptied. Then it sends freely until the server answers 429. From then
+/// on, until no 429 has come for [`Pacer::FORGET_AFTER`], requests are spaced to a rate that follows CUBIC's curve
+/// (RFC 9438, as smithy's adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had
+/// reached, then comes back to that rate in time — fast while far below it, slowly near it — and probes past it,
+/// slowly at first, then doubling, so that a process whose neighbours have finished soon takes up what they leave.
+/// The first 429 knows no rate reached: the curve starts under the rate of answers *accepted* (raised as the first
+/// burst's late answers come in), but not under a quarter of what was sent, and aims at what was sent, at most
+/// four times what was accepted; a process whose first requests were mostly refused (others had taken the
+/// limit) doubles its rate from there until its next 429, so that it is not left far below them. A rate below its
+/// last peak gives up half of the difference (CUBIC's fast convergence), so that processes sharing a key, none
+/// knowing of the others, converge to a fair share of the limit without synchronising; a limiter saying nothing
+/// is left counts as a 429; a `Retry-After` holds every call until it has passed. The rate grows
+/// with time, not with answers, so that a process that gets few answers is not starved by one that gets many.
+/// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
+/// [`Step::Sleep`](crate::Step::Sleep).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -69,6 +74,19 @@ struct State {
     accepted: LastSecond,
     /// The last decrease: a burst of 429s answering requests sent together counts once.
     last_decrease: Option<Instant>,
+    /// The rate a first curve started from when the first requests were mostly refused: it doubles from there every
+    /// [`Pacer::FIRST_DOUBLING`] until the next decrease.
+    doubling_from: Option<f64>,
+    /// The slow start of a fresh pacer.
+    opening: Opening,
+}
+
+/// A fresh pacer's first [`Pacer::OPENING`]: when it began, the requests it let go, and the answers accepted.
+#[derive(Debug, Default)]
+struct Opening {
+    began: Option<Instant>,
+    sent: u32,
+    accepted: u32,
 }
 
 /// The times of the events of the last second (sends, or accepted answers), to measure their rate.
@@ -118,9 +136,26 @@ impl Pacer {
     /// With no 429 for this long, pacing stops: the limit the server had may be gone, and a client that sends
     /// rarely should not stay slow for one refusal long ago.
     pub const FORGET_AFTER: Duration = Duration::from_secs(10);
+    /// How long a fresh pacer's slow start lasts at most: a server slow to answer holds calls no longer than this,
+    /// once in the pacer's life.
+    pub const OPENING: Duration = Duration::from_millis(100);
+    /// How often a held request asks again during the opening (an answer may have come meanwhile).
+    const OPENING_POLL: Duration = Duration::from_millis(1);
+    /// The first curve starts at no less than this part of the rate that was sent (1/4): processes that start
+    /// together send alike, while what each had accepted is luck.
+    const FIRST_SHARE: f64 = 4.0;
+    /// A first curve whose requests were mostly refused (less than [`Pacer::FIRST_SHARE`]'s part accepted)
+    /// doubles this often until its next 429.
+    const FIRST_DOUBLING: f64 = 0.25;
+    /// Past its peak, once this long, the curve at least doubles every [`Pacer::PROBE_DOUBLING`] seconds: CUBIC's
+    /// probing alone takes seconds to find a limit that others have stopped using.
+    const PROBE_AFTER: f64 = 0.5;
+    /// See [`Pacer::PROBE_AFTER`].
+    const PROBE_DOUBLING: f64 = 0.75;
 
-    /// Follows what a rate limiter reported of its budget on an answer at `now`: with none left, every call of the
-    /// config waits for the window to reset (`longest`, the most the policy waits for a Retry-After, bounds it);
+    /// Follows what a rate limiter reported of its budget on an answer at `now`: with none left, the rate drops as
+    /// on a 429, and every call of the config waits for the window to reset (`longest`, the most the policy waits
+    /// for a Retry-After, bounds it);
     /// with some left, the calls spread it over what is left of the window. A report without a reset time says
     /// nothing to schedule by, and is ignored.
     pub fn budget(&self, now: Instant, status: &crate::RateLimitStatus, longest: Duration) {
@@ -139,13 +174,12 @@ impl Pacer {
             if let Some(until) = now.checked_add(next).filter(|_| next <= longest) {
                 state.paused_until = Some(state.paused_until.map_or(until, |paused| paused.max(until)));
             }
-            // Once paced (a 429 has come), an empty budget is the limit met before a refusal, as ECN marks
-            // congestion before a loss: the rate drops as on a 429. Every process sharing the key sees it, each in
-            // proportion to the answers it gets, so a fleet meets the limit with few refusals. Before any 429 it
-            // is only a process using all of the limit: the wait above spaces it, and nothing more is needed.
-            if state.rate.is_some() {
-                Self::decrease(&mut state, now);
-            }
+            // An empty budget is the limit met before a refusal, as ECN marks congestion before a loss: the rate
+            // drops as on a 429. Every process sharing the key sees it, each in proportion to the answers it gets,
+            // so a fleet meets the limit with few refusals. Before any 429 too: a process whose first requests
+            // found the last tokens of a limiter that others had emptied would otherwise go on at the policy's
+            // whole rate, never refused, and keep the others under it.
+            Self::decrease(&mut state, now);
             // And after it, one at a time at the policy's rate: the calls held together must not go together.
             if let (Some(quota), Some(window)) = (status.limit, status.window.filter(|w| !w.is_zero())) {
                 let rate = (quota as f64 / window.as_secs_f64()).max(Self::MIN_RATE);
@@ -164,15 +198,26 @@ impl Pacer {
 
     /// The rate at `now` on the cubic curve from the last 429: `peak + C (t - K)³`, where `K` is when it is back
     /// at the peak.
+    /// Past the peak, it at least doubles every [`Pacer::PROBE_DOUBLING`] seconds once [`Pacer::PROBE_AFTER`] has
+    /// passed; a first curve that was mostly refused at least doubles every [`Pacer::FIRST_DOUBLING`].
     fn cubic(state: &State, now: Instant) -> Option<f64> {
         state.rate?;
         let t = now.saturating_duration_since(state.last_decrease?).as_secs_f64();
-        Some((state.peak + Self::GROWTH * (t - state.back_at).powi(3)).max(Self::MIN_RATE))
+        let mut rate = state.peak + Self::GROWTH * (t - state.back_at).powi(3);
+        let probing = t - state.back_at - Self::PROBE_AFTER;
+        if probing > 0.0 {
+            rate = rate.max(state.peak * (probing / Self::PROBE_DOUBLING).exp2());
+        }
+        if let Some(from) = state.doubling_from {
+            rate = rate.max(from * (t / Self::FIRST_DOUBLING).exp2());
+        }
+        Some(rate.max(Self::MIN_RATE))
     }
 
     /// Reserves the next slot for a request about to be sent at `now`: how long to wait before sending it. The slot
     /// is held however far off it is, at the rate of now; [`Pacer::slot`] holds only the next one, so that a rate
     /// that grows meanwhile is used.
+    /// The opening's slow start does not hold it: it is for a caller that sends at the time given, whatever it is.
     pub fn reserve(&self, now: Instant) -> Duration {
         match self.take_slot(now, true) {
             Slot::Send(wait) | Slot::AskAgain(wait) => wait,
@@ -193,6 +238,22 @@ impl Pacer {
             state.rate = None;
             state.last_slot = None;
             state.last_decrease = None;
+            state.doubling_from = None;
+        }
+        // The slow start, before any 429 and within the opening: one request, then two more per accepted answer.
+        // (A limiter's report that spaces the calls already says more than the opening's guess.)
+        let reported =
+            state.budget.is_some_and(|(_, until)| now < until) || state.paused_until.is_some_and(|until| now < until);
+        if state.last_decrease.is_none() && !hold_any && !reported {
+            let opening = &mut state.opening;
+            let began = *opening.began.get_or_insert(now);
+            let open = now.saturating_duration_since(began) >= Self::OPENING;
+            if !open {
+                if opening.sent > opening.accepted.saturating_mul(2) {
+                    return Slot::AskAgain(Self::OPENING_POLL);
+                }
+                opening.sent += 1;
+            }
         }
         let mut at = now;
         if let Some(until) = state.paused_until {
@@ -253,10 +314,17 @@ impl Pacer {
             // times that: it climbs fast at first, and the next 429 tells it the limit.
             None => {
                 let sent = state.recent.per_second(now);
+                let accepted = state.accepted.per_second(now);
                 state.first = Some((now, sent));
-                Self::first_curve(state.accepted.per_second(now), sent)
+                let (start, peak) = Self::first_curve(accepted, sent);
+                // Others had taken the limit before this process's requests came: it climbs fast from its start.
+                state.doubling_from = (accepted < sent / Self::FIRST_SHARE).then_some(start);
+                Self::start_curve(state, start, peak);
+                state.last_decrease = Some(now);
+                return;
             }
         };
+        state.doubling_from = None;
         Self::start_curve(state, start, peak);
         state.last_decrease = Some(now);
     }
@@ -273,6 +341,7 @@ impl Pacer {
     pub fn answered_at(&self, now: Instant) {
         let mut state = self.lock();
         state.accepted.note(now);
+        state.opening.accepted = state.opening.accepted.saturating_add(1);
         // An answer of the first burst that came after its 429 (answers come back out of order): what the limiter
         // accepted was more than the first estimate counted, so the first curve starts higher.
         if let Some((at, sent)) = state.first {
@@ -287,11 +356,15 @@ impl Pacer {
         }
     }
 
-    /// The first curve, before the limit is known: from under what was accepted toward what was sent, at most
-    /// [`Pacer::FIRST_REACH`] times that.
+    /// The first curve, before the limit is known: from under what was accepted (but not under
+    /// [`Pacer::FIRST_SHARE`]'s part of what was sent) toward what was sent, at most [`Pacer::FIRST_REACH`] times
+    /// what was accepted.
     fn first_curve(accepted: f64, sent: f64) -> (f64, f64) {
         let accepted = accepted.max(Self::MIN_RATE);
-        ((accepted * Self::DECREASE).max(Self::MIN_RATE), sent.clamp(accepted, accepted * Self::FIRST_REACH))
+        let floor = sent / Self::FIRST_SHARE;
+        let start = (accepted * Self::DECREASE).max(floor).max(Self::MIN_RATE);
+        let peak = sent.clamp(accepted, accepted * Self::FIRST_REACH).max(floor);
+        (start, peak)
     }
 
     /// The server accepted a request, at a time not given. The rate grows with time since the last 429, not
@@ -324,9 +397,9 @@ mod tests {
     fn the_first_429_paces_to_less_than_was_accepted() {
         let pacer = Pacer::default();
         let start = Instant::now();
-        // 100 requests sent in the last second, 20 of them accepted, then a 429 without Retry-After.
-        for i in 0..100 {
-            assert_eq!(pacer.reserve(start + ms(i * 10)), Duration::ZERO, "free until the server objects");
+        // 40 requests sent in the last second, 20 of them accepted, then a 429 without Retry-After.
+        for i in 0..40 {
+            assert_eq!(pacer.reserve(start + ms(i * 25)), Duration::ZERO, "free until the server objects");
         }
         for i in 0..20 {
             pacer.answered_at(start + ms(i * 50));
@@ -355,12 +428,14 @@ mod tests {
         }
         pacer.answered_at(start + ms(2));
         pacer.rate_limited(start + ms(3), None);
+        // A quarter of what was sent (16 in the tenth of a second the rate is measured over at least).
         let first = pacer.rate().unwrap();
-        for i in 0..4 {
+        assert!((first - 40.0).abs() < 0.01, "{first}");
+        for i in 0..12 {
             pacer.answered_at(start + ms(4 + i));
         }
         let raised = pacer.rate().unwrap();
-        assert!(raised > first * 3.0, "{first} -> {raised}");
+        assert!(raised > first * 2.0, "{first} -> {raised}");
         // Past the burst, an answer is only counted.
         pacer.answered_at(start + ms(400));
         assert_eq!(pacer.rate(), Some(raised));
@@ -386,6 +461,57 @@ mod tests {
         assert!(rate_at(k / 2.0) > low && rate_at(k / 2.0) < peak);
         assert!((rate_at(k) - peak).abs() < 0.01, "{} {peak}", rate_at(k));
         assert!(rate_at(k + 1.0) - peak < rate_at(k + 2.0) - rate_at(k + 1.0), "convex past the peak");
+        // And doubling, once it has probed for a while without a 429: what others left is taken up in seconds.
+        let doubled_twice = k + Pacer::PROBE_AFTER + 2.0 * Pacer::PROBE_DOUBLING;
+        assert!(rate_at(doubled_twice) >= 4.0 * peak * 0.999, "{} {peak}", rate_at(doubled_twice));
+    }
+
+    /// A fresh pacer's first request goes alone; each accepted answer lets two more go; after the opening,
+    /// requests go freely until a 429. `reserve` is not held.
+    #[test]
+    fn a_fresh_pacer_opens_as_a_slow_start() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        assert_eq!(pacer.slot(start), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start), Slot::AskAgain(Pacer::OPENING_POLL), "the first goes alone");
+        assert_eq!(pacer.reserve(start), Duration::ZERO, "reserve sends at the time given");
+        pacer.answered_at(start + ms(2));
+        assert_eq!(pacer.slot(start + ms(2)), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start + ms(2)), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start + ms(2)), Slot::AskAgain(Pacer::OPENING_POLL), "two per accepted answer");
+        // A server that does not answer holds the others for the opening at most, once in the pacer's life.
+        let open = start + Pacer::OPENING;
+        for _ in 0..10 {
+            assert_eq!(pacer.slot(open), Slot::Send(Duration::ZERO));
+        }
+        assert_eq!(pacer.rate(), None, "not paced");
+    }
+
+    /// A first 429 that finds most requests refused (others had taken the limit) starts at a quarter of what was
+    /// sent, not at the slowest rate, and doubles from there until the next 429.
+    #[test]
+    fn a_first_burst_mostly_refused_starts_at_a_share_of_what_was_sent_and_doubles() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        for i in 0..8 {
+            let _ = pacer.reserve(start + ms(i));
+        }
+        pacer.rate_limited(start + ms(10), None);
+        let first = pacer.rate().unwrap();
+        assert!((first - 20.0).abs() < 0.01, "8 sent in the tenth of a second: {first}");
+        let _ = pacer.slot(start + ms(10) + ms(500));
+        let later = pacer.rate().unwrap();
+        assert!(later >= 4.0 * first * 0.999, "two doublings in half a second: {first} -> {later}");
+        // The next 429 ends the doubling: the curve restarts under what was really sent, and stays under it for
+        // a while (doubling on, it would be at 20 × 2⁶ by then).
+        for i in 0..100 {
+            let _ = pacer.reserve(start + ms(510 + i * 5));
+        }
+        let sent = pacer.lock().recent.per_second(start + ms(1010));
+        pacer.rate_limited(start + ms(1010), None);
+        let _ = pacer.slot(start + ms(1010) + ms(500));
+        let after = pacer.rate().unwrap();
+        assert!(after < sent, "no longer doubling: {sent} sent, {after} half a second after the 429");
     }
 
     /// A 429 met below the last peak lowers the peak further (fast convergence): a process that grew into a share
@@ -436,20 +562,25 @@ mod tests {
         assert!(held > Duration::ZERO);
     }
 
-    /// Once paced, a limiter saying nothing is left lowers the rate as a 429 does, before any refusal; before any
-    /// 429, it only spaces the calls.
+    /// A limiter saying nothing is left lowers the rate as a 429 does, before any refusal, paced or not yet.
     #[test]
-    fn an_empty_budget_lowers_a_paced_rate_as_a_429_does() {
+    fn an_empty_budget_lowers_the_rate_as_a_429_does() {
         let empty = crate::RateLimitStatus {
             limit: Some(50),
             remaining: Some(0),
             reset: Some(Duration::from_secs(1)),
             window: Some(Duration::from_secs(1)),
         };
-        let pacer = Pacer::default();
+        let fresh = Pacer::default();
         let start = Instant::now();
-        pacer.budget(start, &empty, Duration::from_secs(60));
-        assert_eq!(pacer.rate(), None, "not paced by an empty budget alone");
+        for i in 0..20 {
+            let _ = fresh.reserve(start + ms(i * 50));
+            fresh.answered_at(start + ms(i * 50 + 2));
+        }
+        fresh.budget(start + ms(1000), &empty, Duration::from_secs(60));
+        let paced = fresh.rate().expect("paced by an empty budget before any 429");
+        assert!((13.0..=15.0).contains(&paced), "under the 20 a second accepted: {paced}");
+        let pacer = Pacer::default();
         for i in 0..40 {
             pacer.answered_at(start + ms(i * 25));
         }
