@@ -173,18 +173,23 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
     }
 }
 
-/// The fleet table: N = 1, 2, 4, 8 processes at concurrency 8, 200 jobs each, behind 50 requests a second (burst 5),
-/// without rate-limit headers (as nginx's `limit_req`) and with them, run side by side in each of `rounds` rounds
-/// (paired, so that the machine's noise falls on both alike): medians, and the worst round in brackets.
+/// The fleet table: N = 1, 2, 4, 8 processes at concurrency 8, 200 jobs each, behind 50 requests a second (burst 5);
+/// then the shorter fleets the issue measured (1 x 16 with 200 jobs and 4 x 8 with 400 behind 50 a second, 8 x 8
+/// with 800 behind 100). Each without rate-limit headers (as nginx's `limit_req`), with them, and behind nginx
+/// itself when it is installed, run side by side in each of `rounds` rounds (paired, so that the machine's noise
+/// falls on all alike): medians, and the worst round in brackets.
 pub fn run(cli: &std::path::Path, rounds: usize) {
-    let fleets: Vec<Fleet> = [1, 2, 4, 8]
+    let long = [1, 2, 4, 8].map(|processes| (processes, 8, 200, 50.0));
+    let short = [(1, 16, 200, 50.0), (4, 8, 100, 50.0), (8, 8, 100, 100.0)];
+    let fleets: Vec<Fleet> = long
         .into_iter()
-        .flat_map(|processes| {
+        .chain(short)
+        .flat_map(|(processes, concurrency, jobs_each, per_second)| {
             [(false, false), (true, false), (false, true)].map(|(headers, nginx)| Fleet {
                 processes,
-                concurrency: 8,
-                jobs_each: 200,
-                per_second: 50.0,
+                concurrency,
+                jobs_each,
+                per_second,
                 burst: 5,
                 headers,
                 nginx,
@@ -205,9 +210,15 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
     );
     println!("| processes x concurrency | jobs | limiter | all done | share of the limiter's rate | refusals (429) per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|---|");
-    for (headers, nginx) in [(false, false), (true, false), (false, true)] {
-        for (fleet, seen) in
-            fleets.iter().zip(&outcomes).filter(|(fleet, _)| fleet.headers == headers && fleet.nginx == nginx)
+    let is_long =
+        |fleet: &Fleet| long.contains(&(fleet.processes, fleet.concurrency, fleet.jobs_each, fleet.per_second));
+    for (group, (headers, nginx)) in
+        [true, false].into_iter().flat_map(|long| [(false, false), (true, false), (false, true)].map(|h| (long, h)))
+    {
+        for (fleet, seen) in fleets
+            .iter()
+            .zip(&outcomes)
+            .filter(|(fleet, _)| is_long(fleet) == group && fleet.headers == headers && fleet.nginx == nginx)
         {
             let stat = |value: fn(&Outcome) -> f64, worst_high: bool| {
                 let mut values: Vec<f64> = seen.iter().map(value).collect();
