@@ -52,7 +52,7 @@ pub struct Pacer {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Requests per second allowed; `None` until the first 429.
+    /// Requests per second allowed; `None` until the first 429 (or a limiter's empty budget).
     rate: Option<f64>,
     /// The rate at the last 429 (CUBIC's `W_max`): the curve comes back to it, then probes past it.
     peak: f64,
