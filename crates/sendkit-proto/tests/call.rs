@@ -686,3 +686,26 @@ fn the_pacer_follows_what_the_limiter_reports_on_successful_answers() {
     assert!(drive(GetJob::new("job_1"), &config, vec![answer(200, &far, &job_body("pending"))]).result.is_ok());
     assert!(matches!(first_step(&config, now), Step::Send(_)));
 }
+
+/// A fresh config's calls open with a slow start: the first goes at once, the next wait for its answer (asking
+/// again every millisecond), two more go per accepted answer, and after the opening all go at once. Calls made
+/// with pacing off are never held.
+#[test]
+fn a_fresh_config_opens_one_call_at_a_time() {
+    let config = Config::builder("sk_live_test").retry(fixed()).deadline(None).build().unwrap();
+    let start = Now::new(Instant::now(), wall_start());
+    let at = |ms: u64| Now::new(start.monotonic + Duration::from_millis(ms), start.wall + Duration::from_millis(ms));
+    assert!(matches!(first_step(&config, start), Step::Send(_)), "the first goes at once");
+    assert!(
+        matches!(first_step(&config, start), Step::Sleep(wait) if wait == Duration::from_millis(1)),
+        "the second asks again in a millisecond"
+    );
+    // The first call's answer, accepted (as `Call` reports it to the config's pacer): two more may go.
+    config.pacer().unwrap().answered_at(at(1).monotonic);
+    let sent = (0..4).filter(|_| matches!(first_step(&config, at(2)), Step::Send(_))).count();
+    assert_eq!(sent, 2, "two per accepted answer");
+    // Past the opening, nothing holds them.
+    assert!((0..16).all(|_| matches!(first_step(&config, at(100)), Step::Send(_))));
+    let unpaced = Config::builder("sk_live_test").retry(fixed()).deadline(None).pacing(false).build().unwrap();
+    assert!((0..16).all(|_| matches!(first_step(&unpaced, start), Step::Send(_))));
+}
