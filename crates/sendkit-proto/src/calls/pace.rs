@@ -200,9 +200,9 @@ impl Pacer {
     }
 
     /// The rate at `now` on the cubic curve from the last 429: `peak + C (t - K)³`, where `K` is when it is back
-    /// at the peak.
-    /// Past the peak, it at least doubles every [`Pacer::PROBE_DOUBLING`] seconds once [`Pacer::PROBE_AFTER`] has
-    /// passed; a first curve that was mostly refused at least doubles every [`Pacer::FIRST_DOUBLING`].
+    /// at the peak. Past the peak, it at least doubles every [`Pacer::PROBE_DOUBLING`] seconds once
+    /// [`Pacer::PROBE_AFTER`] has passed; a first curve that was mostly refused at least doubles every
+    /// [`Pacer::FIRST_DOUBLING`].
     fn cubic(state: &State, now: Instant) -> Option<f64> {
         state.rate?;
         let t = now.saturating_duration_since(state.last_decrease?).as_secs_f64();
@@ -219,8 +219,8 @@ impl Pacer {
 
     /// Reserves the next slot for a request about to be sent at `now`: how long to wait before sending it. The slot
     /// is held however far off it is, at the rate of now; [`Pacer::slot`] holds only the next one, so that a rate
-    /// that grows meanwhile is used.
-    /// The opening's slow start does not hold it: it is for a caller that sends at the time given, whatever it is.
+    /// that grows meanwhile is used. The opening's slow start does not hold it: it is for a caller that sends at the
+    /// time given, whatever it is.
     pub fn reserve(&self, now: Instant) -> Duration {
         match self.take_slot(now, true) {
             Slot::Send(wait) | Slot::AskAgain(wait) => wait,
@@ -304,13 +304,13 @@ impl Pacer {
         if state.last_decrease.is_some_and(|last| now.saturating_duration_since(last) < Self::SAME_BURST) {
             return;
         }
-        let (start, peak) = match Self::cubic(state, now) {
+        let (start, peak, doubling_from) = match Self::cubic(state, now) {
             // Paced: the rate reached, or what was really sent when that was less (a few calls, a slow server).
             Some(rate) => {
                 let reached = rate.min(state.recent.per_second(now).max(Self::MIN_RATE));
                 // Fast convergence: a rate that met a 429 below its last peak gives up more, so newcomers catch up.
                 let peak = if reached < state.peak { reached * (1.0 + Self::DECREASE) / 2.0 } else { reached };
-                (peak * Self::DECREASE, peak)
+                (peak * Self::DECREASE, peak, None)
             }
             // Not yet paced: the few answers of the first milliseconds say little of the limit (answers come back
             // out of order), so the curve starts below what was accepted and aims at what was sent, at most four
@@ -321,13 +321,10 @@ impl Pacer {
                 state.first = Some((now, sent));
                 let (start, peak) = Self::first_curve(accepted, sent);
                 // Others had taken the limit before this process's requests came: it climbs fast from its start.
-                state.doubling_from = (accepted < sent / Self::FIRST_SHARE).then_some(start);
-                Self::start_curve(state, start, peak);
-                state.last_decrease = Some(now);
-                return;
+                (start, peak, (accepted < sent / Self::FIRST_SHARE).then_some(start))
             }
         };
-        state.doubling_from = None;
+        state.doubling_from = doubling_from;
         Self::start_curve(state, start, peak);
         state.last_decrease = Some(now);
     }
