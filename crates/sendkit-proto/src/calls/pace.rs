@@ -243,11 +243,18 @@ impl Pacer {
             state.last_decrease = None;
             state.doubling_from = None;
         }
+        let mut at = now;
+        if let Some(until) = state.paused_until {
+            at = at.max(until);
+        }
+        if state.budget.is_some_and(|(_, until)| now >= until) {
+            state.budget = None;
+        }
         // The slow start, before any 429 and within the opening: one request, then two more per accepted answer.
-        // (A limiter's report that spaces the calls already says more than the opening's guess.)
-        let reported =
-            state.budget.is_some_and(|(_, until)| now < until) || state.paused_until.is_some_and(|until| now < until);
-        if state.last_decrease.is_none() && !hold_any && !reported {
+        // (A limiter's report that spaces the calls, a budget or a pause, already says more than the opening's
+        // guess.)
+        let paused = at > now;
+        if state.last_decrease.is_none() && !hold_any && state.budget.is_none() && !paused {
             let opening = &mut state.opening;
             let began = *opening.began.get_or_insert(now);
             let open = now.saturating_duration_since(began) >= Self::OPENING;
@@ -257,13 +264,6 @@ impl Pacer {
                 }
                 opening.sent += 1;
             }
-        }
-        let mut at = now;
-        if let Some(until) = state.paused_until {
-            at = at.max(until);
-        }
-        if state.budget.is_some_and(|(_, until)| now >= until) {
-            state.budget = None;
         }
         // The slower of what 429s taught and what the limiter reported.
         let rate = match (state.rate, state.budget.map(|(rate, _)| rate)) {
