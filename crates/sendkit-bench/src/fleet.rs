@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use sendkit_mock::{Fault, MockServer};
+
+use crate::fleet_model::{LONG_FLEETS, SHORT_FLEETS};
 use sendkit_model::{Job, JobStatus, JobType};
 
 const KEY: &str = "sk_test_fleet_bench";
@@ -173,17 +175,14 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
     }
 }
 
-/// The fleet table: N = 1, 2, 4, 8 processes at concurrency 8, 200 jobs each, behind 50 requests a second (burst 5);
-/// then the shorter fleets the issue measured (1 x 16 with 200 jobs and 4 x 8 with 400 behind 50 a second, 8 x 8
-/// with 800 behind 100). Each without rate-limit headers (as nginx's `limit_req`), with them, and behind nginx
-/// itself when it is installed, run side by side in each of `rounds` rounds (paired, so that the machine's noise
-/// falls on all alike): medians, and the worst round in brackets.
+/// The fleet table: the simulation's fleets ([`LONG_FLEETS`], then [`SHORT_FLEETS`]), each without rate-limit
+/// headers (as nginx's `limit_req`), with them, and behind nginx itself when it is installed, run side by side in
+/// each of `rounds` rounds (paired, so that the machine's noise falls on all alike): medians, and the worst round
+/// in brackets.
 pub fn run(cli: &std::path::Path, rounds: usize) {
-    let long = [1, 2, 4, 8].map(|processes| (processes, 8, 200, 50.0));
-    let short = [(1, 16, 200, 50.0), (4, 8, 100, 50.0), (8, 8, 100, 100.0)];
-    let fleets: Vec<Fleet> = long
+    let fleets: Vec<Fleet> = LONG_FLEETS
         .into_iter()
-        .chain(short)
+        .chain(SHORT_FLEETS)
         .flat_map(|(processes, concurrency, jobs_each, per_second)| {
             [(false, false), (true, false), (false, true)].map(|(headers, nginx)| Fleet {
                 processes,
@@ -211,7 +210,7 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
     println!("| processes x concurrency | jobs | limiter | all done | share of the limiter's rate | refusals (429) per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|---|");
     let is_long =
-        |fleet: &Fleet| long.contains(&(fleet.processes, fleet.concurrency, fleet.jobs_each, fleet.per_second));
+        |fleet: &Fleet| LONG_FLEETS.contains(&(fleet.processes, fleet.concurrency, fleet.jobs_each, fleet.per_second));
     for (group, (headers, nginx)) in
         [true, false].into_iter().flat_map(|long| [(false, false), (true, false), (false, true)].map(|h| (long, h)))
     {

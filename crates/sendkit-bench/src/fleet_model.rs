@@ -153,32 +153,35 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
     }
 }
 
-/// The tables: N = 1, 2, 4, 8 processes at concurrency 8, 200 jobs each, behind 50 a second (burst 5); then the
-/// shorter fleets the issue measured (1 x 16 with 200 jobs and 4 x 8 with 400 behind 50 a second, 8 x 8 with 800
-/// behind 100), where how fast the processes find their shares weighs more. Medians over `seeds` seeds (and the
-/// worst of them).
+/// The fleets both fleet benches run, as (processes, concurrency, jobs each, limiter's rate a second), behind a
+/// burst of 5: N = 1, 2, 4, 8 processes at concurrency 8 with 200 jobs each behind 50 a second; and the shorter
+/// fleets the issue measured (1 x 16 with 200 jobs and 4 x 8 with 400 behind 50 a second, 8 x 8 with 800 behind
+/// 100), where how fast the processes find their shares weighs more.
+pub const LONG_FLEETS: [(usize, usize, usize, f64); 4] =
+    [(1, 8, 200, 50.0), (2, 8, 200, 50.0), (4, 8, 200, 50.0), (8, 8, 200, 50.0)];
+/// See [`LONG_FLEETS`].
+pub const SHORT_FLEETS: [(usize, usize, usize, f64); 3] = [(1, 16, 200, 50.0), (4, 8, 100, 50.0), (8, 8, 100, 100.0)];
+
+/// The tables: [`LONG_FLEETS`], then [`SHORT_FLEETS`], each without and with rate-limit headers. Medians over
+/// `seeds` seeds (and the worst of them).
 pub fn table(seeds: u64) {
     println!("Simulated time, sendkit-proto's Pacer, medians of {seeds} seeds (worst in brackets):");
     println!("| processes x concurrency | jobs | limiter | share of the limiter's rate | refusals per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|");
-    let long = [1, 2, 4, 8].map(|processes| Fleet {
-        processes,
-        concurrency: 8,
-        jobs_each: 200,
-        per_second: 50.0,
-        burst: 5.0,
-        headers: false,
-    });
-    let short = [(1, 16, 200, 50.0), (4, 8, 100, 50.0), (8, 8, 100, 100.0)].map(
-        |(processes, concurrency, jobs_each, per_second)| Fleet {
-            processes,
-            concurrency,
-            jobs_each,
-            per_second,
-            burst: 5.0,
-            headers: false,
-        },
-    );
+    let fleets = |shapes: &[(usize, usize, usize, f64)]| -> Vec<Fleet> {
+        shapes
+            .iter()
+            .map(|&(processes, concurrency, jobs_each, per_second)| Fleet {
+                processes,
+                concurrency,
+                jobs_each,
+                per_second,
+                burst: 5.0,
+                headers: false,
+            })
+            .collect()
+    };
+    let (long, short) = (fleets(&LONG_FLEETS), fleets(&SHORT_FLEETS));
     for fleets in [&long[..], &short[..]] {
         for headers in [false, true] {
             for &fleet in fleets {
