@@ -29,7 +29,9 @@ pub enum Slot {
 /// limit) doubles its rate from there until its next 429, so that it is not left far below them. A rate below its
 /// last peak gives up half of the difference (CUBIC's fast convergence), so that processes sharing a key, none
 /// knowing of the others, converge to a fair share of the limit without synchronising; a limiter saying nothing
-/// is left counts as a 429; a `Retry-After` holds every call until it has passed. The rate grows
+/// is left counts as a 429, and one saying its budget is nearly whole (others have finished, or the rate was cut
+/// further than it had to be) doubles the rate while it says so; in the opening, no more requests go than it
+/// says are left; a `Retry-After` holds every call until it has passed. The rate grows
 /// with time, not with answers, so that a process that gets few answers is not starved by one that gets many.
 /// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
@@ -79,14 +81,28 @@ struct State {
     doubling_from: Option<f64>,
     /// The slow start of a fresh pacer.
     opening: Opening,
+    /// Where the curve's time starts: the last decrease, or the end of a stretch in which the limiter reported its
+    /// budget nearly whole (the rate gained in it is kept).
+    origin: Option<Instant>,
+    /// The most a limiter has reported left: the measure of its burst.
+    fullest: u64,
+    /// Since when, and from what rate, the limiter has reported its budget nearly whole: the calls do not use what
+    /// it allows, and the rate doubles every [`Pacer::SLACK_DOUBLING`] while it says so.
+    slack: Option<(Instant, f64)>,
 }
 
-/// A fresh pacer's first [`Pacer::OPENING`]: when it began, the requests it let go, and the answers accepted.
+/// A fresh pacer's first [`Pacer::OPENING`]: when it began, the requests it let go, the answers accepted, and what
+/// a limiter's reports of its budget leave for it.
 #[derive(Debug, Default)]
 struct Opening {
     began: Option<Instant>,
     sent: u32,
     accepted: u32,
+    /// Answers that reported the limiter's budget.
+    reports: u32,
+    /// Requests the last report leaves: what it said was left, less the requests sent and not yet answered then
+    /// (they take from it too), less those sent since.
+    left: Option<i64>,
 }
 
 /// The times of the events of the last second (sends, or accepted answers), to measure their rate.
@@ -155,6 +171,11 @@ impl Pacer {
     const PROBE_AFTER: f64 = 0.5;
     /// See [`Pacer::PROBE_AFTER`].
     const PROBE_DOUBLING: f64 = 0.75;
+    /// A limiter reporting at least this part of the most it has reported left (4/5) has its budget nearly whole:
+    /// the calls sharing its key leave it unused.
+    const SLACK_SHARE: f64 = 0.8;
+    /// While a limiter reports its budget nearly whole, the rate doubles this often (in seconds).
+    const SLACK_DOUBLING: f64 = 0.4;
 
     /// Follows what a rate limiter reported of its budget on an answer at `now`: with none left, the rate drops as
     /// on a 429, and every call of the config waits for the window to reset (`longest`, the most the policy waits
@@ -164,6 +185,10 @@ impl Pacer {
     pub fn budget(&self, now: Instant, status: &crate::RateLimitStatus, longest: Duration) {
         let (Some(remaining), Some(reset)) = (status.remaining, status.reset) else { return };
         let mut state = self.lock();
+        let opening = &mut state.opening;
+        opening.reports = opening.reports.saturating_add(1);
+        let unanswered = i64::from(opening.sent) - i64::from(opening.reports);
+        opening.left = Some(i64::try_from(remaining).unwrap_or(i64::MAX) - unanswered.max(0));
         let Some(until) = now.checked_add(reset) else { return };
         if remaining == 0 {
             // The fields count whole seconds: with a policy (q requests in w seconds), the next request is due in
@@ -192,6 +217,8 @@ impl Pacer {
             }
             return;
         }
+        state.fullest = state.fullest.max(remaining);
+        Self::follow_slack(&mut state, now, remaining);
         // A window already over (reset 0) leaves the whole budget to the next one: nothing to spread.
         if !reset.is_zero() {
             let rate = (remaining as f64 / reset.as_secs_f64()).max(Self::MIN_RATE);
@@ -205,7 +232,7 @@ impl Pacer {
     /// [`Pacer::FIRST_DOUBLING`].
     fn cubic(state: &State, now: Instant) -> Option<f64> {
         state.rate?;
-        let t = now.saturating_duration_since(state.last_decrease?).as_secs_f64();
+        let t = now.saturating_duration_since(state.origin?).as_secs_f64();
         let mut rate = state.peak + Self::GROWTH * (t - state.back_at).powi(3);
         let probing = t - state.back_at - Self::PROBE_AFTER;
         if probing > 0.0 {
@@ -214,7 +241,38 @@ impl Pacer {
         if let Some(from) = state.doubling_from {
             rate = rate.max(from * (t / Self::FIRST_DOUBLING).exp2());
         }
+        if let Some((since, from)) = state.slack {
+            let slack = now.saturating_duration_since(since).as_secs_f64();
+            rate = rate.max(from * (slack / Self::SLACK_DOUBLING).exp2());
+        }
         Some(rate.max(Self::MIN_RATE))
+    }
+
+    /// Follows a limiter's report of `remaining` left at `now`, while pacing: a budget nearly whole (at least
+    /// [`Pacer::SLACK_SHARE`] of the most it has reported) is one the calls sharing its key leave unused (others
+    /// have finished, or the rate was cut further than it had to be), and the rate doubles until a report says
+    /// otherwise; then the curve goes on from the rate reached. With a token bucket, the budget stays nearly whole
+    /// only while less is asked of it than it allows, so this takes nothing from a limit that is used.
+    fn follow_slack(state: &mut State, now: Instant, remaining: u64) {
+        if state.rate.is_none() {
+            return;
+        }
+        let slack = state.fullest >= 2 && remaining as f64 >= Self::SLACK_SHARE * state.fullest as f64;
+        match (slack, state.slack) {
+            (true, None) => state.slack = Self::cubic(state, now).map(|rate| (now, rate)),
+            (false, Some(_)) => {
+                let raised = Self::cubic(state, now);
+                state.slack = None;
+                if let (Some(raised), Some(plain)) = (raised, Self::cubic(state, now)) {
+                    if raised > plain {
+                        Self::start_curve(state, raised, raised);
+                        state.origin = Some(now);
+                        state.doubling_from = None;
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Reserves the next slot for a request about to be sent at `now`: how long to wait before sending it. The slot
@@ -242,6 +300,8 @@ impl Pacer {
             state.last_slot = None;
             state.last_decrease = None;
             state.doubling_from = None;
+            state.origin = None;
+            state.slack = None;
         }
         let mut at = now;
         if let Some(until) = state.paused_until {
@@ -259,10 +319,14 @@ impl Pacer {
             let began = *opening.began.get_or_insert(now);
             let open = now.saturating_duration_since(began) >= Self::OPENING;
             if !open {
-                if opening.sent > opening.accepted.saturating_mul(2) {
+                // Two more per accepted answer, and no more than the limiter said it has left.
+                if opening.sent > opening.accepted.saturating_mul(2) || opening.left.is_some_and(|left| left <= 0) {
                     return Slot::AskAgain(Self::OPENING_POLL);
                 }
                 opening.sent += 1;
+                if let Some(left) = &mut opening.left {
+                    *left -= 1;
+                }
             }
         }
         // The slower of what 429s taught and what the limiter reported.
@@ -327,6 +391,8 @@ impl Pacer {
         state.doubling_from = doubling_from;
         Self::start_curve(state, start, peak);
         state.last_decrease = Some(now);
+        state.origin = Some(now);
+        state.slack = None;
     }
 
     /// Puts the rate at `start` on a curve that is back at `peak` after `K` seconds.
@@ -390,6 +456,78 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    /// What a token bucket of 50 a second and a burst of 5 says on an answer: `left` tokens, the window not over.
+    fn report(left: u64) -> crate::RateLimitStatus {
+        crate::RateLimitStatus {
+            limit: Some(50),
+            remaining: Some(left),
+            reset: Some(Duration::ZERO),
+            window: Some(Duration::from_secs(1)),
+        }
+    }
+
+    /// A pacer that sent and had accepted 20 a second, then met a 429 at `start` + 1 s.
+    fn paced(start: Instant) -> Pacer {
+        let pacer = Pacer::default();
+        for i in 0..20 {
+            let _ = pacer.reserve(start + ms(i * 50));
+            pacer.answered_at(start + ms(i * 50 + 2));
+        }
+        pacer.rate_limited(start + ms(1000), None);
+        pacer
+    }
+
+    /// A limiter that reports its budget nearly whole is not being used up: the rate doubles while it says so, and
+    /// keeps what it gained when it stops saying so.
+    #[test]
+    fn a_budget_left_nearly_whole_doubles_the_rate_until_it_is_used() {
+        let longest = Duration::from_secs(60);
+        let start = Instant::now();
+        let (pacer, twin) = (paced(start), paced(start));
+        let from = start + ms(1100);
+        let _ = (pacer.slot(from), twin.slot(from));
+        let rate = pacer.rate().unwrap();
+        pacer.budget(from, &report(5), longest);
+        let _ = (pacer.slot(from + ms(400)), twin.slot(from + ms(400)));
+        let (raised, plain) = (pacer.rate().unwrap(), twin.rate().unwrap());
+        assert!((raised / rate - 2.0).abs() < 0.01, "doubled in 0.4 s: {rate} -> {raised}");
+        assert!(plain < rate * 1.3, "the curve alone climbs slower: {rate} -> {plain}");
+        // Nearly empty now: the rate gained is kept, and grows no faster than the curve from it.
+        pacer.budget(from + ms(400), &report(1), longest);
+        let _ = pacer.slot(from + ms(600));
+        let kept = pacer.rate().unwrap();
+        assert!(kept >= raised && kept < raised * 1.05, "kept {raised}, now {kept}");
+        // A report below four fifths of the most it reported is not whole.
+        twin.budget(from + ms(400), &report(5), longest);
+        twin.budget(from + ms(410), &report(3), longest);
+        let _ = twin.slot(from + ms(800));
+        assert!(twin.rate().unwrap() < plain * 1.3, "{plain} -> {:?}", twin.rate());
+    }
+
+    /// In the opening, a limiter's report of what is left bounds the requests let go, less those still unanswered.
+    #[test]
+    fn the_opening_sends_no_more_than_the_limiter_has_left() {
+        let longest = Duration::from_secs(60);
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        assert_eq!(pacer.slot(start), Slot::Send(Duration::ZERO));
+        pacer.budget(start + ms(2), &report(1), longest);
+        pacer.answered_at(start + ms(2));
+        assert_eq!(pacer.slot(start + ms(2)), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start + ms(2)), Slot::AskAgain(Pacer::OPENING_POLL), "one was left, two were allowed");
+        pacer.budget(start + ms(3), &report(2), longest);
+        pacer.answered_at(start + ms(3));
+        assert_eq!(pacer.slot(start + ms(3)), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start + ms(3)), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start + ms(3)), Slot::AskAgain(Pacer::OPENING_POLL), "two were left, three allowed");
+        // A report that came while two were unanswered leaves them out.
+        pacer.budget(start + ms(4), &report(3), longest);
+        pacer.answered_at(start + ms(4));
+        assert_eq!(pacer.slot(start + ms(4)), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start + ms(4)), Slot::Send(Duration::ZERO));
+        assert_eq!(pacer.slot(start + ms(4)), Slot::AskAgain(Pacer::OPENING_POLL), "3 left, less 1 unanswered");
     }
 
     /// The first 429 paces to 70% of what the limiter accepted in the last second, not of what was sent.
