@@ -70,6 +70,34 @@ pub fn weight_in_docs(root: &Path, counts: &[(String, usize)], docs: Docs) -> Re
     Ok(())
 }
 
+const BENCH_BEGIN: &str = "<!-- bench:begin (written by `cargo xtask bench`: the tables of its last run) -->\n";
+const BENCH_END: &str = "<!-- bench:end -->";
+
+/// BENCHMARKS.md's tables of the last `cargo xtask bench`, between its `bench:` markers: each (title, what the
+/// command printed), under the day it ran.
+pub fn last_bench_in_docs(root: &Path, tables: &[(String, String)]) -> Result<(), String> {
+    let path = root.join("BENCHMARKS.md");
+    let text = read(&path)?;
+    let (Some(start), Some(end)) = (text.find(BENCH_BEGIN), text.find(BENCH_END)) else {
+        return Err(format!("{}: no place for the bench's tables between its markers ({BENCH_END})", path.display()));
+    };
+    let day = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|day| !day.is_empty())
+        .unwrap_or_else(|| "a day not known".to_owned());
+    let mut written = format!("{BENCH_BEGIN}Run on {day}.\n");
+    for (title, output) in tables {
+        written.push_str(&format!("\n### {title}\n\n{}\n", output.trim_end()));
+    }
+    let updated = format!("{}{written}{}", &text[..start], &text[end..]);
+    std::fs::write(&path, updated).map_err(|err| format!("{}: {err}", path.display()))?;
+    eprintln!("xtask: wrote the bench's tables in {}", path.display());
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))
 }

@@ -10,7 +10,10 @@
 //! - `fuzz --seconds N`: each cargo-fuzz target for N seconds (installs cargo-fuzz when missing).
 //! - `bench`: proto's micro benchmarks, then the end-to-end table (sendkit against raw ureq and hyper, Python
 //!   requests and curl), the bulk table (2,000 cancels at 20 ms a call, concurrency 64, against the physical
-//!   limit), instructions per call when valgrind is installed, then the dependency weight of each crate. Timing is for people to read: CI never depends on it.
+//!   limit), the fleet sharing one key (in simulated time, then real processes behind the emulator's limiter and
+//!   nginx's), instructions per call when valgrind is installed, then the dependency weight of each crate. The
+//!   tables it prints go into BENCHMARKS.md, between its `bench:` markers. Timing is for people to read: CI never
+//!   depends on it.
 //! - `weight [--clean-builds] [--write]`: crates in each library crate's dependency tree (and, with the flag, its
 //!   clean release build time); checks that model and proto stay free of tokio, hyper, ureq and TLS, that the two
 //!   clients never depend on each other, and that the figures README.md and BENCHMARKS.md quote are these
@@ -102,6 +105,28 @@ fn step(what: &str, command: &mut Command) -> Result<(), String> {
     let status = command.status().map_err(|err| format!("{what}: cannot run: {err}"))?;
     if status.success() {
         Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// Runs `command` as [`step`] does, showing its output as it comes and keeping it.
+fn measured(what: &str, command: &mut Command) -> Result<String, String> {
+    use std::io::BufRead;
+    eprintln!("xtask: == {what}");
+    let mut child = command.stdout(Stdio::piped()).spawn().map_err(|err| format!("{what}: cannot run: {err}"))?;
+    let mut kept = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.map_err(|err| format!("{what}: reading its output: {err}"))?;
+            println!("{line}");
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    }
+    let status = child.wait().map_err(|err| format!("{what}: {err}"))?;
+    if status.success() {
+        Ok(kept)
     } else {
         Err(format!("{what} failed ({status})"))
     }
@@ -477,15 +502,26 @@ fn bench(args: Vec<String>) -> Result<(), String> {
         cargo().args(["build", "--release", "-p", "sendkit-bench", "-p", "sendkit-cli"]),
     )?;
     let binary = target_dir()?.join("release").join("sendkit-bench");
-    step("end to end", Command::new(&binary).args(&args))?;
-    step("bulk cancels at 20 ms a call", Command::new(&binary).args(["--bulk", "--rounds", "5"]))?;
-    step("a fleet sharing one key, in simulated time", Command::new(&binary).args(["--fleet-model", "101"]))?;
-    step(
-        "a fleet of sendkit processes sharing one key behind a rate limiter, 3 paired rounds",
-        Command::new(&binary).args(["--fleet", "3"]),
-    )?;
+    let command = |args: &[&str]| {
+        let mut command = Command::new(&binary);
+        command.args(args);
+        command
+    };
+    let mut tables = Vec::new();
+    let mut run = |title: &str, mut command: Command| -> Result<(), String> {
+        let output = measured(title, &mut command)?;
+        let args: Vec<String> = command.get_args().map(|arg| arg.to_string_lossy().into_owned()).collect();
+        tables.push((format!("{title} (`sendkit-bench {}`)", args.join(" ")), output));
+        Ok(())
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run("End to end, sendkit against the raw clients", command(&args))?;
+    run("Bulk cancels at 20 ms a call", command(&["--bulk", "--rounds", "5"]))?;
+    run("A fleet sharing one key, in simulated time", command(&["--fleet-model", "101"]))?;
+    run("A fleet of sendkit processes sharing one key behind a rate limiter", command(&["--fleet", "3"]))?;
     // Instructions per call are steady where times are not (the bench says so and counts none without valgrind).
-    step("instructions per call (valgrind)", Command::new(&binary).arg("--instructions"))?;
+    run("Instructions per call (valgrind)", command(&["--instructions"]))?;
+    figures::last_bench_in_docs(&root(), &tables)?;
     weight(false, Docs::Write)
 }
 
