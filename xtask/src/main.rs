@@ -510,8 +510,10 @@ fn bench(args: Vec<String>) -> Result<(), String> {
     let mut tables = Vec::new();
     let mut run = |title: &str, mut command: Command| -> Result<(), String> {
         let output = measured(title, &mut command)?;
-        let args: Vec<String> = command.get_args().map(|arg| arg.to_string_lossy().into_owned()).collect();
-        tables.push((format!("{title} (`sendkit-bench {}`)", args.join(" ")), output));
+        let line: Vec<String> = std::iter::once("sendkit-bench".into())
+            .chain(command.get_args().map(|arg| arg.to_string_lossy().into_owned()))
+            .collect();
+        tables.push((format!("{title} (`{}`)", line.join(" ")), output));
         Ok(())
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -520,7 +522,7 @@ fn bench(args: Vec<String>) -> Result<(), String> {
     run("A fleet sharing one key, in simulated time", command(&["--fleet-model", "101"]))?;
     run("A fleet of sendkit processes sharing one key behind a rate limiter", command(&["--fleet", "3"]))?;
     // Instructions per call are steady where times are not (the bench says so and counts none without valgrind).
-    run("Instructions per call (valgrind)", command(&["--instructions"]))?;
+    run("Instructions per call, under valgrind", command(&["--instructions"]))?;
     figures::last_bench_in_docs(&root(), &tables)?;
     weight(false, Docs::Write)
 }
