@@ -105,6 +105,16 @@ struct Opening {
     left: Option<i64>,
 }
 
+impl Opening {
+    /// An answer reported `remaining` left: what the requests sent and not yet answered will not take from it is
+    /// what the opening may still send.
+    fn reported(&mut self, remaining: u64) {
+        self.reports = self.reports.saturating_add(1);
+        let unanswered = i64::from(self.sent) - i64::from(self.reports);
+        self.left = Some(i64::try_from(remaining).unwrap_or(i64::MAX) - unanswered.max(0));
+    }
+}
+
 /// The times of the events of the last second (sends, or accepted answers), to measure their rate.
 #[derive(Debug, Default)]
 struct LastSecond(VecDeque<Instant>);
@@ -185,10 +195,10 @@ impl Pacer {
     pub fn budget(&self, now: Instant, status: &crate::RateLimitStatus, longest: Duration) {
         let (Some(remaining), Some(reset)) = (status.remaining, status.reset) else { return };
         let mut state = self.lock();
-        let opening = &mut state.opening;
-        opening.reports = opening.reports.saturating_add(1);
-        let unanswered = i64::from(opening.sent) - i64::from(opening.reports);
-        opening.left = Some(i64::try_from(remaining).unwrap_or(i64::MAX) - unanswered.max(0));
+        // Only a pacer not yet paced consults its opening.
+        if state.last_decrease.is_none() {
+            state.opening.reported(remaining);
+        }
         let Some(until) = now.checked_add(reset) else { return };
         if remaining == 0 {
             // The fields count whole seconds: with a policy (q requests in w seconds), the next request is due in
@@ -468,13 +478,19 @@ mod tests {
         }
     }
 
-    /// A pacer that sent and had accepted 20 a second, then met a 429 at `start` + 1 s.
-    fn paced(start: Instant) -> Pacer {
+    /// A pacer that sent 20 a second for the second after `start`, each accepted 2 ms later.
+    fn accepted_20_a_second(start: Instant) -> Pacer {
         let pacer = Pacer::default();
         for i in 0..20 {
             let _ = pacer.reserve(start + ms(i * 50));
             pacer.answered_at(start + ms(i * 50 + 2));
         }
+        pacer
+    }
+
+    /// A pacer that sent and had accepted 20 a second, then met a 429 at `start` + 1 s.
+    fn paced(start: Instant) -> Pacer {
+        let pacer = accepted_20_a_second(start);
         pacer.rate_limited(start + ms(1000), None);
         pacer
     }
@@ -709,12 +725,8 @@ mod tests {
             reset: Some(Duration::from_secs(1)),
             window: Some(Duration::from_secs(1)),
         };
-        let fresh = Pacer::default();
         let start = Instant::now();
-        for i in 0..20 {
-            let _ = fresh.reserve(start + ms(i * 50));
-            fresh.answered_at(start + ms(i * 50 + 2));
-        }
+        let fresh = accepted_20_a_second(start);
         fresh.budget(start + ms(1000), &empty, Duration::from_secs(60));
         let paced = fresh.rate().expect("paced by an empty budget before any 429");
         assert!((13.0..=15.0).contains(&paced), "under the 20 a second accepted: {paced}");
