@@ -20,8 +20,8 @@ const END: &str = "<!-- weight:end -->";
 /// (row name, crates in its tree).
 pub fn weight_in_docs(root: &Path, counts: &[(String, usize)], docs: Docs) -> Result<(), String> {
     let count = |row: &str| counts.iter().find(|(name, _)| name == row).map(|(_, n)| *n).unwrap_or_default();
-    let mut table = String::from(BEGIN);
-    table.push_str("| crate | crates in its normal dependency tree (itself included) |\n| --- | ---: |\n");
+    let mut table =
+        String::from("| crate | crates in its normal dependency tree (itself included) |\n| --- | ---: |\n");
     for (row, n) in counts {
         let row = match row.as_str() {
             "sendkit-cli" => "sendkit-cli (default: with `sendkit mock`, the emulator)",
@@ -30,15 +30,13 @@ pub fn weight_in_docs(root: &Path, counts: &[(String, usize)], docs: Docs) -> Re
         };
         table.push_str(&format!("| {row} | {n} |\n"));
     }
-    table.push_str(END);
     let cli = format!("({} crates instead of {})", count("sendkit-cli --no-default-features"), count("sendkit-cli"));
     let mut stale = Vec::new();
     let benchmarks = root.join("BENCHMARKS.md");
     let text = read(&benchmarks)?;
-    let (Some(start), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+    let Some(updated) = between_markers(&text, BEGIN, END, &table) else {
         return Err(format!("{}: no weight table between its markers ({END})", benchmarks.display()));
     };
-    let updated = format!("{}{table}{}", &text[..start], &text[end + END.len()..]);
     if updated != text {
         stale.push((benchmarks, updated));
     }
@@ -78,9 +76,6 @@ const BENCH_END: &str = "<!-- bench:end -->";
 pub fn last_bench_in_docs(root: &Path, tables: &[(String, String)]) -> Result<(), String> {
     let path = root.join("BENCHMARKS.md");
     let text = read(&path)?;
-    let (Some(start), Some(end)) = (text.find(BENCH_BEGIN), text.find(BENCH_END)) else {
-        return Err(format!("{}: no place for the bench's tables between its markers ({BENCH_END})", path.display()));
-    };
     let day = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
         .output()
@@ -88,14 +83,24 @@ pub fn last_bench_in_docs(root: &Path, tables: &[(String, String)]) -> Result<()
         .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
         .filter(|day| !day.is_empty())
         .unwrap_or_else(|| "a day not known".to_owned());
-    let mut written = format!("{BENCH_BEGIN}Run on {day}.\n");
+    let mut written = format!("Run on {day}.\n");
     for (title, output) in tables {
         written.push_str(&format!("\n### {title}\n\n{}\n", output.trim_end()));
     }
-    let updated = format!("{}{written}{}", &text[..start], &text[end..]);
+    let Some(updated) = between_markers(&text, BENCH_BEGIN, BENCH_END, &written) else {
+        return Err(format!("{}: no place for the bench's tables between its markers ({BENCH_END})", path.display()));
+    };
     std::fs::write(&path, updated).map_err(|err| format!("{}: {err}", path.display()))?;
     eprintln!("xtask: wrote the bench's tables in {}", path.display());
     Ok(())
+}
+
+/// `text` with what lies between the markers `begin` and `end` (which stay) replaced by `body`; `None` when
+/// either marker is missing.
+fn between_markers(text: &str, begin: &str, end: &str, body: &str) -> Option<String> {
+    let start = text.find(begin)? + begin.len();
+    let stop = start + text[start..].find(end)?;
+    Some(format!("{}{body}{}", &text[..start], &text[stop..]))
 }
 
 fn read(path: &Path) -> Result<String, String> {
