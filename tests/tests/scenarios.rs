@@ -205,6 +205,26 @@ fn enrich_is_not_repeated_after_a_503(connect: Connect) {
     assert_eq!((ledger.requests, ledger.enrich_calls, ledger.credits_charged), (1, 0, 0));
 }
 
+/// A 503 whose `Retry-After` says when the server expects to serve again holds every call of the client, not only
+/// the one that met it: the read that met it fails (no retries here), and a cancel of another job right after is
+/// sent only once the wait has passed.
+fn a_503_asking_to_wait_holds_the_clients_other_calls(connect: Connect) {
+    let server = MockServer::start();
+    insert(&server, "job_1", JobStatus::Pending);
+    insert(&server, "job_2", JobStatus::Pending);
+    server.inject(Fault::status(503).header("retry-after", "1").on(Route::Get).for_job("job_1").times(1));
+    let client = connect(settings(&server).retry(RetryPolicy::none()).build().unwrap());
+    let error = client.get_job("job_1").unwrap_err();
+    assert_eq!(error.status().map(|status| status.as_u16()), Some(503), "{error:?}");
+    let held = std::time::Instant::now();
+    assert_eq!(client.cancel_job("job_2").unwrap().status, JobStatus::Cancelled);
+    // Retry-After counts whole seconds from the answer, which came just before.
+    let waited = held.elapsed();
+    assert!(waited >= Duration::from_millis(900), "the cancel went after {waited:?}, during the server's wait");
+    let ledger = server.ledger();
+    assert_eq!((ledger.requests, ledger.cancels["job_2"]), (2, 1));
+}
+
 fn job_ids_are_sent_as_one_segment(connect: Connect) {
     let server = MockServer::start();
     let id = "a/b?c#d %2F é..";
@@ -370,6 +390,7 @@ sendkit_tests::through_every_transport!(
     rate_limit_beyond_the_allowed_wait_is_returned,
     unavailable_then_success,
     enrich_is_not_repeated_after_a_503,
+    a_503_asking_to_wait_holds_the_clients_other_calls,
     job_ids_are_sent_as_one_segment,
     empty_and_dot_job_ids_fail_before_any_request,
     oversized_body_is_cut_at_the_limit,

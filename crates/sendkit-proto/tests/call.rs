@@ -479,6 +479,22 @@ fn a_far_off_retry_after_fails_its_own_call_and_holds_no_other() {
 }
 
 #[test]
+fn a_503_asking_to_wait_holds_every_call_of_the_config_and_keeps_its_rate() {
+    let config = Config::builder("sk_live_test").retry(RetryPolicy::none()).deadline(None).build().unwrap();
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(503, &[("retry-after", "2")], b"")]);
+    assert!(run.result.is_err());
+    let now = Now::new(Instant::now(), wall_start());
+    let wait = first_sleep(&first_step(&config, now));
+    assert!(wait > Duration::from_secs(1) && wait <= Duration::from_secs(2), "{wait:?}");
+    assert_eq!(config.pacer().map(|pacer| pacer.rate()), Some(None), "a server that was down says nothing of a limit");
+    // A 503 that names no wait leaves the wait to the call that met it.
+    let config = Config::builder("sk_live_test").retry(RetryPolicy::none()).deadline(None).build().unwrap();
+    let run = drive(GetJob::new("job_1"), &config, vec![answer(503, &[], b"")]);
+    assert!(run.result.is_err());
+    assert!(matches!(first_step(&config, now), Step::Send(_)));
+}
+
+#[test]
 fn a_hold_longer_than_the_deadline_ends_the_call_never_sent() {
     // Retry-After: 30 is within the policy, so every call of the config holds it; a call with 5 s left cannot.
     let config = Config::builder("sk_live_test").retry(fixed()).deadline(Some(Duration::from_secs(5))).build().unwrap();

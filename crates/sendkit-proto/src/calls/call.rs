@@ -205,14 +205,19 @@ impl<'c, O: Operation> Call<'c, O> {
         Err(error)
     }
 
-    /// Tells the config's pacer what the answer said: a 429 (and how long it asked to wait), or anything else.
+    /// Tells the config's pacer what the answer said: a 429 (and how long it asked to wait), a 503 that asked every
+    /// caller to wait, or anything else.
     /// A wait longer than the policy accepts is not held for every call: this call fails saying so, and no other
     /// call of the config would wait that long either, so holding them would only stall them in silence.
     fn pace(&self, status: StatusCode, server_wait: Option<Duration>, now: Now) {
         let server_wait = server_wait.filter(|wait| self.config.retry().accept_retry_after(*wait).is_some());
         if let Some(pacer) = self.config.pacer() {
-            match status {
-                StatusCode::TOO_MANY_REQUESTS => pacer.rate_limited(now.monotonic, server_wait),
+            match (status, server_wait) {
+                (StatusCode::TOO_MANY_REQUESTS, _) => pacer.rate_limited(now.monotonic, server_wait),
+                (StatusCode::SERVICE_UNAVAILABLE, Some(wait)) => {
+                    pacer.unavailable(now.monotonic, wait);
+                    pacer.answered_at(now.monotonic);
+                }
                 _ => pacer.answered_at(now.monotonic),
             }
         }

@@ -31,7 +31,7 @@ pub enum Slot {
 /// knowing of the others, converge to a fair share of the limit without synchronising; a limiter saying nothing
 /// is left counts as a 429, and one saying its budget is nearly whole (others have finished, or the rate was cut
 /// further than it had to be) doubles the rate while it says so; in the opening, no more requests go than it
-/// says are left; a `Retry-After` holds every call until it has passed. The rate grows
+/// says are left; a `Retry-After` (on a 429, or a 503's) holds every call until it has passed. The rate grows
 /// with time, not with answers, so that a process that gets few answers is not starved by one that gets many.
 /// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
@@ -373,10 +373,23 @@ impl Pacer {
     /// The server answered 429 at `now`, asking (or not) to wait `retry_after`.
     pub fn rate_limited(&self, now: Instant, retry_after: Option<Duration>) {
         let mut state = self.lock();
-        if let Some(until) = retry_after.and_then(|wait| now.checked_add(wait)) {
-            state.paused_until = Some(state.paused_until.map_or(until, |paused| paused.max(until)));
+        if let Some(wait) = retry_after {
+            Self::pause(&mut state, now, wait);
         }
         Self::decrease(&mut state, now);
+    }
+
+    /// The server answered at `now` that it is unavailable for `retry_after` (a 503's `Retry-After`): no request
+    /// goes before that has passed. The rate stays: a server that is down for a while says nothing of its limit.
+    pub fn unavailable(&self, now: Instant, retry_after: Duration) {
+        Self::pause(&mut self.lock(), now, retry_after);
+    }
+
+    /// Holds every request until `wait` after `now`, or longer if a hold already says so.
+    fn pause(state: &mut State, now: Instant, wait: Duration) {
+        if let Some(until) = now.checked_add(wait) {
+            state.paused_until = Some(state.paused_until.map_or(until, |paused| paused.max(until)));
+        }
     }
 
     /// The limit was met at `now` (a 429, or a limiter saying nothing is left): the rate drops to β of what it
@@ -581,6 +594,26 @@ mod tests {
         pacer.rate_limited(now + ms(160), None);
         let again = pacer.rate().unwrap();
         assert!(again < rate * 0.9, "{rate} -> {again}");
+    }
+
+    /// A server unavailable for a while (a 503's `Retry-After`) holds every request until then, and says nothing of
+    /// the limit: the rate stays as it was, paced or not.
+    #[test]
+    fn a_server_unavailable_for_a_while_holds_every_request_and_keeps_the_rate() {
+        let start = Instant::now();
+        let fresh = Pacer::default();
+        fresh.unavailable(start, Duration::from_secs(1));
+        assert_eq!(fresh.reserve(start + ms(200)), ms(800));
+        assert_eq!(fresh.rate(), None, "not paced by a server that was down");
+        let pacer = paced(start);
+        let now = start + ms(1000);
+        let rate = pacer.rate();
+        pacer.unavailable(now, Duration::from_secs(2));
+        assert_eq!(pacer.rate(), rate);
+        assert_eq!(pacer.reserve(now), Duration::from_secs(2));
+        // A shorter wait asked later does not shorten the hold.
+        pacer.unavailable(now + ms(100), ms(500));
+        assert!(pacer.reserve(now + ms(100)) >= ms(1900));
     }
 
     /// Answers of the first burst that come after its 429 (out of order) raise the first estimate; later answers
