@@ -693,6 +693,23 @@ impl ureq::unversioned::transport::Connector<UreqConnection> for ObserveWrites {
     }
 }
 
+/// `timeout` cut to whole milliseconds (up to a millisecond sooner). ureq bounds each write and read of an attempt
+/// by what is left of its timeout, and sets it on the socket (a `setsockopt` syscall) whenever it differs from the
+/// one set before: to the nanosecond, it differs on every write and every read, two syscalls a call, 8,123 for
+/// 4,064 cancels over loopback (`strace -c`), where raw ureq without a timeout makes none. Cut to the millisecond,
+/// a call that takes less than one sets the same values as the call before it on the same connection, and none is
+/// made; the attempt still ends within its timeout.
+fn whole_milliseconds(
+    mut timeout: ureq::unversioned::transport::NextTimeout,
+) -> ureq::unversioned::transport::NextTimeout {
+    use ureq::unversioned::transport::time::Duration as UreqDuration;
+    if let UreqDuration::Exact(left) = timeout.after {
+        let millis = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+        timeout.after = UreqDuration::Exact(std::time::Duration::from_millis(millis));
+    }
+    timeout
+}
+
 /// A connection that notes, on this thread, that request bytes were handed to it.
 #[derive(Debug)]
 struct Observed(UreqConnection);
@@ -711,11 +728,11 @@ impl ureq::unversioned::transport::Transport for Observed {
         if amount > 0 {
             REQUEST_WRITTEN.set(true);
         }
-        self.0.transmit_output(amount, timeout)
+        self.0.transmit_output(amount, whole_milliseconds(timeout))
     }
 
     fn await_input(&mut self, timeout: ureq::unversioned::transport::NextTimeout) -> Result<bool, ureq::Error> {
-        self.0.await_input(timeout)
+        self.0.await_input(whole_milliseconds(timeout))
     }
 
     fn is_open(&mut self) -> bool {
@@ -833,5 +850,34 @@ mod proxy_tests {
         let error = proxy_of(ureq::ProxyProtocol::Http, "bad host", 8080, Some(("user", "s3cret"))).unwrap_err();
         assert!(error.contains("bad host:8080 cannot be used") && !error.contains("s3cret"), "{error}");
         assert!(proxy_of(ureq::ProxyProtocol::Http, "proxy.example", 8080, None).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+    use std::time::Duration;
+    use ureq::unversioned::transport::time::Duration as UreqDuration;
+    use ureq::unversioned::transport::NextTimeout;
+
+    fn left(after: UreqDuration) -> UreqDuration {
+        whole_milliseconds(NextTimeout { after, ..NextTimeout::default() }).after
+    }
+
+    /// What is left of an attempt's timeout reaches the socket in whole milliseconds, never later than it was:
+    /// the same for two calls a few microseconds apart, so that ureq sets it on the socket once.
+    #[test]
+    fn what_is_left_of_a_timeout_is_cut_to_whole_milliseconds() {
+        let first = left(UreqDuration::Exact(Duration::from_secs(30) - Duration::from_micros(7)));
+        let second = left(UreqDuration::Exact(Duration::from_secs(30) - Duration::from_micros(41)));
+        assert_eq!(first, UreqDuration::Exact(Duration::from_millis(29_999)));
+        assert_eq!(first, second, "the same for two calls of a few microseconds");
+        assert_eq!(
+            left(UreqDuration::Exact(Duration::from_millis(250))),
+            UreqDuration::Exact(Duration::from_millis(250))
+        );
+        // Less than a millisecond left is none: the attempt ends now, as ureq ends it at zero.
+        assert_eq!(left(UreqDuration::Exact(Duration::from_micros(900))), UreqDuration::Exact(Duration::ZERO));
+        assert_eq!(left(UreqDuration::NotHappening), UreqDuration::NotHappening);
     }
 }
