@@ -215,6 +215,61 @@ enum Bound {
     /// beside what `tokio::time::timeout` costs it (sendkit-hyper measured it and keeps `tokio::time::timeout`:
     /// see BENCHMARKS.md).
     KeptTimer(Duration, Arc<Mutex<Vec<Pin<Box<tokio::time::Sleep>>>>>),
+    /// By one coarse watchdog per runtime rather than a timer per call: each call notes its deadline and waker, and
+    /// a task ticking every 10 ms wakes the calls past theirs (the "coarse shared timer"; measured, not
+    /// chosen: see BENCHMARKS.md).
+    Watchdog(Duration, Arc<Watch>),
+}
+
+/// The calls a watchdog bounds: in slots, each call's deadline and the waker of its task; and the slots free.
+#[derive(Default)]
+struct Watch(Mutex<(Vec<Option<Watched>>, Vec<usize>)>);
+
+/// A call a watchdog bounds: its deadline, and its task's waker once it has waited.
+type Watched = (Instant, Option<std::task::Waker>);
+
+impl Watch {
+    /// How often the watchdog looks.
+    const TICK: Duration = Duration::from_millis(10);
+
+    /// A slot for a call that must end by `deadline`.
+    fn register(&self, deadline: Instant) -> usize {
+        let mut guard = self.0.lock().unwrap();
+        let (slots, free) = &mut *guard;
+        match free.pop() {
+            Some(i) => {
+                slots[i] = Some((deadline, None));
+                i
+            }
+            None => {
+                slots.push(Some((deadline, None)));
+                slots.len() - 1
+            }
+        }
+    }
+    /// The task to wake when the call in slot `i` is past its deadline.
+    fn waker(&self, i: usize, waker: &std::task::Waker) {
+        if let Some(slot) = &mut self.0.lock().unwrap().0[i] {
+            slot.1 = Some(waker.clone());
+        }
+    }
+    /// The call in slot `i` ended.
+    fn remove(&self, i: usize) {
+        let mut guard = self.0.lock().unwrap();
+        guard.0[i] = None;
+        guard.1.push(i);
+    }
+    /// Wakes the calls past their deadlines: polled, each finds it so and ends.
+    fn tick(&self) {
+        let now = Instant::now();
+        for (deadline, waker) in self.0.lock().unwrap().0.iter().flatten() {
+            if *deadline <= now {
+                if let Some(waker) = waker {
+                    waker.wake_by_ref();
+                }
+            }
+        }
+    }
 }
 
 impl Contender for RawHyper {
@@ -223,6 +278,7 @@ impl Contender for RawHyper {
             Bound::None => format!("raw hyper c={}", self.concurrency),
             Bound::Timeout(_) => format!("raw hyper + timeout c={}", self.concurrency),
             Bound::KeptTimer(..) => format!("raw hyper + kept timer c={}", self.concurrency),
+            Bound::Watchdog(..) => format!("raw hyper + watchdog c={}", self.concurrency),
         }
     }
     fn run(&self, target: &Target, ids: Vec<String>) -> Round {
@@ -269,6 +325,28 @@ impl Contender for RawHyper {
                         })
                         .await;
                         kept.lock().expect("the timers").push(timer);
+                    }
+                    Bound::Watchdog(limit, watch) => {
+                        let deadline = Instant::now() + limit;
+                        let slot = watch.register(deadline);
+                        let mut call = std::pin::pin!(call);
+                        let mut noted: Option<std::task::Waker> = None;
+                        std::future::poll_fn(|cx| {
+                            if call.as_mut().poll(cx).is_ready() {
+                                return std::task::Poll::Ready(());
+                            }
+                            if Instant::now() >= deadline {
+                                panic!("not within the timeout");
+                            }
+                            // A task's waker rarely changes: noted again only when it does.
+                            if !noted.as_ref().is_some_and(|noted| noted.will_wake(cx.waker())) {
+                                watch.waker(slot, cx.waker());
+                                noted = Some(cx.waker().clone());
+                            }
+                            std::task::Poll::Pending
+                        })
+                        .await;
+                        watch.remove(slot);
                     }
                 }
             }
@@ -654,11 +732,26 @@ fn main() {
                 concurrency,
             }));
             let limit = Config::DEFAULT_ATTEMPT_TIMEOUT;
-            for bound in [Bound::None, Bound::Timeout(limit), Bound::KeptTimer(limit, Default::default())] {
+            for bound in [
+                Bound::None,
+                Bound::Timeout(limit),
+                Bound::KeptTimer(limit, Default::default()),
+                Bound::Watchdog(limit, Default::default()),
+            ] {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
+                let runtime = runtime_for(concurrency);
+                if let Bound::Watchdog(_, watch) = &bound {
+                    let watch = Arc::clone(watch);
+                    runtime.spawn(async move {
+                        loop {
+                            tokio::time::sleep(Watch::TICK).await;
+                            watch.tick();
+                        }
+                    });
+                }
                 contenders.push(Box::new(RawHyper {
-                    runtime: runtime_for(concurrency),
+                    runtime,
                     client: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector),
                     concurrency,
                     bound,
