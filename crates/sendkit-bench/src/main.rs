@@ -114,36 +114,17 @@ impl Contender for SdkUreq {
 }
 
 /// ureq sending the same bytes by hand, parsing into the same model type.
-/// ureq's agent sending the same bytes by hand; with a timeout for each call (ureq's `timeout_global`), or none.
-struct RawUreq {
-    agent: ureq::Agent,
-    timeout: bool,
-}
-
-impl RawUreq {
-    fn new(timeout: Option<Duration>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(timeout)
-            .build()
-            .new_agent();
-        Self { agent, timeout: timeout.is_some() }
-    }
-}
+struct RawUreq(ureq::Agent);
 
 impl Contender for RawUreq {
     fn name(&self) -> String {
-        match self.timeout {
-            false => "raw ureq".into(),
-            true => "raw ureq + timeout".into(),
-        }
+        "raw ureq".into()
     }
     fn run(&self, target: &Target, ids: Vec<String>) -> Round {
         let bearer = format!("Bearer {KEY}");
         timed(&ids, |id| {
             let mut response = self
-                .agent
+                .0
                 .post(format!("{}/v1/enrichment/jobs/{id}/cancel", target.base_url))
                 .header("content-type", "application/json")
                 .header("accept", "application/json")
@@ -740,8 +721,9 @@ fn main() {
     for target in &targets {
         let mut contenders: Vec<Box<dyn Contender>> = vec![
             Box::new(SdkUreq(sendkit_ureq::Client::new(config(&target.base_url)))),
-            Box::new(RawUreq::new(None)),
-            Box::new(RawUreq::new(Some(Config::DEFAULT_ATTEMPT_TIMEOUT))),
+            Box::new(RawUreq(
+                ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().new_agent(),
+            )),
         ];
         for concurrency in [1, 16, 64] {
             contenders.push(Box::new(SdkHyper {
@@ -864,10 +846,10 @@ fn main() {
             let ratio = |other: &str| rate_of(other).map(|r| format!("{:.3}", medians[index] / r)).unwrap_or_default();
             let (vs_raw, vs_timeout, paired_raw, paired_timeout) = if let Some(rest) = name.strip_prefix("sendkit-") {
                 let raw = format!("raw {rest}");
-                // Each raw contender comes with a "+ timeout" twin.
+                // Only the raw hyper contenders come with a "+ timeout" twin.
                 let with_timeout = match rest.contains(" c=") {
                     true => format!("raw {}", rest.replace(" c=", " + timeout c=")),
-                    false => format!("raw {rest} + timeout"),
+                    false => String::new(),
                 };
                 (ratio(&raw), ratio(&with_timeout), paired(&raw), paired(&with_timeout))
             } else if let Some((raw, bound)) = name.split_once(" + ") {
