@@ -3,13 +3,7 @@
 //! a minimal fixed-answer server and against the emulator. Contenders alternate within every round so that drift of
 //! this noisy machine hits all alike; figures are medians over the rounds.
 //!
-//! ```text
-//! sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD | --only =NAME] [--server fixed|emulator]
-//! sendkit-bench --tls [--rounds 5] [--ops 4000]     # HTTP/1.1 against HTTP/2 over TLS
-//! sendkit-bench --instructions [--ops 1000]          # instructions per call, counted under valgrind
-//! sendkit-bench --instructions-guard [--ops 1000]    # fails if a client spends more over raw than it may (CI)
-//! sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]  # bulk cancels at 20 ms a call
-//! ```
+//! `sendkit-bench --help` lists the modes and their flags ([`USAGE`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -614,6 +608,22 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// The usage at the top of this file, for `--help` and for a flag it does not know.
+const USAGE: &str = "usage:
+  sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD | --only =NAME] [--server fixed|emulator]
+  sendkit-bench --tls [--rounds 5] [--ops 4000]      # HTTP/1.1 against HTTP/2 over TLS
+  sendkit-bench --instructions [--ops 1000]           # instructions per call, counted under valgrind
+  sendkit-bench --instructions-guard [--ops 1000]     # fails if a client spends more over raw than it may (CI)
+  sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]   # bulk cancels at 20 ms a call
+  sendkit-bench --fleet-model [SEEDS]                 # the fleet in simulated time (21 seeds)
+  sendkit-bench --fleet [ROUNDS]                      # fleets of `sendkit cancel -` processes (3 rounds)";
+
+/// Says what was wrong with the arguments, and how they go, and exits with 2.
+fn usage_error(problem: &str) -> ! {
+    eprintln!("sendkit-bench: {problem}\n{USAGE}");
+    std::process::exit(2)
+}
+
 fn main() {
     let mut rounds = 5usize;
     // Unset, each mode takes its own default: 4,000 calls a round, 1,000 (and 3,000) under valgrind.
@@ -627,6 +637,10 @@ fn main() {
     let mut bulk = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            return;
+        }
         if flag == "--bulk" {
             bulk = true;
             continue;
@@ -664,12 +678,17 @@ fn main() {
             server = args.next();
             continue;
         }
-        let value: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
+        if !matches!(flag.as_str(), "--rounds" | "--ops" | "--peer-ops") {
+            usage_error(&format!("unknown argument {flag}"));
+        }
+        let value: usize = args
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| usage_error(&format!("{flag} needs a whole number")));
         match flag.as_str() {
             "--rounds" => rounds = value.max(1),
             "--ops" => ops = Some(value.max(1)),
-            "--peer-ops" => peer_ops = value.max(1),
-            other => panic!("unknown flag {other}"),
+            _ => peer_ops = value.max(1),
         }
     }
     if instructions {
