@@ -621,7 +621,7 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-/// The usage at the top of this file, for `--help` and for a flag it does not know.
+/// The modes and their flags, for `--help` and for an argument it does not know.
 const USAGE: &str = "usage:
   sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD | --only =NAME] [--server fixed|emulator]
   sendkit-bench --tls [--rounds 5] [--ops 4000]      # HTTP/1.1 against HTTP/2 over TLS
