@@ -205,9 +205,9 @@ enum Bound {
     None,
     /// By `tokio::time::timeout`: a timer made for each call.
     Timeout(Duration),
-    /// By a timer kept from call to call and moved to each call's deadline: what that technique costs raw hyper,
-    /// beside what `tokio::time::timeout` costs it (sendkit-hyper measured it and keeps `tokio::time::timeout`:
-    /// see BENCHMARKS.md).
+    /// By a timer kept from call to call (here in one pool for all threads) and moved to each call's deadline: what
+    /// that technique costs raw hyper, beside what `tokio::time::timeout` costs it. sendkit-hyper keeps its timers
+    /// on each thread (see BENCHMARKS.md, "A timer kept on each thread").
     KeptTimer(Duration, Arc<Mutex<Vec<Pin<Box<tokio::time::Sleep>>>>>),
     /// By one coarse watchdog per runtime rather than a timer per call: each call notes its deadline and waker, and
     /// a task ticking every 10 ms wakes the calls past theirs (the "coarse shared timer"; measured, not

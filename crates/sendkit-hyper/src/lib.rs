@@ -577,10 +577,10 @@ impl AsyncTransport for HyperTransport {
         // ends as a connect failure, never sent, before this timer can fire. The connector learns an attempt's
         // own connect timeout from the task; its default it knows (the task-local costs every poll).
         match self.connect_timeout {
-            Some(default) if default != connect_timeout => Box::pin(Within {
-                timed: tokio::time::timeout(timeout, CONNECT_TIMEOUT.scope(connect_timeout, attempt_now)),
-            }),
-            _ => Box::pin(Within { timed: tokio::time::timeout(timeout, attempt_now) }),
+            Some(default) if default != connect_timeout => {
+                Box::pin(Within::new(timeout, CONNECT_TIMEOUT.scope(connect_timeout, attempt_now)))
+            }
+            _ => Box::pin(Within::new(timeout, attempt_now)),
         }
     }
 
@@ -591,10 +591,28 @@ impl AsyncTransport for HyperTransport {
 
 pin_project_lite::pin_project! {
     /// An attempt within its timeout, whose running out is a [`TransportErrorKind::Timeout`]. (Not an `async` block,
-    /// which would keep the timed future twice: as it was moved in, and as it is polled.)
+    /// which would keep the attempt twice: as it was moved in, and as it is polled.)
     struct Within<F> {
         #[pin]
-        timed: tokio::time::Timeout<F>,
+        attempt: F,
+        // `None` for a timeout too long to have a deadline: never reached.
+        timer: Option<KeptTimer>,
+    }
+
+    impl<F> PinnedDrop for Within<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Finished or dropped, the attempt gives its timer back for the next one.
+            if let Some(timer) = this.project().timer.take() {
+                timer.keep();
+            }
+        }
+    }
+}
+
+impl<F> Within<F> {
+    fn new(timeout: Duration, attempt: F) -> Self {
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        Self { attempt, timer: deadline.map(KeptTimer::take) }
     }
 }
 
@@ -602,12 +620,78 @@ impl<F: Future<Output = Result<Response<Vec<u8>>, TransportError>>> Future for W
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().timed.poll(cx).map(|outcome| match outcome {
-            Ok(outcome) => outcome,
-            Err(elapsed) => {
-                Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent).with_source(elapsed))
+        let this = self.project();
+        // The attempt first, as `tokio::time::timeout` does: an answer that came with the deadline is the answer.
+        if let Poll::Ready(outcome) = this.attempt.poll(cx) {
+            return Poll::Ready(outcome);
+        }
+        match this.timer {
+            Some(timer) => timer
+                .sleep
+                .as_mut()
+                .poll(cx)
+                .map(|()| Err(TransportError::new(TransportErrorKind::Timeout, Delivery::MaybeSent))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// An attempt's timer, kept from one attempt to the next on the thread where the last ended. A fresh timer (what
+/// `tokio::time::timeout` makes) goes into the runtime's timer wheel under the time driver's lock when the attempt
+/// first waits, and out of it under the lock again when the answer comes, often from the other worker thread; a
+/// kept timer moved to a later deadline stays where it is in the wheel (tokio notes the new deadline with one
+/// compare-and-swap, and files the timer again only when its old deadline comes), so most attempts touch no lock
+/// and no other thread's memory for their timeout. Measured in BENCHMARKS.md ("A timer kept on each thread").
+struct KeptTimer {
+    /// The runtime whose time driver the timer belongs to: a timer is only ever polled on its own runtime, where it
+    /// fires (another runtime's might not be running, and its timer would never fire).
+    runtime: tokio::runtime::Id,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+thread_local! {
+    /// The timers kept on this thread, the last kept last.
+    static KEPT_TIMERS: std::cell::RefCell<Vec<KeptTimer>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl KeptTimer {
+    /// The most timers kept on one thread: as many as attempts end on it at once, for a client's concurrency.
+    const MOST_KEPT: usize = 256;
+
+    /// A timer of the current runtime that fires at `deadline`: one kept on this thread, or a new one.
+    fn take(deadline: tokio::time::Instant) -> Self {
+        let runtime = tokio::runtime::Handle::current().id();
+        let kept = KEPT_TIMERS
+            .try_with(|kept| {
+                let mut kept = kept.try_borrow_mut().ok()?;
+                // A thread that ran another runtime before keeps its timers last: they are dropped here, once.
+                while let Some(timer) = kept.pop() {
+                    if timer.runtime == runtime {
+                        return Some(timer);
+                    }
+                }
+                None
+            })
+            .ok()
+            .flatten();
+        match kept {
+            Some(mut timer) => {
+                timer.sleep.as_mut().reset(deadline);
+                timer
             }
-        })
+            None => Self { runtime, sleep: Box::pin(tokio::time::sleep_until(deadline)) },
+        }
+    }
+
+    /// Keeps the timer on this thread for the next attempt (or drops it, when the thread keeps enough or is ending).
+    fn keep(self) {
+        let _ = KEPT_TIMERS.try_with(|kept| {
+            if let Ok(mut kept) = kept.try_borrow_mut() {
+                if kept.len() < Self::MOST_KEPT {
+                    kept.push(self);
+                }
+            }
+        });
     }
 }
 
