@@ -1,7 +1,8 @@
 //! Pacing: the calls of one config slow down together when the server says they are too many.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// What [`Pacer::slot`] says of a request about to be sent.
@@ -33,7 +34,9 @@ pub enum Slot {
 /// and one saying its budget is nearly whole (others have finished, or the rate was cut further than it had to
 /// be) doubles the rate while it says so; in the opening, no more requests go than it says are left; a
 /// `Retry-After` (on a 429, or a 503's) holds every call until it has passed. The rate grows with time, not with
-/// answers, so that a process that gets few answers is not starved by one that gets many.
+/// answers, so that a process that gets few answers is not starved by one that gets many. While nothing paces or
+/// holds the calls, it only counts them, each thread on its own counters, so that calls on different cores share
+/// nothing through it.
 /// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
 ///
@@ -51,6 +54,90 @@ pub enum Slot {
 #[derive(Debug, Default)]
 pub struct Pacer {
     state: Mutex<State>,
+    /// Whether the pacer runs free: past its opening, with no rate, pause or budget. Calls then only count their
+    /// sends and answers, in [`Pacer::tally`], without the lock.
+    free: AtomicBool,
+    /// The counts of a pacer running free, made when it first runs free.
+    tally: OnceLock<Tally>,
+}
+
+/// The sends and answers of a pacer running free, counted in slices of [`Tally::SLICE`] on each thread's shard, so
+/// that calls on different cores write different cache lines: under the lock, or in counts shared by all, every
+/// call took the line from the core of the last (measured: the pacer cost sendkit-hyper 1-3% at concurrency 16
+/// while deciding nothing). Read only when the pacer stops running free, into the record under the lock.
+#[derive(Debug)]
+struct Tally {
+    /// When slice 0 began.
+    epoch: Instant,
+    shards: Box<[Shard]>,
+}
+
+/// One shard of a [`Tally`]: a ring of slices, each `slice number << 32 | sends << 16 | accepted answers`.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Shard([AtomicU64; Tally::SLICES]);
+
+impl Tally {
+    /// How long a slice lasts.
+    const SLICE: Duration = Duration::from_millis(4);
+    /// Slices in a ring: a little more than the second the record keeps.
+    const SLICES: usize = 256;
+    /// Shards: threads beyond this many share them.
+    const SHARDS: usize = 8;
+
+    fn new(epoch: Instant) -> Self {
+        let shards = (0..Self::SHARDS).map(|_| Shard(std::array::from_fn(|_| AtomicU64::new(0)))).collect();
+        Self { epoch, shards }
+    }
+
+    /// The slice `at` falls in (slices before the epoch count as the first).
+    fn slice(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.epoch);
+        (since.as_nanos() / Self::SLICE.as_nanos()) as u64 & u64::from(u32::MAX)
+    }
+
+    /// Counts a send (`sent`) or an accepted answer at `at`, on this thread's shard.
+    fn note(&self, at: Instant, sent: bool) {
+        static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+        }
+        let shard = SHARD.try_with(|shard| *shard).unwrap_or(0) % Self::SHARDS;
+        let slice = self.slice(at);
+        let cell = &self.shards[shard].0[slice as usize % Self::SLICES];
+        let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |packed| {
+            let (sends, answers) =
+                if packed >> 32 == slice { ((packed >> 16) & 0xffff, packed & 0xffff) } else { (0, 0) };
+            let (sends, answers) = if sent { (sends + 1, answers) } else { (sends, answers + 1) };
+            Some(slice << 32 | sends.min(0xffff) << 16 | answers.min(0xffff))
+        });
+    }
+
+    /// Moves the counts of the last second before `now` into `state`'s records, each at the middle of its slice,
+    /// and clears them.
+    fn drain_into(&self, state: &mut State, now: Instant) {
+        let last = self.slice(now);
+        let mut slices: Vec<(u64, u64, u64)> = Vec::new();
+        for shard in self.shards.iter() {
+            for cell in shard.0.iter() {
+                let packed = cell.swap(0, Ordering::Relaxed);
+                let slice = packed >> 32;
+                if packed != 0 && slice <= last && last - slice < Self::SLICES as u64 {
+                    slices.push((slice, (packed >> 16) & 0xffff, packed & 0xffff));
+                }
+            }
+        }
+        slices.sort_unstable();
+        for (slice, sends, answers) in slices {
+            let at = (self.epoch + Self::SLICE * (slice as u32) + Self::SLICE / 2).min(now);
+            for _ in 0..sends {
+                state.recent.note(at);
+            }
+            for _ in 0..answers {
+                state.accepted.note(at);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -207,6 +294,10 @@ impl Pacer {
     pub fn budget(&self, now: Instant, status: &crate::RateLimitStatus, longest: Duration) {
         let (Some(remaining), Some(reset)) = (status.remaining, status.reset) else { return };
         let mut state = self.lock();
+        // Only an empty budget, or one to spread over a window, ends running free.
+        if remaining == 0 || !reset.is_zero() {
+            self.stop_running_free(&mut state, now);
+        }
         // Only a pacer not yet paced consults its opening.
         if state.last_decrease.is_none() {
             state.opening.reported(remaining);
@@ -318,6 +409,10 @@ impl Pacer {
     }
 
     fn take_slot(&self, now: Instant, hold_any: bool) -> Slot {
+        if let Some(tally) = self.tally.get().filter(|_| self.free.load(Ordering::Relaxed)) {
+            tally.note(now, true);
+            return Slot::Send(Duration::ZERO);
+        }
         let mut state = self.lock();
         state.rate = Self::cubic(&state, now);
         if state.last_decrease.is_some_and(|last| now.saturating_duration_since(last) > Self::FORGET_AFTER) {
@@ -375,12 +470,39 @@ impl Pacer {
             state.last_slot = Some(at);
         }
         state.recent.note(at);
+        self.run_free_if_nothing_to_keep(&state, now);
         Slot::Send(at.saturating_duration_since(now))
+    }
+
+    /// Runs free from now when nothing paces or holds the calls: past the opening, no 429 remembered, no pause to
+    /// come, no budget to spread. Under the lock, so that nothing changes the state meanwhile.
+    fn run_free_if_nothing_to_keep(&self, state: &State, now: Instant) {
+        let opened = state.opening.began.filter(|began| now.saturating_duration_since(*began) >= Self::OPENING);
+        let nothing_to_keep = state.rate.is_none()
+            && state.last_decrease.is_none()
+            && state.budget.is_none()
+            && state.first.is_none()
+            && state.paused_until.is_none_or(|until| until <= now);
+        if let (Some(began), true) = (opened, nothing_to_keep) {
+            self.tally.get_or_init(|| Tally::new(began));
+            self.free.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Stops running free (before a change to the state under the lock): what was counted meanwhile goes into the
+    /// records, as if counted there.
+    fn stop_running_free(&self, state: &mut State, now: Instant) {
+        if self.free.swap(false, Ordering::Relaxed) {
+            if let Some(tally) = self.tally.get() {
+                tally.drain_into(state, now);
+            }
+        }
     }
 
     /// The server answered 429 at `now`, asking (or not) to wait `retry_after`.
     pub fn rate_limited(&self, now: Instant, retry_after: Option<Duration>) {
         let mut state = self.lock();
+        self.stop_running_free(&mut state, now);
         if let Some(wait) = retry_after {
             Self::pause(&mut state, now, wait);
         }
@@ -390,7 +512,9 @@ impl Pacer {
     /// The server answered at `now` that it is unavailable for `retry_after` (a 503's `Retry-After`): no request
     /// goes before that has passed. The rate stays: a server that is down for a while says nothing of its limit.
     pub fn unavailable(&self, now: Instant, retry_after: Duration) {
-        Self::pause(&mut self.lock(), now, retry_after);
+        let mut state = self.lock();
+        self.stop_running_free(&mut state, now);
+        Self::pause(&mut state, now, retry_after);
     }
 
     /// Holds every request until `wait` after `now`, or longer if a hold already says so.
@@ -475,6 +599,10 @@ impl Pacer {
     /// The server accepted a request (answered anything but a 429) at `now`: counted, so that the first 429
     /// can say what the limiter let through.
     pub fn answered_at(&self, now: Instant) {
+        if let Some(tally) = self.tally.get().filter(|_| self.free.load(Ordering::Relaxed)) {
+            tally.note(now, false);
+            return;
+        }
         let mut state = self.lock();
         state.accepted.note(now);
         state.opening.accepted = state.opening.accepted.saturating_add(1);
@@ -634,6 +762,35 @@ mod tests {
         pacer.rate_limited(now + ms(160), None);
         let again = pacer.rate().unwrap();
         assert!(again < rate * 0.9, "{rate} -> {again}");
+    }
+
+    /// Past its opening and before any 429, a pacer runs free, counting sends and answers without its lock: the first
+    /// 429 reads what was counted as it reads its own record, and a 503 that asks to wait holds the calls again.
+    #[test]
+    fn a_pacer_running_free_counts_for_its_first_429_and_stops_for_a_hold() {
+        let start = Instant::now();
+        let sent_40_accepted_20 = || {
+            let pacer = Pacer::default();
+            for i in 0..40 {
+                // As calls ask: within the opening one goes alone until answered, so each is answered at once.
+                assert_eq!(pacer.slot(start + ms(i * 25)), Slot::Send(Duration::ZERO));
+                if i % 2 == 0 {
+                    pacer.answered_at(start + ms(i * 25));
+                }
+            }
+            assert!(pacer.free.load(Ordering::Relaxed), "past the opening, nothing paces it");
+            pacer
+        };
+        let pacer = sent_40_accepted_20();
+        pacer.rate_limited(start + ms(1000), None);
+        assert!(!pacer.free.load(Ordering::Relaxed));
+        let rate = pacer.rate().unwrap();
+        assert!((13.0..=15.0).contains(&rate), "20 a second accepted, 40 sent: {rate}");
+
+        let pacer = sent_40_accepted_20();
+        pacer.unavailable(start + ms(1000), Duration::from_secs(2));
+        assert_eq!(pacer.slot(start + ms(1500)), Slot::Send(Duration::from_millis(1500)));
+        assert_eq!(pacer.rate(), None, "a server down says nothing of its limit");
     }
 
     /// A server unavailable for a while (a 503's `Retry-After`) holds every request until then, and says nothing of
