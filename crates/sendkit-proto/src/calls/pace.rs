@@ -409,7 +409,7 @@ impl Pacer {
     }
 
     fn take_slot(&self, now: Instant, hold_any: bool) -> Slot {
-        if let Some(tally) = self.tally.get().filter(|_| self.free.load(Ordering::Relaxed)) {
+        if let Some(tally) = self.running_free() {
             tally.note(now, true);
             return Slot::Send(Duration::ZERO);
         }
@@ -487,6 +487,11 @@ impl Pacer {
             self.tally.get_or_init(|| Tally::new(began));
             self.free.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// The counts to note a call in, while the pacer runs free.
+    fn running_free(&self) -> Option<&Tally> {
+        self.tally.get().filter(|_| self.free.load(Ordering::Relaxed))
     }
 
     /// Stops running free (before a change to the state under the lock): what was counted meanwhile goes into the
@@ -599,7 +604,7 @@ impl Pacer {
     /// The server accepted a request (answered anything but a 429) at `now`: counted, so that the first 429
     /// can say what the limiter let through.
     pub fn answered_at(&self, now: Instant) {
-        if let Some(tally) = self.tally.get().filter(|_| self.free.load(Ordering::Relaxed)) {
+        if let Some(tally) = self.running_free() {
             tally.note(now, false);
             return;
         }
