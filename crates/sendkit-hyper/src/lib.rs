@@ -664,7 +664,8 @@ impl KeptTimer {
         let kept = KEPT_TIMERS
             .try_with(|kept| {
                 let mut kept = kept.try_borrow_mut().ok()?;
-                // A thread that ran another runtime before keeps its timers last: they are dropped here, once.
+                // Another runtime's timers above this runtime's last are dropped on the way: a thread that
+                // alternates runtimes starts its kept timers afresh at each switch, which is slower, never wrong.
                 while let Some(timer) = kept.pop() {
                     if timer.runtime == runtime {
                         return Some(timer);
