@@ -205,14 +205,48 @@ enum Bound {
     None,
     /// By `tokio::time::timeout`: a timer made for each call.
     Timeout(Duration),
-    /// By a timer kept from call to call (here in one pool for all threads) and moved to each call's deadline: what
-    /// that technique costs raw hyper, beside what `tokio::time::timeout` costs it. sendkit-hyper keeps its timers
-    /// on each thread (see BENCHMARKS.md, "A timer kept on each thread").
-    KeptTimer(Duration, Arc<Mutex<Vec<Pin<Box<tokio::time::Sleep>>>>>),
+    /// By a timer kept from call to call on the thread where the last call ended, and moved to each call's
+    /// deadline, as sendkit-hyper does (see BENCHMARKS.md, "A timer kept on each thread"): what that technique costs
+    /// raw hyper, beside what `tokio::time::timeout` costs it.
+    KeptTimer(Duration),
     /// By one coarse watchdog per runtime rather than a timer per call: each call notes its deadline and waker, and
     /// a task ticking every 10 ms wakes the calls past theirs (the "coarse shared timer"; measured, not
     /// chosen: see BENCHMARKS.md).
     Watchdog(Duration, Arc<Watch>),
+}
+
+/// A raw call's timer, tagged with its runtime: each contender runs on a runtime of its own, and a timer is only
+/// polled on its own.
+type KeptTimer = (tokio::runtime::Id, Pin<Box<tokio::time::Sleep>>);
+
+thread_local! {
+    /// The timers kept on this thread by raw calls that ended here.
+    static KEPT_TIMERS: std::cell::RefCell<Vec<KeptTimer>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A timer of the current runtime that fires at `deadline`: the last kept on this thread, or a new one.
+fn take_kept_timer(deadline: tokio::time::Instant) -> KeptTimer {
+    let runtime = tokio::runtime::Handle::current().id();
+    let kept = KEPT_TIMERS.with_borrow_mut(|kept| {
+        let last = kept.iter().rposition(|(id, _)| *id == runtime)?;
+        Some(kept.swap_remove(last))
+    });
+    match kept {
+        Some((runtime, mut sleep)) => {
+            sleep.as_mut().reset(deadline);
+            (runtime, sleep)
+        }
+        None => (runtime, Box::pin(tokio::time::sleep_until(deadline))),
+    }
+}
+
+/// Keeps a raw call's timer on this thread for the next call (at most 256 of them, a contender's concurrency).
+fn keep_timer(timer: KeptTimer) {
+    KEPT_TIMERS.with_borrow_mut(|kept| {
+        if kept.len() < 256 {
+            kept.push(timer);
+        }
+    });
 }
 
 /// The calls a watchdog bounds: in slots, each call's deadline and the waker of its task; and the slots free.
@@ -301,24 +335,17 @@ impl Contender for RawHyper {
                 match bound {
                     Bound::None => call.await,
                     Bound::Timeout(limit) => tokio::time::timeout(limit, call).await.expect("within the timeout"),
-                    Bound::KeptTimer(limit, kept) => {
-                        let deadline = tokio::time::Instant::now() + limit;
-                        let mut timer = match kept.lock().expect("the timers").pop() {
-                            Some(mut timer) => {
-                                timer.as_mut().reset(deadline);
-                                timer
-                            }
-                            None => Box::pin(tokio::time::sleep_until(deadline)),
-                        };
+                    Bound::KeptTimer(limit) => {
+                        let mut timer = take_kept_timer(tokio::time::Instant::now() + limit);
                         let mut call = std::pin::pin!(call);
                         std::future::poll_fn(|cx| {
                             if call.as_mut().poll(cx).is_ready() {
                                 return std::task::Poll::Ready(());
                             }
-                            timer.as_mut().poll(cx).map(|()| panic!("not within the timeout"))
+                            timer.1.as_mut().poll(cx).map(|()| panic!("not within the timeout"))
                         })
                         .await;
-                        kept.lock().expect("the timers").push(timer);
+                        keep_timer(timer);
                     }
                     Bound::Watchdog(limit, watch) => {
                         let deadline = Instant::now() + limit;
@@ -767,7 +794,7 @@ fn main() {
             for bound in [
                 Bound::None,
                 Bound::Timeout(limit),
-                Bound::KeptTimer(limit, Default::default()),
+                Bound::KeptTimer(limit),
                 Bound::Watchdog(limit, Default::default()),
             ] {
                 let mut connector = HttpConnector::new();
