@@ -105,7 +105,7 @@ impl Tally {
         let shard = SHARD.try_with(|shard| *shard).unwrap_or(0) % Self::SHARDS;
         let slice = self.slice(at);
         let cell = &self.shards[shard].0[slice as usize % Self::SLICES];
-        let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |packed| {
+        let _ = cell.fetch_update(Ordering::SeqCst, Ordering::Relaxed, |packed| {
             let (sends, answers) =
                 if packed >> 32 == slice { ((packed >> 16) & 0xffff, packed & 0xffff) } else { (0, 0) };
             let (sends, answers) = if sent { (sends + 1, answers) } else { (sends, answers + 1) };
@@ -113,16 +113,16 @@ impl Tally {
         });
     }
 
-    /// Moves the counts of the last second before `now` into `state`'s records, each at the middle of its slice,
-    /// and clears them.
+    /// Moves the counts of the last second before `now` into `state`'s records, each at the middle of its slice (or
+    /// at `now`, for a slice not over by then: another thread read its clock after the caller did), and clears them.
     fn drain_into(&self, state: &mut State, now: Instant) {
         let last = self.slice(now);
         let mut slices: Vec<(u64, u64, u64)> = Vec::new();
         for shard in self.shards.iter() {
             for cell in shard.0.iter() {
-                let packed = cell.swap(0, Ordering::Relaxed);
+                let packed = cell.swap(0, Ordering::SeqCst);
                 let slice = packed >> 32;
-                if packed != 0 && slice <= last && last - slice < Self::SLICES as u64 {
+                if packed != 0 && last.saturating_sub(slice) < Self::SLICES as u64 {
                     slices.push((slice, (packed >> 16) & 0xffff, packed & 0xffff));
                 }
             }
@@ -411,6 +411,7 @@ impl Pacer {
     fn take_slot(&self, now: Instant, hold_any: bool) -> Slot {
         if let Some(tally) = self.running_free() {
             tally.note(now, true);
+            self.noted_while_free(tally, now);
             return Slot::Send(Duration::ZERO);
         }
         let mut state = self.lock();
@@ -497,11 +498,26 @@ impl Pacer {
     /// Stops running free (before a change to the state under the lock): what was counted meanwhile goes into the
     /// records, as if counted there.
     fn stop_running_free(&self, state: &mut State, now: Instant) {
-        if self.free.swap(false, Ordering::Relaxed) {
+        // Sequentially consistent, as the counts' writes and the read of `free` after them: see `noted_while_free`.
+        if self.free.swap(false, Ordering::SeqCst) {
             if let Some(tally) = self.tally.get() {
                 tally.drain_into(state, now);
             }
         }
+    }
+
+    /// After a call counted at `now` on `tally` while the pacer ran free: if it has stopped meanwhile, the drain
+    /// may have passed the count by, so the count is moved into the records here, under the lock returned. (Each
+    /// side writes, then reads what the other wrote, all in one sequentially consistent order, so at least one
+    /// sees the other: no count is left behind. Seen by both, a count is moved once: each cell is swapped out.
+    /// On x86 this costs nothing more: a read-modify-write is a full barrier there, and such a load a plain one.)
+    fn noted_while_free(&self, tally: &Tally, now: Instant) -> Option<std::sync::MutexGuard<'_, State>> {
+        if self.free.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut state = self.lock();
+        tally.drain_into(&mut state, now);
+        Some(state)
     }
 
     /// The server answered 429 at `now`, asking (or not) to wait `retry_after`.
@@ -606,11 +622,19 @@ impl Pacer {
     pub fn answered_at(&self, now: Instant) {
         if let Some(tally) = self.running_free() {
             tally.note(now, false);
+            if let Some(mut state) = self.noted_while_free(tally, now) {
+                Self::first_burst_answered(&mut state, now);
+            }
             return;
         }
         let mut state = self.lock();
         state.accepted.note(now);
         state.opening.accepted = state.opening.accepted.saturating_add(1);
+        Self::first_burst_answered(&mut state, now);
+    }
+
+    /// After an answer at `now` is counted, under the lock.
+    fn first_burst_answered(state: &mut State, now: Instant) {
         // An answer of the first burst that came after its 429 (answers come back out of order): what the limiter
         // accepted was more than the first estimate counted, so the first curve starts higher.
         if let Some((at, sent)) = state.first {
@@ -619,7 +643,7 @@ impl Pacer {
             } else {
                 let (start, peak) = Self::first_curve(state.accepted.per_second(at.max(now)), sent);
                 if start > state.rate.unwrap_or(0.0) {
-                    Self::start_curve(&mut state, start, peak);
+                    Self::start_curve(state, start, peak);
                 }
             }
         }
@@ -796,6 +820,34 @@ mod tests {
         pacer.unavailable(start + ms(1000), Duration::from_secs(2));
         assert_eq!(pacer.slot(start + ms(1500)), Slot::Send(Duration::from_millis(1500)));
         assert_eq!(pacer.rate(), None, "a server down says nothing of its limit");
+    }
+
+    /// Threads count on their own while the pacer runs free, and their clocks and counts cross the first 429's:
+    /// an answer whose clock read after the 429's, and an answer counted after the 429 had read the counts, are
+    /// each counted once, as they were when every count took the lock. (Lost, they made the first estimate of a
+    /// process that had few answers lower than it was, and the processes sharing a key less even.)
+    #[test]
+    fn answers_counted_on_their_threads_as_a_429_reads_the_counts_are_each_counted_once() {
+        let start = Instant::now();
+        let pacer = Pacer::default();
+        for i in 0..10 {
+            assert_eq!(pacer.slot(start + ms(i * 25)), Slot::Send(Duration::ZERO));
+            pacer.answered_at(start + ms(i * 25));
+        }
+        assert!(pacer.free.load(Ordering::Relaxed));
+        let refused = start + ms(300);
+        // Its clock read after the 429's, its count made before the 429 is read.
+        pacer.answered_at(refused + ms(9));
+        pacer.rate_limited(refused, None);
+        assert_eq!(pacer.lock().accepted.0.len(), 11, "the later clock's answer counts");
+        // Counted on its thread's shard after the 429 read the shards: moved in by the thread that counted it.
+        let tally = pacer.tally.get().unwrap();
+        tally.note(refused + ms(1), false);
+        let state = pacer.noted_while_free(tally, refused + ms(1)).expect("no longer free");
+        assert_eq!(state.accepted.0.len(), 12, "the answer counted after the 429 read the counts");
+        drop(state);
+        let state = pacer.noted_while_free(tally, refused + ms(1)).expect("no longer free");
+        assert_eq!(state.accepted.0.len(), 12, "each count is moved once");
     }
 
     /// A server unavailable for a while (a 503's `Retry-After`) holds every request until then, and says nothing of
