@@ -825,7 +825,7 @@ mod tests {
     /// Threads count on their own while the pacer runs free, and their clocks and counts cross the first 429's:
     /// an answer whose clock read after the 429's, and an answer counted after the 429 had read the counts, are
     /// each counted once, as they were when every count took the lock. (Lost, they made the first estimate of a
-    /// process that had few answers lower than it was, and the processes sharing a key less even.)
+    /// process that had few answers lower than it was.)
     #[test]
     fn answers_counted_on_their_threads_as_a_429_reads_the_counts_are_each_counted_once() {
         let start = Instant::now();
