@@ -22,7 +22,7 @@ pub enum Slot {
 /// batch into a limiter the first has already emptied. Then it sends freely until the server answers 429. From then
 /// on, until no 429 has come for [`Pacer::FORGET_AFTER`], requests are spaced to a rate that follows CUBIC's curve
 /// (RFC 9438, as smithy's adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had
-/// reached, then comes back to that rate in time — fast while far below it, slowly near it — and probes past it,
+/// reached (80% while this process is refused rarely: few or none share its key), then comes back to that rate in time — fast while far below it, slowly near it — and probes past it,
 /// slowly at first, then doubling, so that a process whose neighbours have finished soon takes up what they leave.
 /// The first 429 knows no rate reached: the curve starts under the rate of answers *accepted* (raised as the first
 /// burst's late answers come in), but not under a quarter of what was sent, and aims at what was sent, at most
@@ -177,6 +177,30 @@ struct State {
     /// Since when, and from what rate, the limiter has reported its budget nearly whole: the calls do not use what
     /// it allows, and the rate doubles every [`Pacer::SLACK_DOUBLING`] while it says so.
     slack: Option<(Instant, f64)>,
+    /// The 429s and the accepted answers since this stretch of pacing began: how crowded the key is.
+    refusals: Refusals,
+}
+
+/// The 429s a pacer met, and the answers accepted, since its first 429 (until it forgets it). A token bucket refuses
+/// whichever request comes when it is empty, so each process's refusals per accepted answer follow its whole
+/// fleet's, and they grow with the processes sharing the key.
+#[derive(Debug, Default, Clone, Copy)]
+struct Refusals {
+    refused: u32,
+    accepted: u32,
+}
+
+impl Refusals {
+    /// How much of its rate a 429 keeps: [`Pacer::DECREASE_ALONE`] for a process refused rarely (at most
+    /// [`Pacer::FEW_REFUSALS`] per accepted answer: few or no others share its key, and a rate given up is given up
+    /// to none), [`Pacer::DECREASE`] for one refused often (from [`Pacer::MANY_REFUSALS`]: many share it, and only
+    /// deeper decreases leave room for the others and keep the refusals down), in proportion between.
+    fn decrease(self) -> f64 {
+        let per_accepted = f64::from(self.refused) / f64::from(self.accepted.max(1));
+        let crowded =
+            ((per_accepted - Pacer::FEW_REFUSALS) / (Pacer::MANY_REFUSALS - Pacer::FEW_REFUSALS)).clamp(0.0, 1.0);
+        Pacer::DECREASE_ALONE + (Pacer::DECREASE - Pacer::DECREASE_ALONE) * crowded
+    }
 }
 
 /// A fresh pacer's first [`Pacer::OPENING`]: when it began, the requests it let go, the answers accepted, and what
@@ -238,8 +262,19 @@ impl Pacer {
     const FIRST_REACH: f64 = 4.0;
     /// The slowest the pacer goes: one request every two seconds.
     pub const MIN_RATE: f64 = 0.5;
-    /// How much of the rate is kept on a 429 (CUBIC's β).
+    /// How much of the rate is kept on a 429 (CUBIC's β) by a process refused often (see [`Refusals::decrease`]).
     const DECREASE: f64 = 0.7;
+    /// How much of the rate is kept on a 429 by a process refused rarely. Alone behind a limiter, a process that
+    /// keeps 70% spends its time climbing back (0.94 of the limit, simulated); keeping 80% reaches 0.97, with no
+    /// more refusals. In a fleet, refusals per accepted answer rise with the processes, and the decrease deepens
+    /// to CUBIC's (`sendkit-bench --fleet-model 601`: 2 x 8 processes 0.92 -> 0.94 of the limit, 8 x 8 the same,
+    /// refusals the same in every row).
+    const DECREASE_ALONE: f64 = 0.8;
+    /// At most this many 429s per accepted answer, a process is refused rarely: one process alone meets about 0.04.
+    const FEW_REFUSALS: f64 = 0.08;
+    /// From this many 429s per accepted answer, a process is refused often: 8 processes behind 50 a second meet
+    /// about 0.18.
+    const MANY_REFUSALS: f64 = 0.16;
     /// How fast the rate comes back and probes (CUBIC's C), in requests per second per second cubed. RFC 9438's
     /// 0.4 is for windows of packets; for request rates shared by a few processes, 2 brings a process from
     /// nothing to a fair share of 50 a second in about two seconds (`cargo xtask bench`, the fleet in simulated
@@ -423,6 +458,7 @@ impl Pacer {
             state.doubling_from = None;
             state.origin = None;
             state.slack = None;
+            state.refusals = Refusals::default();
         }
         let mut at = now;
         if let Some(until) = state.paused_until {
@@ -524,6 +560,7 @@ impl Pacer {
     pub fn rate_limited(&self, now: Instant, retry_after: Option<Duration>) {
         let mut state = self.lock();
         self.stop_running_free(&mut state, now);
+        state.refusals.refused = state.refusals.refused.saturating_add(1);
         if let Some(wait) = retry_after {
             Self::pause(&mut state, now, wait);
         }
@@ -556,8 +593,9 @@ impl Pacer {
             Some(rate) => {
                 let reached = Self::reached(state, now, rate);
                 // Fast convergence: a rate that met a 429 below its last peak gives up more, so newcomers catch up.
-                let peak = if reached < state.peak { reached * (1.0 + Self::DECREASE) / 2.0 } else { reached };
-                (peak * Self::DECREASE, peak, None)
+                let decrease = state.refusals.decrease();
+                let peak = if reached < state.peak { reached * (1.0 + decrease) / 2.0 } else { reached };
+                (peak * decrease, peak, None)
             }
             // Not yet paced: the few answers of the first milliseconds say little of the limit (answers come back
             // out of order), so the curve starts below what was accepted and aims at what was sent, at most four
@@ -628,6 +666,9 @@ impl Pacer {
             return;
         }
         let mut state = self.lock();
+        if state.last_decrease.is_some() {
+            state.refusals.accepted = state.refusals.accepted.saturating_add(1);
+        }
         state.accepted.note(now);
         state.opening.accepted = state.opening.accepted.saturating_add(1);
         Self::first_burst_answered(&mut state, now);
@@ -965,6 +1006,34 @@ mod tests {
         let _ = pacer.slot(start + ms(1010) + ms(500));
         let after = pacer.rate().unwrap();
         assert!(after < sent, "no longer doubling: {sent} sent, {after} half a second after the 429");
+    }
+
+    /// A 429 takes less from a process refused rarely (few or none share its key: what it gives up goes to none)
+    /// than from one refused often (many share it): 80% of the rate reached kept, against 70%.
+    #[test]
+    fn a_process_refused_rarely_gives_up_less_on_a_429() {
+        let start = Instant::now();
+        let after_five_seconds = |refused_at_first: u64| {
+            let pacer = paced(start);
+            // More 429s answering the first burst: counted, but one decrease.
+            for i in 1..=refused_at_first {
+                pacer.rate_limited(start + ms(1000 + i), None);
+            }
+            // Five seconds at 25 a second, past the first peak (20), each accepted, then a 429.
+            for i in 0..125 {
+                let sent = start + ms(1000 + i * 40);
+                let _ = pacer.reserve(sent);
+                pacer.answered_at(sent + ms(2));
+            }
+            let now = start + ms(6000);
+            let reached = pacer.lock().recent.per_second(now);
+            pacer.rate_limited(now, None);
+            pacer.rate().unwrap() / reached
+        };
+        let rarely = after_five_seconds(0);
+        let often = after_five_seconds(20);
+        assert!((rarely - Pacer::DECREASE_ALONE).abs() < 0.01, "1 refused in 125 accepted: kept {rarely}");
+        assert!((often - Pacer::DECREASE).abs() < 0.01, "21 refused in 125 accepted: kept {often}");
     }
 
     /// A 429 met below the last peak lowers the peak further (fast convergence): a process that grew into a share
