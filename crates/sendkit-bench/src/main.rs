@@ -656,7 +656,7 @@ const USAGE: &str = "usage:
   sendkit-bench --instructions-guard [--ops 1000]     # fails if a client spends more over raw than it may (CI)
   sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]   # bulk cancels at 20 ms a call
   sendkit-bench --fleet-model [SEEDS]                 # the fleet in simulated time (21 seeds)
-  sendkit-bench --fleet [ROUNDS]                      # fleets of `sendkit cancel -` processes (3 rounds)";
+  sendkit-bench --fleet [ROUNDS]                      # fleets of `sendkit cancel -` processes (3 rounds, 9 short)";
 
 /// Says what was wrong with the arguments, and how they go, and exits with 2.
 fn usage_error(problem: &str) -> ! {
