@@ -1036,6 +1036,36 @@ mod tests {
         assert!((often - Pacer::DECREASE).abs() < 0.01, "21 refused in 125 accepted: kept {often}");
     }
 
+    /// Pacing forgotten (no 429 for [`Pacer::FORGET_AFTER`]), the 429s counted before are forgotten with it: a
+    /// process refused often once, then alone behind the limiter, gives up as one refused rarely.
+    #[test]
+    fn the_429s_counted_are_forgotten_with_the_pacing() {
+        let start = Instant::now();
+        let pacer = paced(start);
+        for i in 1..=20 {
+            pacer.rate_limited(start + ms(1000 + i), None);
+        }
+        let again = start + ms(1000) + Pacer::FORGET_AFTER + ms(1000);
+        let _ = pacer.slot(again);
+        assert_eq!(pacer.rate(), None, "pacing forgotten");
+        // A second at 20 a second and a first 429 again; five seconds at 25 a second, each accepted, and a 429.
+        for i in 0..20 {
+            let _ = pacer.reserve(again + ms(i * 50));
+            pacer.answered_at(again + ms(i * 50 + 2));
+        }
+        pacer.rate_limited(again + ms(1000), None);
+        for i in 0..125 {
+            let sent = again + ms(1000 + i * 40);
+            let _ = pacer.reserve(sent);
+            pacer.answered_at(sent + ms(2));
+        }
+        let now = again + ms(6000);
+        let reached = pacer.lock().recent.per_second(now);
+        pacer.rate_limited(now, None);
+        let kept = pacer.rate().unwrap() / reached;
+        assert!((kept - Pacer::DECREASE_ALONE).abs() < 0.01, "the 21 refused before forgotten: kept {kept}");
+    }
+
     /// A 429 met below the last peak lowers the peak further (fast convergence): a process that grew into a share
     /// of the limit others now need gives more of it back.
     #[test]
