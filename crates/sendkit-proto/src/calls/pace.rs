@@ -739,11 +739,30 @@ mod tests {
     /// A pacer that sent 20 a second for the second after `start`, each accepted 2 ms later.
     fn accepted_20_a_second(start: Instant) -> Pacer {
         let pacer = Pacer::default();
+        send_20_a_second(&pacer, start);
+        pacer
+    }
+
+    /// Sends 20 a second on `pacer` for the second after `start`, each accepted 2 ms later.
+    fn send_20_a_second(pacer: &Pacer, start: Instant) {
         for i in 0..20 {
             let _ = pacer.reserve(start + ms(i * 50));
             pacer.answered_at(start + ms(i * 50 + 2));
         }
-        pacer
+    }
+
+    /// Sends 25 a second on `pacer` for the five seconds after `start`, each accepted, then meets a 429: the part of
+    /// the rate reached that the 429 keeps.
+    fn kept_after_five_seconds_at_25(pacer: &Pacer, start: Instant) -> f64 {
+        for i in 0..125 {
+            let sent = start + ms(i * 40);
+            let _ = pacer.reserve(sent);
+            pacer.answered_at(sent + ms(2));
+        }
+        let now = start + ms(5000);
+        let reached = pacer.lock().recent.per_second(now);
+        pacer.rate_limited(now, None);
+        pacer.rate().unwrap() / reached
     }
 
     /// A pacer that sent and had accepted 20 a second, then met a 429 at `start` + 1 s.
@@ -1019,16 +1038,8 @@ mod tests {
             for i in 1..=refused_at_first {
                 pacer.rate_limited(start + ms(1000 + i), None);
             }
-            // Five seconds at 25 a second, past the first peak (20), each accepted, then a 429.
-            for i in 0..125 {
-                let sent = start + ms(1000 + i * 40);
-                let _ = pacer.reserve(sent);
-                pacer.answered_at(sent + ms(2));
-            }
-            let now = start + ms(6000);
-            let reached = pacer.lock().recent.per_second(now);
-            pacer.rate_limited(now, None);
-            pacer.rate().unwrap() / reached
+            // Past the first peak (20).
+            kept_after_five_seconds_at_25(&pacer, start + ms(1000))
         };
         let rarely = after_five_seconds(0);
         let often = after_five_seconds(20);
@@ -1048,21 +1059,10 @@ mod tests {
         let again = start + ms(1000) + Pacer::FORGET_AFTER + ms(1000);
         let _ = pacer.slot(again);
         assert_eq!(pacer.rate(), None, "pacing forgotten");
-        // A second at 20 a second and a first 429 again; five seconds at 25 a second, each accepted, and a 429.
-        for i in 0..20 {
-            let _ = pacer.reserve(again + ms(i * 50));
-            pacer.answered_at(again + ms(i * 50 + 2));
-        }
+        // A second at 20 a second and a first 429 again; then past the first peak.
+        send_20_a_second(&pacer, again);
         pacer.rate_limited(again + ms(1000), None);
-        for i in 0..125 {
-            let sent = again + ms(1000 + i * 40);
-            let _ = pacer.reserve(sent);
-            pacer.answered_at(sent + ms(2));
-        }
-        let now = again + ms(6000);
-        let reached = pacer.lock().recent.per_second(now);
-        pacer.rate_limited(now, None);
-        let kept = pacer.rate().unwrap() / reached;
+        let kept = kept_after_five_seconds_at_25(&pacer, again + ms(1000));
         assert!((kept - Pacer::DECREASE_ALONE).abs() < 0.01, "the 21 refused before forgotten: kept {kept}");
     }
 
