@@ -22,8 +22,9 @@ pub enum Slot {
 /// batch into a limiter the first has already emptied. Then it sends freely until the server answers 429. From then
 /// on, until no 429 has come for [`Pacer::FORGET_AFTER`], requests are spaced to a rate that follows CUBIC's curve
 /// (RFC 9438, as smithy's adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had
-/// reached (80% while this process is refused rarely: few or none share its key), then comes back to that rate in time — fast while far below it, slowly near it — and probes past it,
-/// slowly at first, then doubling, so that a process whose neighbours have finished soon takes up what they leave.
+/// reached (80% while this process is refused rarely: few or none share its key), then comes back to that rate in
+/// time — fast while far below it, slowly near it — and probes past it, slowly at first, then doubling, so that a
+/// process whose neighbours have finished soon takes up what they leave.
 /// The first 429 knows no rate reached: the curve starts under the rate of answers *accepted* (raised as the first
 /// burst's late answers come in), but not under a quarter of what was sent, and aims at what was sent, at most
 /// four times what was accepted; a process whose first requests were mostly refused (others had taken the
@@ -267,7 +268,7 @@ impl Pacer {
     /// How much of the rate is kept on a 429 by a process refused rarely. Alone behind a limiter, a process that
     /// keeps 70% spends its time climbing back (0.94 of the limit, simulated); keeping 80% reaches 0.97, with no
     /// more refusals. In a fleet, refusals per accepted answer rise with the processes, and the decrease deepens
-    /// to CUBIC's (`sendkit-bench --fleet-model 601`: 2 x 8 processes 0.92 -> 0.94 of the limit, 8 x 8 the same,
+    /// to CUBIC's (`sendkit-bench --fleet-model 601`: 2 x 8 processes 0.92 -> 0.93 of the limit, 8 x 8 the same,
     /// refusals the same in every row).
     const DECREASE_ALONE: f64 = 0.8;
     /// At most this many 429s per accepted answer, a process is refused rarely: one process alone meets about 0.04.
