@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use sendkit_mock::{Fault, MockServer};
 
-use crate::fleet_model::{LONG_FLEETS, SHORT_FLEETS};
+use crate::fleet_model::{LONG_FLEETS, OTHER_LIMITS, SHORT_FLEETS};
 use sendkit_model::{Job, JobStatus, JobType};
 
 const KEY: &str = "sk_test_fleet_bench";
@@ -179,35 +179,40 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
 /// weighs more, and a round reads further from the next (fairness 0.58-0.98 over 22 rounds of the 8 x 8 fleet).
 const SHORT_ROUNDS: usize = 3;
 
+/// The groups of the fleet table, in its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Long,
+    Short,
+    OtherLimits,
+}
+
 /// The fleet table: the simulation's fleets ([`LONG_FLEETS`], then [`SHORT_FLEETS`]), each without rate-limit
-/// headers (as nginx's `limit_req`), with them, and behind nginx itself when it is installed, run side by side in
-/// each of `rounds` rounds (paired, so that the machine's noise falls on all alike; the short fleets in
-/// [`SHORT_ROUNDS`] times as many): medians, and the worst round in brackets.
+/// headers (as nginx's `limit_req`), with them, and behind nginx itself when it is installed, then
+/// [`OTHER_LIMITS`] without headers, run side by side in each of `rounds` rounds (paired, so that the machine's
+/// noise falls on all alike; the short fleets in [`SHORT_ROUNDS`] times as many): medians, and the worst round in
+/// brackets.
 pub fn run(cli: &std::path::Path, rounds: usize) {
-    let fleets: Vec<Fleet> = LONG_FLEETS
-        .into_iter()
-        .chain(SHORT_FLEETS)
-        .flat_map(|(processes, concurrency, jobs_each, per_second)| {
-            [(false, false), (true, false), (false, true)].map(|(headers, nginx)| Fleet {
-                processes,
-                concurrency,
-                jobs_each,
-                per_second,
-                burst: 5,
-                headers,
-                nginx,
+    let all_kinds = [(false, false), (true, false), (false, true)];
+    let fleets: Vec<(Group, Fleet)> =
+        [(Group::Long, &LONG_FLEETS[..]), (Group::Short, &SHORT_FLEETS), (Group::OtherLimits, &OTHER_LIMITS)]
+            .into_iter()
+            .flat_map(|(group, shapes)| shapes.iter().map(move |shape| (group, *shape)))
+            .flat_map(|(group, (processes, concurrency, jobs_each, per_second))| {
+                all_kinds.map(|(headers, nginx)| {
+                    (group, Fleet { processes, concurrency, jobs_each, per_second, burst: 5, headers, nginx })
+                })
             })
-        })
-        // nginx's rows when it is installed.
-        .filter(|fleet| !fleet.nginx || Nginx::binary().is_some())
-        .collect();
-    let is_long =
-        |fleet: &Fleet| LONG_FLEETS.contains(&(fleet.processes, fleet.concurrency, fleet.jobs_each, fleet.per_second));
+            // nginx's rows when it is installed; the other limits without headers.
+            .filter(|(group, fleet)| {
+                (!fleet.nginx || Nginx::binary().is_some()) && !(*group == Group::OtherLimits && fleet.headers)
+            })
+            .collect();
     let rounds = rounds.max(1);
     let mut outcomes: Vec<Vec<Outcome>> = fleets.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds * SHORT_ROUNDS {
-        for (fleet, seen) in fleets.iter().zip(&mut outcomes) {
-            if round < rounds || !is_long(fleet) {
+        for ((group, fleet), seen) in fleets.iter().zip(&mut outcomes) {
+            if round < rounds || *group == Group::Short {
                 seen.push(run_fleet(cli, fleet));
             }
         }
@@ -215,18 +220,18 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
     println!(
         "Real processes (`sendkit cancel -`) behind the emulator's limiter{}, medians of {rounds} rounds ({} for the \
          short fleets; worst in brackets):",
-        if fleets.iter().any(|fleet| fleet.nginx) { " or a real nginx `limit_req`" } else { "" },
+        if fleets.iter().any(|(_, fleet)| fleet.nginx) { " or a real nginx `limit_req`" } else { "" },
         rounds * SHORT_ROUNDS,
     );
     println!("| processes x concurrency | jobs | limiter | all done | share of the limiter's rate | refusals (429) per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|---|");
     for (group, (headers, nginx)) in
-        [true, false].into_iter().flat_map(|long| [(false, false), (true, false), (false, true)].map(|h| (long, h)))
+        [Group::Long, Group::Short, Group::OtherLimits].into_iter().flat_map(|group| all_kinds.map(|h| (group, h)))
     {
-        for (fleet, seen) in fleets
+        for ((_, fleet), seen) in fleets
             .iter()
             .zip(&outcomes)
-            .filter(|(fleet, _)| is_long(fleet) == group && fleet.headers == headers && fleet.nginx == nginx)
+            .filter(|((of, fleet), _)| *of == group && fleet.headers == headers && fleet.nginx == nginx)
         {
             let stat = |value: fn(&Outcome) -> f64, worst_high: bool| {
                 let mut values: Vec<f64> = seen.iter().map(value).collect();

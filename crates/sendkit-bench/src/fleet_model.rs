@@ -161,9 +161,14 @@ pub const LONG_FLEETS: [(usize, usize, usize, f64); 4] =
     [(1, 8, 200, 50.0), (2, 8, 200, 50.0), (4, 8, 200, 50.0), (8, 8, 200, 50.0)];
 /// See [`LONG_FLEETS`].
 pub const SHORT_FLEETS: [(usize, usize, usize, f64); 3] = [(1, 16, 200, 50.0), (4, 8, 100, 50.0), (8, 8, 100, 100.0)];
+/// Limiters faster and slower than the issue's, without headers: one process and four behind 200 a second, one
+/// behind 1,000, one and four behind 10. The pacer's times are in seconds, whatever the limit: how far it is from
+/// the figures at other scales is here.
+pub const OTHER_LIMITS: [(usize, usize, usize, f64); 5] =
+    [(1, 16, 800, 200.0), (4, 16, 500, 200.0), (1, 16, 4000, 1000.0), (1, 8, 100, 10.0), (4, 8, 50, 10.0)];
 
-/// The tables: [`LONG_FLEETS`], then [`SHORT_FLEETS`], each without and with rate-limit headers. Medians over
-/// `seeds` seeds (and the worst of them).
+/// The tables: [`LONG_FLEETS`], then [`SHORT_FLEETS`], each without and with rate-limit headers, then
+/// [`OTHER_LIMITS`] without. Medians over `seeds` seeds (and the worst of them).
 pub fn table(seeds: u64) {
     println!("Simulated time, sendkit-proto's Pacer, medians of {seeds} seeds (worst in brackets):");
     println!("| processes x concurrency | jobs | limiter | share of the limiter's rate | refusals per accepted | fairness (Jain) |");
@@ -181,9 +186,9 @@ pub fn table(seeds: u64) {
             })
             .collect()
     };
-    let (long, short) = (fleets(&LONG_FLEETS), fleets(&SHORT_FLEETS));
-    for fleets in [&long[..], &short[..]] {
-        for headers in [false, true] {
+    let (long, short, other) = (fleets(&LONG_FLEETS), fleets(&SHORT_FLEETS), fleets(&OTHER_LIMITS));
+    for (fleets, header_kinds) in [(&long[..], &[false, true][..]), (&short, &[false, true]), (&other, &[false])] {
+        for &headers in header_kinds {
             for &fleet in fleets {
                 let fleet = Fleet { headers, ..fleet };
                 let outcomes: Vec<Outcome> = (0..seeds).map(|seed| run(fleet, seed)).collect();
