@@ -26,20 +26,18 @@ pub enum Slot {
 /// time — fast while far below it, slowly near it — and probes past it, slowly at first, then doubling, so that a
 /// process whose neighbours have finished soon takes up what they leave.
 /// The first 429 knows no rate reached: the curve starts under the rate of answers *accepted* (raised as the first
-/// burst's late answers come in), but not under a quarter of what was sent, and aims at what was sent, at most
-/// four times what was accepted, and doubles its rate from there until the next 429 (the first says only that the
-/// limiter's burst is spent, not how fast it refills; the next is measured against the rate sent lately), the
-/// faster when its first requests were mostly refused (others had taken the limit), so that it is not left far
-/// below them. A rate below its last peak gives up half of the difference (CUBIC's fast convergence), so that
-/// processes sharing a key, none knowing of the others, converge to a fair share of the limit without
-/// synchronising; a limiter saying nothing
-/// is left counts as a 429, one saying one request is left gives up a little of the rate (before the refusal),
-/// and one saying its budget is nearly whole (others have finished, or the rate was cut further than it had to
-/// be) doubles the rate while it says so; in the opening, no more requests go than it says are left; a
-/// `Retry-After` (on a 429, or a 503's) holds every call until it has passed. The rate grows with time, not with
-/// answers, so that a process that gets few answers is not starved by one that gets many. While nothing paces or
-/// holds the calls, it only counts them, each thread on its own counters, so that calls on different cores share
-/// nothing through it.
+/// burst's late answers come in), but not under a quarter of what was sent, and aims at what was sent, at most four
+/// times what was accepted, and doubles its rate from there until the next 429 (the first says only that the limiter's
+/// burst is spent, not how fast it refills; the next is measured against the rate sent lately), the faster when its
+/// first requests were mostly refused (others had taken the limit), so that it is not left far below them. A rate below
+/// its last peak gives up half of the difference (CUBIC's fast convergence), so that processes sharing a key, none
+/// knowing of the others, converge to a fair share of the limit without synchronising; a limiter saying nothing is left
+/// counts as a 429, one saying one request is left gives up a little of the rate (before the refusal), and one saying
+/// its budget is nearly whole (others have finished, or the rate was cut further than it had to be) doubles the rate
+/// while it says so; in the opening, no more requests go than it says are left; a `Retry-After` (on a 429, or a 503's)
+/// holds every call until it has passed. The rate grows with time, not with answers, so that a process that gets few
+/// answers is not starved by one that gets many. While nothing paces or holds the calls, it only counts them, each
+/// thread on its own counters, so that calls on different cores share nothing through it.
 /// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
 ///
@@ -325,8 +323,9 @@ impl Pacer {
     const FIRST_DOUBLING: f64 = 0.25;
     /// Any other first curve doubles this often until its next 429: the first 429 comes when the limiter's burst is
     /// spent, a few milliseconds in, and the answers of so short a time say little of how fast it refills. One
-    /// process behind 200 a second kept 0.69 of it with this alone, 0.80 with [`Pacer::reached`] measured lately
-    /// too (0.63 without either); 1,000 a second 0.69 (0.45); the fleets of the issue were unchanged (simulated).
+    /// process behind 200 a second kept 0.69 of it with this alone, 0.81 with [`Pacer::reached`] measured lately
+    /// too (0.63 without either); 1,000 a second 0.68 (0.45); the issue's fleets moved by 0.01 at most (simulated,
+    /// `sendkit-bench --fleet-model 601`).
     const FIRST_SEARCH: f64 = 0.5;
     /// Past its peak, once this long, the curve at least doubles every [`Pacer::PROBE_DOUBLING`] seconds: CUBIC's
     /// probing alone takes seconds to find a limit that others have stopped using. (0.5 s left the last processes
