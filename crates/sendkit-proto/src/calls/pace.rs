@@ -41,6 +41,18 @@ pub enum Slot {
 /// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
 ///
+/// # What it reaches
+///
+/// Measured with real `sendkit cancel -` processes behind nginx's `limit_req` and the project's emulator
+/// (BENCHMARKS.md, `sendkit-bench --fleet`): one to eight processes sharing a key behind 50 requests a second use
+/// 0.93-0.98 of it together, at fair shares, with at most about 0.2 refusals (429s) per accepted request; with a
+/// limiter's RateLimit headers, 0.03 or fewer. Where it falls short:
+/// - Runs of a few seconds end with some of the limit unused: processes that start together take unequal shares in
+///   the first second, even them out slowly, and so finish apart (eight processes with 100 jobs each behind 100 a
+///   second: 0.86-0.88 of it).
+/// - Its curve runs in seconds, whatever the limit. One process alone uses about 0.8 of a limit of 200 a second and
+///   two thirds of 1,000; four processes sharing 10 a second meet about 0.6 refusals per accepted request.
+///
 /// ```
 /// use std::time::{Duration, Instant};
 /// use sendkit_proto::Pacer;
