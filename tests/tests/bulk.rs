@@ -91,3 +91,71 @@ fn thirty_cancels_behind_ten_a_second_all_succeed() {
     }
     eprintln!("30 cancels behind 10/s in {took:?}, {} refused", server.ledger().rate_limited);
 }
+
+/// Several processes splitting a key's limit each set their share with `max_rate`: the batch of the report, behind
+/// 25 requests a second, sent at 10 a second meets no refusal at all (without it, the pacer finds the limit by its
+/// refusals: 4-6 of them here).
+fn under_a_max_rate(connect: Connect) {
+    let server = MockServer::builder().api_key(KEY).start().unwrap();
+    let ids: Vec<String> = (0..12).map(|i| format!("shared_{i}")).collect();
+    for id in &ids {
+        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
+    }
+    server.inject(Fault::rate_limit(25.0, 3));
+    let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::Off).max_rate(10.0).build().unwrap();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let results = connect(config).cancel_jobs(&refs, 8);
+    assert!(results.iter().all(|(_, result)| result.is_ok()), "{:?}", results.iter().find(|(_, r)| r.is_err()));
+    for id in &ids {
+        assert_eq!(server.job(id).unwrap().status, JobStatus::Cancelled, "{id}");
+    }
+    assert_eq!(server.ledger().rate_limited, 0, "no request over the share, so none refused");
+}
+
+#[test]
+fn a_max_rate_under_the_limit_meets_no_refusal_through_ureq() {
+    under_a_max_rate(sendkit_tests::ureq);
+}
+
+#[test]
+fn a_max_rate_under_the_limit_meets_no_refusal_through_hyper() {
+    under_a_max_rate(sendkit_tests::hyper);
+}
+
+/// A share too small for a call's deadline ends the call before it is sent, and says which setting did.
+fn a_share_with_no_slot_in_time(connect: Connect) {
+    let server = MockServer::builder().api_key(KEY).start().unwrap();
+    for id in ["share_1", "share_2"] {
+        server.insert_job(Job::new(id, JobType::EmailVerification, JobStatus::Processing));
+    }
+    let config = Config::builder(KEY)
+        .base_url(server.base_url())
+        .proxy(Proxy::Off)
+        .max_rate(1.0)
+        .deadline(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let client = connect(config);
+    client.cancel_job("share_1").unwrap();
+    let error = client.cancel_job("share_2").unwrap_err();
+    assert!(error.is_rate_limited() && !error.may_have_taken_effect(), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "cancel_job share_2: HTTP 429 rate limited: not sent: max_rate (1 a second) leaves it no \
+         slot within the call's deadline (retry after "
+        ),
+        "{message}"
+    );
+    assert_eq!(server.job("share_2").unwrap().status, JobStatus::Processing, "never sent");
+}
+
+#[test]
+fn a_share_with_no_slot_before_the_deadline_ends_the_call_unsent_through_ureq() {
+    a_share_with_no_slot_in_time(sendkit_tests::ureq);
+}
+
+#[test]
+fn a_share_with_no_slot_before_the_deadline_ends_the_call_unsent_through_hyper() {
+    a_share_with_no_slot_in_time(sendkit_tests::hyper);
+}

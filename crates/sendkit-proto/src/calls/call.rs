@@ -377,11 +377,21 @@ impl<O: Operation> Flow for Call<'_, O> {
                 if self.last_error.is_some() {
                     return self.give_up();
                 }
+                let message = match (pacer.only_the_ceiling(), self.config.max_rate()) {
+                    (true, Some(rate)) if !self.fits(now.monotonic, wait) => {
+                        format!("not sent: max_rate ({rate} a second) leaves it no slot within the call's deadline")
+                    }
+                    (true, Some(rate)) => format!(
+                        "not sent: max_rate ({rate} a second) leaves it no slot within the longest wait its retry \
+                         policy accepts"
+                    ),
+                    _ => "not sent: the server asked this client's calls to wait".to_owned(),
+                };
                 let error = Error::RateLimited {
                     call: self.info(),
                     status: StatusCode::TOO_MANY_REQUESTS,
                     code: None,
-                    message: Some("not sent: the server asked this client's calls to wait".to_owned()),
+                    message: Some(message),
                     request_id: None,
                     retry_after: Some(wait),
                 };

@@ -37,7 +37,9 @@ pub enum Slot {
 /// while it says so; in the opening, no more requests go than it says are left; a `Retry-After` (on a 429, or a 503's)
 /// holds every call until it has passed. The rate grows with time, not with answers, so that a process that gets few
 /// answers is not starved by one that gets many. While nothing paces or holds the calls, it only counts them, each
-/// thread on its own counters, so that calls on different cores share nothing through it.
+/// thread on its own counters, so that calls on different cores share nothing through it. A config's
+/// [`max_rate`](crate::ConfigBuilder::max_rate) is a ceiling over all of this: the requests are never closer
+/// together than it allows, from the first.
 /// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
 ///
@@ -72,6 +74,11 @@ pub struct Pacer {
     free: AtomicBool,
     /// The counts of a pacer running free, made when it first runs free.
     tally: OnceLock<Tally>,
+    /// The most requests a second, whatever the server says
+    /// ([`ConfigBuilder::max_rate`](crate::ConfigBuilder::max_rate)): a pacer with one never runs free.
+    ceiling: Option<f64>,
+    /// Only the ceiling: the rate does not follow 429s or a limiter's reports (pacing turned off).
+    ceiling_only: bool,
 }
 
 /// The sends and answers of a pacer running free, counted in slices of [`Tally::SLICE`] on each thread's shard, so
@@ -282,6 +289,21 @@ impl LastSecond {
 }
 
 impl Pacer {
+    /// A pacer that never lets more than `per_second` requests a second go: below that it follows the server as
+    /// [`Pacer::default`] does when `adaptive`, else it only spaces the requests to that rate.
+    pub(crate) fn with_ceiling(per_second: f64, adaptive: bool) -> Self {
+        Self { ceiling: Some(per_second), ceiling_only: !adaptive, ..Self::default() }
+    }
+
+    /// Whether a wait it gives is the ceiling's alone: the server has not asked the calls to slow down.
+    pub(crate) fn only_the_ceiling(&self) -> bool {
+        self.ceiling.is_some()
+            && (self.ceiling_only || {
+                let state = self.lock();
+                state.rate.is_none() && state.budget.is_none() && state.paused_until.is_none()
+            })
+    }
+
     /// How far above what was accepted the first curve aims (at most), before any pacing.
     const FIRST_REACH: f64 = 4.0;
     /// The slowest the pacer goes: one request every two seconds.
@@ -357,6 +379,9 @@ impl Pacer {
     /// with some left, the calls spread it over what is left of the window. A report without a reset time says
     /// nothing to schedule by, and is ignored.
     pub fn budget(&self, now: Instant, status: &crate::RateLimitStatus, longest: Duration) {
+        if self.ceiling_only {
+            return;
+        }
         let (Some(remaining), Some(reset)) = (status.remaining, status.reset) else { return };
         let mut state = self.lock();
         // Only an empty budget, or one to spread over a window, ends running free.
@@ -501,7 +526,7 @@ impl Pacer {
         // (A limiter's report that spaces the calls, a budget or a pause, already says more than the opening's
         // guess.)
         let paused = at > now;
-        if state.last_decrease.is_none() && !hold_any && state.budget.is_none() && !paused {
+        if state.last_decrease.is_none() && !hold_any && state.budget.is_none() && !paused && !self.ceiling_only {
             let opening = &mut state.opening;
             let began = *opening.began.get_or_insert(now);
             let open = now.saturating_duration_since(began) >= Self::OPENING;
@@ -516,13 +541,18 @@ impl Pacer {
                 }
             }
         }
-        // The slower of what 429s taught and what the limiter reported.
+        // The slower of what 429s taught and what the limiter reported, and never above the ceiling (which may be
+        // under the slowest the pacer goes on its own).
         let rate = match (state.rate, state.budget.map(|(rate, _)| rate)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let rate = match (rate.map(|rate| rate.max(Self::MIN_RATE)), self.ceiling) {
+            (Some(rate), Some(ceiling)) => Some(rate.min(ceiling)),
+            (rate, ceiling) => rate.or(ceiling),
+        };
         if let Some(rate) = rate {
-            let interval = Duration::from_secs_f64(1.0 / rate.max(Self::MIN_RATE));
+            let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(crate::check::MAX_DURATION);
             let queued = state.last_slot.and_then(|last| last.checked_add(interval)).filter(|next| *next > at);
             if let Some(next) = queued {
                 // Not the next in line (others hold the slots before): come back when it may be, without holding
@@ -544,6 +574,9 @@ impl Pacer {
     /// Runs free from now when nothing paces or holds the calls: past the opening, no 429 remembered, no pause to
     /// come, no budget to spread. Under the lock, so that nothing changes the state meanwhile.
     fn run_free_if_nothing_to_keep(&self, state: &State, now: Instant) {
+        if self.ceiling.is_some() {
+            return;
+        }
         let opened = state.opening.began.filter(|began| now.saturating_duration_since(*began) >= Self::OPENING);
         let nothing_to_keep = state.rate.is_none()
             && state.last_decrease.is_none()
@@ -588,6 +621,9 @@ impl Pacer {
 
     /// The server answered 429 at `now`, asking (or not) to wait `retry_after`.
     pub fn rate_limited(&self, now: Instant, retry_after: Option<Duration>) {
+        if self.ceiling_only {
+            return;
+        }
         let mut state = self.lock();
         self.stop_running_free(&mut state, now);
         state.refusals.refused = state.refusals.refused.saturating_add(1);
@@ -600,6 +636,9 @@ impl Pacer {
     /// The server answered at `now` that it is unavailable for `retry_after` (a 503's `Retry-After`): no request
     /// goes before that has passed. The rate stays: a server that is down for a while says nothing of its limit.
     pub fn unavailable(&self, now: Instant, retry_after: Duration) {
+        if self.ceiling_only {
+            return;
+        }
         let mut state = self.lock();
         self.stop_running_free(&mut state, now);
         Self::pause(&mut state, now, retry_after);
@@ -697,6 +736,9 @@ impl Pacer {
     /// The server accepted a request (answered anything but a 429) at `now`: counted, so that the first 429
     /// can say what the limiter let through.
     pub fn answered_at(&self, now: Instant) {
+        if self.ceiling_only {
+            return;
+        }
         if let Some(tally) = self.running_free() {
             tally.note(now, false);
             if let Some(mut state) = self.noted_while_free(tally, now) {
@@ -1249,6 +1291,43 @@ mod tests {
         let later = start + Pacer::FORGET_AFTER + ms(1);
         assert_eq!(pacer.reserve(later), Duration::ZERO);
         assert_eq!(pacer.rate(), None);
+    }
+
+    #[test]
+    fn a_ceiling_spaces_requests_from_the_first_and_caps_the_rate_after_a_429() {
+        let pacer = Pacer::with_ceiling(4.0, true);
+        let start = Instant::now();
+        let waits: Vec<Duration> = (0..3).map(|_| pacer.reserve(start)).collect();
+        assert_eq!(waits, [ms(0), ms(250), ms(500)], "spaced from the first request: it never runs free");
+        // A second later, still spaced.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(pacer.reserve(later), ms(0));
+        assert_eq!(pacer.reserve(later), ms(250));
+        // After a 429 the curve's own rate (from 20 answers in 20 ms) is far above the ceiling: the spacing is not.
+        for i in 0..20 {
+            pacer.answered_at(later + ms(i));
+        }
+        pacer.rate_limited(later + ms(20), None);
+        let mut last = pacer.reserve(later + ms(20));
+        for _ in 0..200 {
+            let next = pacer.reserve(later + ms(20));
+            assert!(next - last >= ms(250) - Duration::from_nanos(1), "{last:?} then {next:?}");
+            last = next;
+        }
+        assert!(pacer.rate().is_some_and(|rate| rate > 4.0), "the curve is above the ceiling: {:?}", pacer.rate());
+    }
+
+    #[test]
+    fn a_ceiling_alone_only_spaces_requests() {
+        let pacer = Pacer::with_ceiling(2.0, false);
+        let start = Instant::now();
+        pacer.rate_limited(start, Some(Duration::from_secs(10)));
+        pacer.unavailable(start, Duration::from_secs(10));
+        pacer.budget(start, &report(0), Duration::from_secs(60));
+        assert_eq!(pacer.reserve(start), ms(0), "no 429, Retry-After or report holds it");
+        assert_eq!(pacer.reserve(start), ms(500));
+        assert_eq!(pacer.rate(), None);
+        assert!(pacer.only_the_ceiling());
     }
 
     #[test]

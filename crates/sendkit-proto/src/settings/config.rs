@@ -73,6 +73,7 @@ pub struct Config {
     proxy: Option<ProxyServer>,
     /// Shared by the clones of this config: the server's rate limit is the key's, whatever client sends.
     pacer: Option<Arc<Pacer>>,
+    max_rate: Option<f64>,
     observer: Option<Observing>,
     /// Certificates to trust instead of the client's default roots, as DER.
     trust: Option<Arc<[Vec<u8>]>>,
@@ -90,6 +91,8 @@ impl Config {
     pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
     /// The largest response body read, by default: 1 MiB.
     pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
+    /// The lowest [`ConfigBuilder::max_rate`]: one request an hour.
+    pub const MIN_MAX_RATE: f64 = 1.0 / 3600.0;
     /// The longest any duration setting may be: one day. Longer ones are refused rather than overflowing.
     pub const MAX_DURATION: Duration = crate::check::MAX_DURATION;
     /// The SDK's part of the `User-Agent`: its name and version.
@@ -123,6 +126,7 @@ impl Config {
             proxy_env: None,
             from_env: Sources::default(),
             pacing: true,
+            max_rate: None,
             observer: None,
             trust_pem: None,
             identity_pem: None,
@@ -254,9 +258,16 @@ impl Config {
         self.proxy.as_ref()
     }
 
-    /// The pacer every call made with this config (and its clones) shares, unless pacing was turned off.
+    /// The pacer every call made with this config (and its clones) shares, unless pacing was turned off (and no
+    /// [`ConfigBuilder::max_rate`] set).
     pub fn pacer(&self) -> Option<&Pacer> {
         self.pacer.as_deref()
+    }
+
+    /// The most requests a second the calls of this config send together, when set with
+    /// [`ConfigBuilder::max_rate`].
+    pub fn max_rate(&self) -> Option<f64> {
+        self.max_rate
     }
 
     /// The same config with `settings` in force: for some calls of a client over its same transport and pool.
@@ -379,6 +390,7 @@ pub struct ConfigBuilder {
     proxy_env: Option<ProxyEnv>,
     from_env: Sources,
     pacing: bool,
+    max_rate: Option<f64>,
     observer: Option<Observing>,
     trust_pem: Option<Vec<u8>>,
     identity_pem: Option<Vec<u8>>,
@@ -399,6 +411,8 @@ impl std::fmt::Debug for ConfigBuilder {
             .field("body_limit", &self.body_limit)
             .field("application", &self.application)
             .field("proxy", &self.proxy)
+            .field("pacing", &self.pacing)
+            .field("max_rate", &self.max_rate)
             .finish()
     }
 }
@@ -417,6 +431,25 @@ impl ConfigBuilder {
     /// Off, each call retries on its own.
     pub fn pacing(mut self, on: bool) -> Self {
         self.pacing = on;
+        self
+    }
+
+    /// Sends no more than `per_second` requests a second, counting every call made with this config (and its
+    /// clones), whatever the server says: a share of a key's limit known beforehand, as when several processes
+    /// split it, so that they meet it without refusals. With pacing on, the pacer still slows down below it after a
+    /// 429; with pacing off, requests are only spaced to it. Refused by `build()` unless it is a number of at least
+    /// one request an hour ([`Config::MIN_MAX_RATE`]).
+    ///
+    /// ```
+    /// use sendkit_proto::Config;
+    ///
+    /// // Four processes sharing a key limited to 10 requests a second.
+    /// let config = Config::builder("sk_live_0123456789").max_rate(2.5).build().unwrap();
+    /// assert_eq!(config.max_rate(), Some(2.5));
+    /// assert!(Config::builder("sk_live_0123456789").max_rate(0.0).build().is_err());
+    /// ```
+    pub fn max_rate(mut self, per_second: f64) -> Self {
+        self.max_rate = Some(per_second);
         self
     }
 
@@ -538,6 +571,9 @@ impl ConfigBuilder {
         if self.body_limit == 0 {
             return Err(setting("body_limit", "must be at least 1 byte".to_owned()));
         }
+        if let Some(rate) = self.max_rate.filter(|rate| !(rate.is_finite() && *rate >= Config::MIN_MAX_RATE)) {
+            return Err(setting("max_rate", format!("is {rate} a second: it must be at least one request an hour")));
+        }
         let user_agent = match &self.application {
             None => HeaderValue::from_static(Config::USER_AGENT),
             Some(product) => header_text(&format!("{} {}", product.trim(), Config::USER_AGENT), true)
@@ -564,7 +600,11 @@ impl ConfigBuilder {
             body_limit: self.body_limit,
             user_agent,
             proxy,
-            pacer: self.pacing.then(|| Arc::new(Pacer::default())),
+            pacer: match self.max_rate {
+                Some(rate) => Some(Arc::new(Pacer::with_ceiling(rate, self.pacing))),
+                None => self.pacing.then(|| Arc::new(Pacer::default())),
+            },
+            max_rate: self.max_rate,
             observer: self.observer,
             trust: match &self.trust_pem {
                 Some(pem) => Some(crate::trust::certificates(pem, "trust_pem")?.into()),
@@ -848,5 +888,24 @@ mod tests {
         assert!(build(base().retry(RetryPolicy::default().backoff(Duration::MAX, Duration::MAX))).is_err());
         assert!(build(base().body_limit(0)).is_err());
         assert!(build(base().application("my\u{1}app")).unwrap_err().contains("control character"));
+    }
+
+    #[test]
+    fn a_max_rate_is_a_number_of_at_least_one_an_hour_and_gives_a_pacer_even_with_pacing_off() {
+        let build = |builder: ConfigBuilder| builder.build().map_err(|e| e.to_string());
+        let base = || Config::builder("sk_1");
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, Config::MIN_MAX_RATE / 2.0] {
+            let error = build(base().max_rate(rate)).unwrap_err();
+            assert!(error.starts_with("max_rate: is ") && error.ends_with("at least one request an hour"), "{error}");
+        }
+        let slow = build(base().max_rate(Config::MIN_MAX_RATE)).unwrap();
+        assert_eq!(slow.max_rate(), Some(Config::MIN_MAX_RATE));
+        assert!(build(base()).unwrap().max_rate().is_none());
+        assert!(build(base().pacing(false)).unwrap().pacer().is_none());
+        let capped = build(base().pacing(false).max_rate(5.0)).unwrap();
+        let pacer = capped.pacer().expect("a pacer for the ceiling");
+        let start = std::time::Instant::now();
+        assert_eq!(pacer.reserve(start), Duration::ZERO);
+        assert_eq!(pacer.reserve(start), Duration::from_millis(200));
     }
 }
