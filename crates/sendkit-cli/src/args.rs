@@ -87,6 +87,10 @@ pub struct Global {
     /// How long one call may take, retries included; 0 for no limit [default: 60s]
     #[arg(long, value_name = "DURATION", value_parser = duration_or_zero)]
     pub deadline: Option<Duration>,
+    /// Send at most this many requests a second: this process's share of a key's limit, when several split it
+    /// (2.5 each for four processes behind 10 a second) [default: no limit but the server's]
+    #[arg(long, value_name = "PER_SECOND", value_parser = per_second)]
+    pub max_rate: Option<f64>,
 }
 
 impl Global {
@@ -102,7 +106,16 @@ impl Global {
             profile: after.profile.clone().or_else(|| self.profile.clone()),
             attempt_timeout: after.attempt_timeout.or(self.attempt_timeout),
             deadline: after.deadline.or(self.deadline),
+            max_rate: after.max_rate.or(self.max_rate),
         }
+    }
+}
+
+/// A number of requests a second, above zero: `2.5`. (The SDK refuses one under an hour's one request, and says so.)
+pub(crate) fn per_second(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a number of requests a second above zero, such as 2.5")),
     }
 }
 

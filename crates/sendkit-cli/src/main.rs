@@ -171,6 +171,7 @@ struct Settings {
     workspace: (Option<String>, Source),
     attempt_timeout: (Duration, Source),
     deadline: (Option<Duration>, Source),
+    max_rate: (Option<f64>, Source),
     /// Cancel's concurrency when no flag gives it.
     concurrency: (u16, Source),
 }
@@ -234,7 +235,11 @@ impl Settings {
             (None, None) => (Some(Config::DEFAULT_DEADLINE), Source::Default),
         };
         let concurrency = profile.concurrency.map_or((8, Source::Default), |n| (n, Source::Profile));
-        Ok(Self { key, base_url, workspace, attempt_timeout, deadline, concurrency })
+        let max_rate = match global.max_rate {
+            Some(rate) => (Some(rate), Source::Flag("--max-rate".into())),
+            None => (None, Source::Default),
+        };
+        Ok(Self { key, base_url, workspace, attempt_timeout, deadline, max_rate, concurrency })
     }
 
     /// Where the key and the base URL came from, for the hints that name them.
@@ -276,6 +281,12 @@ fn show_config(settings: &Settings, chosen: &profile::Chosen, json: bool) -> Out
         ),
         ("deadline", "deadline", deadline, Some(from(&settings.deadline.1))),
         ("concurrency", "concurrency", settings.concurrency.0.to_string(), Some(from(&settings.concurrency.1))),
+        (
+            "maxRate",
+            "max rate",
+            settings.max_rate.0.map_or("none".to_owned(), |rate| format!("{rate}/s")),
+            Some(from(&settings.max_rate.1)),
+        ),
     ];
     if json {
         let mut object = serde_json::Map::new();
@@ -351,6 +362,9 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings, env: &
     if settings.deadline.1.set_in_code() {
         builder = builder.deadline(settings.deadline.0);
     }
+    if let Some(rate) = settings.max_rate.0 {
+        builder = builder.max_rate(rate);
+    }
     if global.verbose {
         builder = builder.observer(show::RequestLog);
     }
@@ -367,6 +381,7 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings, env: &
             InvalidInput::Setting { setting: "deadline", reason } => {
                 format!("{}: {reason}", named("deadline", &settings.deadline.1, "--deadline"))
             }
+            InvalidInput::Setting { setting: "max_rate", reason } => format!("--max-rate: {reason}"),
             other => other.to_string(),
         }
     })?;

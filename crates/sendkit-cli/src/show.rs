@@ -436,6 +436,9 @@ pub fn settings(config: &Config) {
     }
     let deadline = config.deadline().map_or("none".to_owned(), |d| format!("{d:?}"));
     eprintln!("sendkit: attempt timeout {:?}, call deadline {deadline}", config.attempt_timeout());
+    if let Some(rate) = config.max_rate() {
+        eprintln!("sendkit: at most {rate} requests a second");
+    }
     match config.proxy() {
         Some(proxy) => eprintln!("sendkit: proxy {}", proxy.uri()),
         None => eprintln!("sendkit: no proxy"),

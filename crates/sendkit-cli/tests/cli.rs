@@ -515,6 +515,28 @@ fn a_thousand_cancels_behind_a_rate_limiter_all_succeed() {
     assert!(server.ledger().rate_limited > 0, "the limiter was met");
 }
 
+/// Processes splitting a key's limit each take their share with `--max-rate`, and meet no refusal.
+#[test]
+fn cancels_under_a_max_rate_meet_no_refusal() {
+    let server = emulator();
+    let ids: Vec<String> = (0..12).map(|i| format!("shared_{i:02}")).collect();
+    for id in &ids {
+        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
+    }
+    server.inject(sendkit_mock::Fault::rate_limit(25.0, 3));
+    let output = sendkit(&server, &["cancel", "-", "--max-rate", "10"], &(ids.join("\n") + "\n"));
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "cancelled 12 of 12 jobs\n");
+    assert_eq!(server.ledger().rate_limited, 0, "no request over the share, so none refused");
+    let refused = sendkit(&server, &["cancel", "shared_00", "--max-rate", "none"], "");
+    assert_eq!(code(&refused), 2);
+    assert!(
+        text(&refused.stderr).contains("\"none\" is not a number of requests a second"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
 #[test]
 fn enrich_can_print_just_the_ids_for_a_pipe() {
     let server = emulator();
