@@ -55,6 +55,9 @@ pub enum Slot {
 /// - Its curve runs in seconds, whatever the limit. One process alone uses about 0.8 of a limit of 200 a second and
 ///   two thirds of 1,000; four processes sharing 10 a second meet about 0.6 refusals per accepted request.
 ///
+/// Processes that know their share of a limit can say so with [`max_rate`](crate::ConfigBuilder::max_rate), and
+/// meet it without refusals.
+///
 /// ```
 /// use std::time::{Duration, Instant};
 /// use sendkit_proto::Pacer;
