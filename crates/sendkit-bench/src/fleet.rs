@@ -25,6 +25,8 @@ struct Fleet {
     headers: bool,
     /// The limiter is a real nginx `limit_req` in front of the emulator, not the emulator's own.
     nginx: bool,
+    /// Each process is given its share with `--max-rate`.
+    max_rate: Option<f64>,
 }
 
 /// nginx on a loopback port, proxying to the emulator behind `limit_req` keyed by the API key (50 requests a
@@ -131,8 +133,12 @@ fn run_fleet(cli: &std::path::Path, fleet: &Fleet) -> Outcome {
     let children: Vec<_> = ids
         .chunks(fleet.jobs_each)
         .map(|share| {
-            let mut child = Command::new(cli)
-                .args(["cancel", "-", "--concurrency", &fleet.concurrency.to_string(), "--deadline", "0"])
+            let mut command = Command::new(cli);
+            command.args(["cancel", "-", "--concurrency", &fleet.concurrency.to_string(), "--deadline", "0"]);
+            if let Some(rate) = fleet.max_rate {
+                command.args(["--max-rate", &rate.to_string()]);
+            }
+            let mut child = command
                 .env_clear()
                 .env("SENDKIT_API_KEY", KEY)
                 .env("SENDKIT_BASE_URL", &base_url)
@@ -185,29 +191,45 @@ enum Group {
     Long,
     Short,
     OtherLimits,
+    Shares,
 }
+
+/// Fleets whose processes are each given a share of the limit with `--max-rate` (0.95 of the limit over the
+/// processes): the short fleets and the slow limiter, where the pacer alone does worst. Without headers.
+const SHARED_FLEETS: [(usize, usize, usize, f64); 3] = [(4, 8, 100, 50.0), (8, 8, 100, 100.0), (4, 8, 50, 10.0)];
+/// The part of an even share each process of [`SHARED_FLEETS`] is given: under the limit, for the jitter of real
+/// processes.
+const SHARE: f64 = 0.95;
 
 /// The fleet table: the simulation's fleets ([`LONG_FLEETS`], then [`SHORT_FLEETS`]), each without rate-limit
 /// headers (as nginx's `limit_req`), with them, and behind nginx itself when it is installed, then
 /// [`OTHER_LIMITS`] without headers, run side by side in each of `rounds` rounds (paired, so that the machine's
 /// noise falls on all alike; the short fleets in [`SHORT_ROUNDS`] times as many): medians, and the worst round in
 /// brackets.
-pub fn run(cli: &std::path::Path, rounds: usize) {
+pub fn run(cli: &std::path::Path, rounds: usize, only: Option<&str>) {
     let all_kinds = [(false, false), (true, false), (false, true)];
-    let fleets: Vec<(Group, Fleet)> =
-        [(Group::Long, &LONG_FLEETS[..]), (Group::Short, &SHORT_FLEETS), (Group::OtherLimits, &OTHER_LIMITS)]
-            .into_iter()
-            .flat_map(|(group, shapes)| shapes.iter().map(move |shape| (group, *shape)))
-            .flat_map(|(group, (processes, concurrency, jobs_each, per_second))| {
-                all_kinds.map(|(headers, nginx)| {
-                    (group, Fleet { processes, concurrency, jobs_each, per_second, burst: 5, headers, nginx })
-                })
+    let groups = [
+        (Group::Long, &LONG_FLEETS[..]),
+        (Group::Short, &SHORT_FLEETS),
+        (Group::OtherLimits, &OTHER_LIMITS),
+        (Group::Shares, &SHARED_FLEETS),
+    ];
+    let fleets: Vec<(Group, Fleet)> = groups
+        .into_iter()
+        .flat_map(|(group, shapes)| shapes.iter().map(move |shape| (group, *shape)))
+        .flat_map(|(group, (processes, concurrency, jobs_each, per_second))| {
+            let max_rate = (group == Group::Shares).then(|| SHARE * per_second / processes as f64);
+            all_kinds.map(|(headers, nginx)| {
+                (group, Fleet { processes, concurrency, jobs_each, per_second, burst: 5, headers, nginx, max_rate })
             })
-            // nginx's rows when it is installed; the other limits without headers.
-            .filter(|(group, fleet)| {
-                (!fleet.nginx || Nginx::binary().is_some()) && !(*group == Group::OtherLimits && fleet.headers)
-            })
-            .collect();
+        })
+        // nginx's rows when it is installed; the other limits and the shares without headers.
+        .filter(|(group, fleet)| {
+            (!fleet.nginx || Nginx::binary().is_some())
+                && !(*group != Group::Long && *group != Group::Short && fleet.headers)
+        })
+        .filter(|(_, fleet)| only.is_none_or(|word| label(fleet).contains(word)))
+        .collect();
     let rounds = rounds.max(1);
     let mut outcomes: Vec<Vec<Outcome>> = fleets.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds * SHORT_ROUNDS {
@@ -225,8 +247,9 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
     );
     println!("| processes x concurrency | jobs | limiter | all done | share of the limiter's rate | refusals (429) per accepted | fairness (Jain) |");
     println!("|---|---|---|---|---|---|---|");
-    for (group, (headers, nginx)) in
-        [Group::Long, Group::Short, Group::OtherLimits].into_iter().flat_map(|group| all_kinds.map(|h| (group, h)))
+    for (group, (headers, nginx)) in [Group::Long, Group::Short, Group::OtherLimits, Group::Shares]
+        .into_iter()
+        .flat_map(|group| all_kinds.map(|h| (group, h)))
     {
         for ((_, fleet), seen) in fleets
             .iter()
@@ -245,20 +268,29 @@ pub fn run(cli: &std::path::Path, rounds: usize) {
             let (fairness, fairness_worst) = stat(|o| o.fairness, false);
             let all_cancelled = seen.iter().all(|o| o.all_cancelled);
             println!(
-                "| {} x {} | {} | {}/s{} | {seconds:.1} s{} | {share:.2} ({share_worst:.2}) | {refusals:.2} ({refusals_worst:.2}) | {fairness:.2} ({fairness_worst:.2}) |",
-                fleet.processes,
-                fleet.concurrency,
-                fleet.processes * fleet.jobs_each,
-                fleet.per_second,
-                if headers {
-                    ", RateLimit headers"
-                } else if nginx {
-                    ", nginx limit_req"
-                } else {
-                    ""
-                },
+                "| {} | {seconds:.1} s{} | {share:.2} ({share_worst:.2}) | {refusals:.2} ({refusals_worst:.2}) | {fairness:.2} ({fairness_worst:.2}) |",
+                label(fleet),
                 if all_cancelled { "" } else { " (not all cancelled)" },
             );
         }
     }
+}
+
+/// A fleet's first three columns: processes x concurrency, jobs, and the limiter (with each process's share).
+fn label(fleet: &Fleet) -> String {
+    let limiter = if fleet.headers {
+        ", RateLimit headers"
+    } else if fleet.nginx {
+        ", nginx limit_req"
+    } else {
+        ""
+    };
+    let share = fleet.max_rate.map_or(String::new(), |rate| format!(", --max-rate {rate:.3}"));
+    format!(
+        "{} x {} | {} | {}/s{limiter}{share}",
+        fleet.processes,
+        fleet.concurrency,
+        fleet.processes * fleet.jobs_each,
+        fleet.per_second
+    )
 }

@@ -656,7 +656,7 @@ const USAGE: &str = "usage:
   sendkit-bench --instructions-guard [--ops 1000]     # fails if a client spends more over raw than it may (CI)
   sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]   # bulk cancels at 20 ms a call
   sendkit-bench --fleet-model [SEEDS]                 # the fleet in simulated time (21 seeds)
-  sendkit-bench --fleet [ROUNDS]                      # fleets of `sendkit cancel -` processes (3 rounds, 9 short)";
+  sendkit-bench --fleet [ROUNDS] [--only WORD]        # fleets of `sendkit cancel -` processes (3 rounds, 9 short)";
 
 /// Says what was wrong with the arguments, and how they go, and exits with 2.
 fn usage_error(problem: &str) -> ! {
@@ -691,9 +691,12 @@ fn main() {
         }
         if flag == "--fleet" {
             let cli = std::env::current_exe().ok().map(|exe| exe.with_file_name("sendkit")).filter(|cli| cli.exists());
-            let rounds = args.next().and_then(|rounds| rounds.parse().ok()).unwrap_or(3);
+            let rest: Vec<String> = args.collect();
+            let rounds = rest.first().and_then(|rounds| rounds.parse().ok()).unwrap_or(3);
+            // `--only WORD` after it: the fleets whose row has the word.
+            let only = rest.iter().position(|arg| arg == "--only").and_then(|at| rest.get(at + 1)).map(String::as_str);
             match cli {
-                Some(cli) => fleet::run(&cli, rounds),
+                Some(cli) => fleet::run(&cli, rounds, only),
                 None => println!("note: no sendkit binary beside this one (cargo build --release -p sendkit-cli)"),
             }
             return;
