@@ -51,7 +51,7 @@ pub enum Slot {
 /// limiter's RateLimit headers, 0.03 or fewer. Where it falls short:
 /// - Runs of a few seconds end with some of the limit unused: processes that start together take unequal shares in
 ///   the first second, even them out slowly, and so finish apart (eight processes with 100 jobs each behind 100 a
-///   second: 0.86-0.88 of it).
+///   second: 0.85-0.88 of it).
 /// - Its curve runs in seconds, whatever the limit. One process alone uses about 0.8 of a limit of 200 a second and
 ///   two thirds of 1,000; four processes sharing 10 a second meet about 0.6 refusals per accepted request.
 ///
