@@ -366,7 +366,8 @@ impl<O: Operation> Flow for Call<'_, O> {
                 Slot::AskAgain(wait) => (wait, false),
             };
             if !wait.is_zero() {
-                if self.fits(now.monotonic, wait) && self.config.retry().accept_retry_after(wait).is_some() {
+                let fits = self.fits(now.monotonic, wait);
+                if fits && self.config.retry().accept_retry_after(wait).is_some() {
                     // A slot held is sent at once after the wait; otherwise the pacer is asked again then.
                     self.paced = held;
                     return Step::Sleep(wait);
@@ -377,15 +378,13 @@ impl<O: Operation> Flow for Call<'_, O> {
                 if self.last_error.is_some() {
                     return self.give_up();
                 }
-                let message = match (pacer.only_the_ceiling(), self.config.max_rate()) {
-                    (true, Some(rate)) if !self.fits(now.monotonic, wait) => {
-                        format!("not sent: max_rate ({rate} a second) leaves it no slot within the call's deadline")
+                let message = match pacer.ceiling_alone() {
+                    Some(rate) => {
+                        let within =
+                            if fits { "the longest wait its retry policy accepts" } else { "the call's deadline" };
+                        format!("not sent: max_rate ({rate} a second) leaves it no slot within {within}")
                     }
-                    (true, Some(rate)) => format!(
-                        "not sent: max_rate ({rate} a second) leaves it no slot within the longest wait its retry \
-                         policy accepts"
-                    ),
-                    _ => "not sent: the server asked this client's calls to wait".to_owned(),
+                    None => "not sent: the server asked this client's calls to wait".to_owned(),
                 };
                 let error = Error::RateLimited {
                     call: self.info(),

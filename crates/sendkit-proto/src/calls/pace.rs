@@ -298,13 +298,19 @@ impl Pacer {
         Self { ceiling: Some(per_second), ceiling_only: !adaptive, ..Self::default() }
     }
 
-    /// Whether a wait it gives is the ceiling's alone: the server has not asked the calls to slow down.
-    pub(crate) fn only_the_ceiling(&self) -> bool {
-        self.ceiling.is_some()
-            && (self.ceiling_only || {
+    /// The ceiling, when set ([`Config::max_rate`](crate::Config::max_rate) reads it here).
+    pub(crate) fn ceiling(&self) -> Option<f64> {
+        self.ceiling
+    }
+
+    /// The ceiling, when a wait it gives is the ceiling's alone: the server has not asked the calls to slow down.
+    pub(crate) fn ceiling_alone(&self) -> Option<f64> {
+        self.ceiling.filter(|_| {
+            self.ceiling_only || {
                 let state = self.lock();
                 state.rate.is_none() && state.budget.is_none() && state.paused_until.is_none()
-            })
+            }
+        })
     }
 
     /// How far above what was accepted the first curve aims (at most), before any pacing.
@@ -1330,7 +1336,7 @@ mod tests {
         assert_eq!(pacer.reserve(start), ms(0), "no 429, Retry-After or report holds it");
         assert_eq!(pacer.reserve(start), ms(500));
         assert_eq!(pacer.rate(), None);
-        assert!(pacer.only_the_ceiling());
+        assert_eq!(pacer.ceiling_alone(), Some(2.0));
     }
 
     #[test]

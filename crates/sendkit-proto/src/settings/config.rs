@@ -73,7 +73,6 @@ pub struct Config {
     proxy: Option<ProxyServer>,
     /// Shared by the clones of this config: the server's rate limit is the key's, whatever client sends.
     pacer: Option<Arc<Pacer>>,
-    max_rate: Option<f64>,
     observer: Option<Observing>,
     /// Certificates to trust instead of the client's default roots, as DER.
     trust: Option<Arc<[Vec<u8>]>>,
@@ -267,7 +266,7 @@ impl Config {
     /// The most requests a second the calls of this config send together, when set with
     /// [`ConfigBuilder::max_rate`].
     pub fn max_rate(&self) -> Option<f64> {
-        self.max_rate
+        self.pacer.as_deref().and_then(Pacer::ceiling)
     }
 
     /// The same config with `settings` in force: for some calls of a client over its same transport and pool.
@@ -604,7 +603,6 @@ impl ConfigBuilder {
                 Some(rate) => Some(Arc::new(Pacer::with_ceiling(rate, self.pacing))),
                 None => self.pacing.then(|| Arc::new(Pacer::default())),
             },
-            max_rate: self.max_rate,
             observer: self.observer,
             trust: match &self.trust_pem {
                 Some(pem) => Some(crate::trust::certificates(pem, "trust_pem")?.into()),
