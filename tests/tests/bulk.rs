@@ -16,12 +16,18 @@ const JOBS: usize = 1_000;
 const RATE: f64 = 250.0;
 const BURST: u32 = 10;
 
-fn limited_emulator() -> (MockServer, Vec<String>) {
-    let server = MockServer::builder().api_key(KEY).worker_threads(2).start().unwrap();
-    let ids: Vec<String> = (0..JOBS).map(|i| format!("bulk_{i:04}")).collect();
+/// `count` jobs in processing on `server`, named `prefix` and their number.
+fn processing_jobs(server: &MockServer, prefix: &str, count: usize) -> Vec<String> {
+    let ids: Vec<String> = (0..count).map(|i| format!("{prefix}_{i:04}")).collect();
     for id in &ids {
         server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
     }
+    ids
+}
+
+fn limited_emulator() -> (MockServer, Vec<String>) {
+    let server = MockServer::builder().api_key(KEY).worker_threads(2).start().unwrap();
+    let ids = processing_jobs(&server, "bulk", JOBS);
     server.inject(Fault::rate_limit(RATE, BURST));
     (server, ids)
 }
@@ -76,10 +82,7 @@ fn a_thousand_cancels_behind_a_rate_limiter_through_the_in_memory_transport() {
 #[test]
 fn thirty_cancels_behind_ten_a_second_all_succeed() {
     let server = MockServer::builder().api_key(KEY).start().unwrap();
-    let ids: Vec<String> = (0..30).map(|i| format!("slow_{i}")).collect();
-    for id in &ids {
-        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
-    }
+    let ids = processing_jobs(&server, "slow", 30);
     server.inject(Fault::rate_limit(10.0, 3));
     let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::Off).build().unwrap();
     let started = Instant::now();
@@ -97,10 +100,7 @@ fn thirty_cancels_behind_ten_a_second_all_succeed() {
 /// refusals: 4-6 of them here).
 fn under_a_max_rate(connect: Connect) {
     let server = MockServer::builder().api_key(KEY).start().unwrap();
-    let ids: Vec<String> = (0..12).map(|i| format!("shared_{i}")).collect();
-    for id in &ids {
-        server.insert_job(Job::new(id.as_str(), JobType::EmailVerification, JobStatus::Processing));
-    }
+    let ids = processing_jobs(&server, "shared", 12);
     server.inject(Fault::rate_limit(25.0, 3));
     let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::Off).max_rate(10.0).build().unwrap();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();

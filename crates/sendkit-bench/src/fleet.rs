@@ -226,7 +226,7 @@ pub fn run(cli: &std::path::Path, rounds: usize, only: Option<&str>) {
         // nginx's rows when it is installed; the other limits and the shares without headers.
         .filter(|(group, fleet)| {
             (!fleet.nginx || Nginx::binary().is_some())
-                && !(*group != Group::Long && *group != Group::Short && fleet.headers)
+                && (!fleet.headers || matches!(group, Group::Long | Group::Short))
         })
         .filter(|(_, fleet)| only.is_none_or(|word| label(fleet).contains(word)))
         .collect();
