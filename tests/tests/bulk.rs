@@ -139,14 +139,16 @@ fn a_share_with_no_slot_in_time(connect: Connect) {
     client.cancel_job("share_1").unwrap();
     let error = client.cancel_job("share_2").unwrap_err();
     assert!(error.is_rate_limited() && !error.may_have_taken_effect(), "{error:?}");
+    assert_eq!(error.status(), None, "no request went, so no server answered a status");
     let message = error.to_string();
     assert!(
         message.starts_with(
-            "cancel_job share_2: HTTP 429 rate limited: not sent: max_rate (1 a second) leaves it no \
-         slot within the call's deadline (retry after "
+            "cancel_job share_2: not sent: max_rate (1 a second) leaves it no slot within the call's deadline \
+             (retry after "
         ),
         "{message}"
     );
+    assert!(!message.contains("HTTP"), "{message}");
     assert_eq!(server.job("share_2").unwrap().status, JobStatus::Processing, "never sent");
 }
 

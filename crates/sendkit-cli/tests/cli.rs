@@ -537,6 +537,32 @@ fn cancels_under_a_max_rate_meet_no_refusal() {
     );
 }
 
+/// A share too small for the deadline ends a cancel before it is sent: the JSON line says no status came back, and
+/// the error says which setting held it.
+#[test]
+fn a_cancel_the_max_rate_leaves_no_slot_is_reported_unsent() {
+    let server = emulator();
+    for id in ["share_1", "share_2"] {
+        server.insert_job(Job::new(id, JobType::EmailVerification, JobStatus::Processing));
+    }
+    let output =
+        sendkit(&server, &["cancel", "-", "--max-rate", "1", "--deadline", "500ms", "--json"], "share_1\nshare_2\n");
+    assert_eq!(code(&output), 6, "{}", text(&output.stderr));
+    let lines = records(&output);
+    assert_eq!(lines[0]["outcome"], "cancelled");
+    assert_eq!(lines[1]["outcome"], "rate_limited");
+    assert_eq!(lines[1]["httpStatus"], serde_json::Value::Null, "{}", lines[1]);
+    assert_eq!(lines[1]["mayHaveTakenEffect"], false);
+    let error = lines[1]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "cancel_job share_2: not sent: max_rate (1 a second) leaves it no slot within the call's deadline"
+        ),
+        "{error}"
+    );
+    assert_eq!(server.job("share_2").unwrap().status, JobStatus::Processing, "never sent");
+}
+
 #[test]
 fn enrich_can_print_just_the_ids_for_a_pipe() {
     let server = emulator();

@@ -503,7 +503,12 @@ fn a_hold_longer_than_the_deadline_ends_the_call_never_sent() {
     let now = Now::new(Instant::now(), wall_start());
     let Step::Done(Err(error)) = first_step(&config, now) else { panic!("the call must end at once") };
     assert!(matches!(error, Error::RateLimited { retry_after: Some(wait), .. } if wait > Duration::from_secs(29)));
-    assert!(error.to_string().contains("not sent"), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("get_job job_2: not sent: the server asked this client's calls to wait (retry after "),
+        "{message}"
+    );
+    assert_eq!(error.status(), None, "{message}");
     assert!(!error.may_have_taken_effect());
 }
 

@@ -105,12 +105,16 @@ pub enum Error {
         /// What the API answered (401 `UNAUTHORIZED` from the API).
         answer: ApiAnswer,
     },
-    /// Too many requests; retries, if any, did not get through.
-    #[error("{call}HTTP {} {}{}{}{}{}", .status.as_u16(), CodeOr(.code, "rate limited"), Optional(": ", .message.as_deref().filter(|m| !m.is_empty()).map(Escaped), ""), Optional(" (retry after ", .retry_after.map(HumanDuration), ")"), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
+    /// Too many requests; retries, if any, did not get through. Or a call this client's pacer ended before sending
+    /// it, because no slot came within its time (a server's wait for every call, [`max_rate`]): then `message` says
+    /// why, [`Error::status`] is `None`, and the text leads with `not sent:` rather than a status no server sent.
+    ///
+    /// [`max_rate`]: crate::ConfigBuilder::max_rate
+    #[error("{call}{}{}{}{}", Refusal(self), Optional(" (retry after ", .retry_after.map(HumanDuration), ")"), Optional(" (request ", .request_id.as_deref().map(Escaped), ")"), Effect(self))]
     RateLimited {
         /// The call that failed.
         call: CallInfo,
-        /// The HTTP status (429).
+        /// The HTTP status (429), kept as 429 for a call never sent too.
         status: StatusCode,
         /// The envelope's code, if the body was an API error (a proxy's 429 may have no body).
         code: Option<ErrorCode>,
@@ -217,9 +221,11 @@ impl Error {
     /// How many bytes of a body an error keeps.
     pub const SNIPPET_LEN: usize = 256;
 
-    /// The HTTP status of the answer this error came from, or `None` when no status line arrived.
+    /// The HTTP status of the answer this error came from, or `None` when no status line arrived (nor any request
+    /// went, for a call the pacer ended unsent).
     pub fn status(&self) -> Option<StatusCode> {
         match self {
+            Self::RateLimited { call, .. } if call.never_sent() => None,
             Self::Api { answer, .. }
             | Self::NotCancellable { answer, .. }
             | Self::NotFound { answer, .. }
@@ -572,6 +578,8 @@ struct Called {
     origin: String,
     proxy: Option<String>,
     has_effect: bool,
+    /// The call ended before its first request went: the pacer had no slot for it in time.
+    never_sent: bool,
     earlier: Earlier,
     read_back: Option<JobStatus>,
     /// A status read back that settles nothing (still cancellable when no time was left to cancel again).
@@ -589,7 +597,8 @@ impl CallInfo {
         let job_id = job_id.map(str::to_owned);
         let (earlier, read_back) = (Earlier::default(), None);
         let origin = origin.to_owned();
-        let called = Called { operation, job_id, origin, proxy, has_effect, earlier, read_back, seen: None };
+        let called =
+            Called { operation, job_id, origin, proxy, has_effect, never_sent: false, earlier, read_back, seen: None };
         Self { called: Some(Arc::new(called)) }
     }
 
@@ -635,6 +644,19 @@ impl CallInfo {
             earlier.reached |= reached.is_some();
             earlier.may_have_acted |= reached == Some(Reached::MayHaveActed);
         }
+    }
+
+    /// Whether the call ended before its first request went.
+    pub(crate) fn never_sent(&self) -> bool {
+        self.called.as_ref().is_some_and(|called| called.never_sent)
+    }
+
+    /// The same call, ended before its first request went.
+    pub(crate) fn sent_nothing(mut self) -> Self {
+        if let Some(called) = &mut self.called {
+            Arc::make_mut(called).never_sent = true;
+        }
+        self
     }
 
     fn set_read_back(&mut self, status: JobStatus) {
@@ -745,6 +767,23 @@ pub enum InvalidInput {
 /// What the failure means for the call's effect, said once at the end of every message: never sent, may have
 /// taken effect (and why, and what to do), or shown by a read not to have taken effect.
 struct Effect<'a>(&'a Error);
+
+/// A 429 as `HTTP 429 CODE: message`; a call the pacer ended unsent as its message alone (`not sent: ...`).
+struct Refusal<'a>(&'a Error);
+
+impl fmt::Display for Refusal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Error::RateLimited { call, status, code, message, .. } = self.0 else { return Ok(()) };
+        let message = message.as_deref().filter(|m| !m.is_empty()).map(Escaped);
+        match (call.never_sent(), message) {
+            (true, Some(message)) => write!(f, "{message}"),
+            (true, None) => f.write_str("not sent: the pacer had no slot for it in time"),
+            (false, message) => {
+                write!(f, "HTTP {} {}{}", status.as_u16(), CodeOr(code, "rate limited"), Optional(": ", message, ""))
+            }
+        }
+    }
+}
 
 impl fmt::Display for Effect<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

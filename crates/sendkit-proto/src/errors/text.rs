@@ -99,11 +99,13 @@ impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let millis = self.0.as_millis();
         if millis < 1000 {
-            write!(f, "{millis}ms")
-        } else if millis % 1000 == 0 {
-            write!(f, "{}s", millis / 1000)
-        } else {
-            write!(f, "{:.1}s", self.0.as_secs_f64())
+            return write!(f, "{millis}ms");
+        }
+        // In tenths of a second, rounded: a wait of 29.998 s reads `30s`, not `30.0s`.
+        let tenths = (millis + 50) / 100;
+        match tenths % 10 {
+            0 => write!(f, "{}s", tenths / 10),
+            tenth => write!(f, "{}.{tenth}s", tenths / 10),
         }
     }
 }
@@ -125,5 +127,9 @@ mod tests {
         assert_eq!(HumanDuration(Duration::from_millis(250)).to_string(), "250ms");
         assert_eq!(HumanDuration(Duration::from_secs(90)).to_string(), "90s");
         assert_eq!(HumanDuration(Duration::from_millis(1500)).to_string(), "1.5s");
+        assert_eq!(HumanDuration(Duration::from_millis(29_998)).to_string(), "30s");
+        assert_eq!(HumanDuration(Duration::from_millis(1_049)).to_string(), "1s");
+        assert_eq!(HumanDuration(Duration::from_millis(1_950)).to_string(), "2s");
+        assert_eq!(HumanDuration(Duration::from_millis(12_345)).to_string(), "12.3s");
     }
 }
