@@ -189,6 +189,7 @@ profile (--profile, SENDKIT_PROFILE, else the file's default_profile, else [prof
   attempt_timeout = \"10s\"
   deadline = \"1m\"
   concurrency = 16
+  max_rate = 12.5                     # requests a second: this share of the key's limit
 
 Example:
   sendkit config --profile staging")]

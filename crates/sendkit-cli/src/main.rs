@@ -235,9 +235,10 @@ impl Settings {
             (None, None) => (Some(Config::DEFAULT_DEADLINE), Source::Default),
         };
         let concurrency = profile.concurrency.map_or((8, Source::Default), |n| (n, Source::Profile));
-        let max_rate = match global.max_rate {
-            Some(rate) => (Some(rate), Source::Flag("--max-rate".into())),
-            None => (None, Source::Default),
+        let max_rate = match (global.max_rate, profile.max_rate().map_err(in_profile)?) {
+            (Some(rate), _) => (Some(rate), Source::Flag("--max-rate".into())),
+            (None, Some(rate)) => (Some(rate), Source::Profile),
+            (None, None) => (None, Source::Default),
         };
         Ok(Self { key, base_url, workspace, attempt_timeout, deadline, max_rate, concurrency })
     }
@@ -381,7 +382,9 @@ fn client(global: &Global, chosen: &profile::Chosen, settings: &Settings, env: &
             InvalidInput::Setting { setting: "deadline", reason } => {
                 format!("{}: {reason}", named("deadline", &settings.deadline.1, "--deadline"))
             }
-            InvalidInput::Setting { setting: "max_rate", reason } => format!("--max-rate: {reason}"),
+            InvalidInput::Setting { setting: "max_rate", reason } => {
+                format!("{}: {reason}", named("max_rate", &settings.max_rate.1, "--max-rate"))
+            }
             other => other.to_string(),
         }
     })?;

@@ -11,6 +11,7 @@
 //! attempt_timeout = "10s"
 //! deadline = "1m"
 //! concurrency = 16
+//! max_rate = 12.5                    # this account's share of its key's limit, in requests a second
 //! ```
 
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ pub struct Profile {
     pub attempt_timeout: Option<String>,
     pub deadline: Option<String>,
     pub concurrency: Option<u16>,
+    /// Requests a second, as `--max-rate` takes them: TOML's integers and floats alike.
+    pub max_rate: Option<f64>,
 }
 
 /// The profile in force, and where it came from.
@@ -133,6 +136,13 @@ impl Profile {
                 .map_err(|err| format!("api_key_file {}: cannot read it: {err}", path.display())),
             None => Ok(None),
         }
+    }
+
+    /// The profile's `max_rate`, checked as the flag is: a number of requests a second above zero.
+    pub fn max_rate(&self) -> Result<Option<f64>, String> {
+        self.max_rate
+            .map(|rate| crate::args::per_second(&rate.to_string()).map_err(|reason| format!("max_rate: {reason}")))
+            .transpose()
     }
 
     /// A duration setting of the profile, read as the flags read one.

@@ -642,7 +642,9 @@ fn profiles_give_settings_below_flags_and_the_environment() {
         &file,
         format!(
             "default_profile = \"emu\"\n[profiles.emu]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nconcurrency = 2\n\
-             deadline = \"20s\"\n[profiles.broken]\nbase_url = \"{closed}\"\napi_key = \"{KEY}\"\n",
+             deadline = \"20s\"\nmax_rate = 12.5\n[profiles.broken]\nbase_url = \"{closed}\"\napi_key = \"{KEY}\"\n\
+             [profiles.tiny]\nbase_url = \"{}\"\napi_key = \"{KEY}\"\nmax_rate = 0.0001\n",
+            server.base_url(),
             server.base_url()
         ),
     )
@@ -665,9 +667,19 @@ fn profiles_give_settings_below_flags_and_the_environment() {
     assert!(shown.contains(&format!("API key:         set, not shown (from {source})")), "{shown}");
     assert!(shown.contains(&format!("deadline:        20s (from {source})")), "{shown}");
     assert!(shown.contains(&format!("concurrency:     2 (from {source})")), "{shown}");
-    let flagged = text(&with_profiles(&file, &["config", "--deadline", "5s"], &env).stdout);
+    assert!(shown.contains(&format!("max rate:        12.5/s (from {source})")), "{shown}");
+    let flagged = text(&with_profiles(&file, &["config", "--deadline", "5s", "--max-rate", "3"], &env).stdout);
     assert!(flagged.contains(&format!("base URL:        {closed} (from SENDKIT_BASE_URL)")), "{flagged}");
     assert!(flagged.contains("deadline:        5s (from --deadline)"), "{flagged}");
+    assert!(flagged.contains("max rate:        3/s (from --max-rate)"), "{flagged}");
+    // A share the SDK refuses is named where it was given.
+    let tiny = with_profiles(&file, &["get", "pending_1", "--profile", "tiny"], &[]);
+    assert_eq!(code(&tiny), 2);
+    assert!(
+        text(&tiny.stderr).contains(&format!("profile tiny in {}: max_rate: ", file.display())),
+        "{}",
+        text(&tiny.stderr)
+    );
 
     // A profile that is not there, and a key others could read, are refused with what to do.
     let missing = with_profiles(&file, &["get", "pending_1", "--profile", "nope"], &[]);
