@@ -314,7 +314,8 @@ impl<'a, J: serde::Serialize> Record<'a, J> {
             | Error::NotCancellable { answer, .. }
             | Error::NotFound { answer, .. }
             | Error::Unauthorized { answer, .. } => Some(answer.message.clone()),
-            Error::RateLimited { message, .. } => message.clone(),
+            // The server's message only: a call the pacer ended unsent has no answer, and its reason is in `error`.
+            Error::RateLimited { message, .. } if error.status().is_some() => message.clone(),
             _ => None,
         };
         Self {

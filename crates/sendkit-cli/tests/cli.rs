@@ -552,6 +552,7 @@ fn a_cancel_the_max_rate_leaves_no_slot_is_reported_unsent() {
     assert_eq!(lines[0]["outcome"], "cancelled");
     assert_eq!(lines[1]["outcome"], "rate_limited");
     assert_eq!(lines[1]["httpStatus"], serde_json::Value::Null, "{}", lines[1]);
+    assert_eq!(lines[1]["message"], serde_json::Value::Null, "no server said anything: {}", lines[1]);
     assert_eq!(lines[1]["mayHaveTakenEffect"], false);
     let error = lines[1]["error"].as_str().unwrap();
     assert!(
