@@ -387,7 +387,7 @@ impl<O: Operation> Flow for Call<'_, O> {
                     None => "not sent: the server asked this client's calls to wait".to_owned(),
                 };
                 let error = Error::RateLimited {
-                    call: self.info().sent_nothing(),
+                    call: self.info().ended_unsent(),
                     status: StatusCode::TOO_MANY_REQUESTS,
                     code: None,
                     message: Some(message),

@@ -652,7 +652,7 @@ impl CallInfo {
     }
 
     /// The same call, ended before its first request went.
-    pub(crate) fn sent_nothing(mut self) -> Self {
+    pub(crate) fn ended_unsent(mut self) -> Self {
         if let Some(called) = &mut self.called {
             Arc::make_mut(called).never_sent = true;
         }
