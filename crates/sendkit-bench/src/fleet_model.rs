@@ -23,6 +23,31 @@ pub struct Fleet {
     pub headers: bool,
 }
 
+impl Fleet {
+    /// `PROCESSES,CONCURRENCY,JOBS_EACH,PER_SECOND`, with `,headers` for a limiter that says its budget; a burst of
+    /// 5, as the tables have.
+    pub fn parse(shape: &str) -> Result<Self, String> {
+        let bad = || format!("{shape:?} is not a fleet: write PROCESSES,CONCURRENCY,JOBS_EACH,PER_SECOND[,headers]");
+        let parts: Vec<&str> = shape.split(',').map(str::trim).collect();
+        let headers = match parts.get(4) {
+            None => false,
+            Some(&"headers") if parts.len() == 5 => true,
+            Some(_) => return Err(bad()),
+        };
+        let whole =
+            |i: usize| parts.get(i).and_then(|part| part.parse::<usize>().ok()).filter(|n| *n > 0).ok_or_else(bad);
+        let per_second = parts.get(3).and_then(|part| part.parse::<f64>().ok()).filter(|r| r.is_finite() && *r > 0.0);
+        Ok(Self {
+            processes: whole(0)?,
+            concurrency: whole(1)?,
+            jobs_each: whole(2)?,
+            per_second: per_second.ok_or_else(bad)?,
+            burst: 5.0,
+            headers,
+        })
+    }
+}
+
 /// What a fleet did.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome {
@@ -57,6 +82,46 @@ impl Random {
 
 /// Runs `fleet` with `seed` for the jitter, in simulated time.
 pub fn run(fleet: Fleet, seed: u64) -> Outcome {
+    simulate(fleet, seed, false)
+}
+
+/// A line of the trace on stdout; a reader that has stopped reading (`| head`) ends the run quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// Runs one fleet with one seed and prints what each pacer did: every 429 with the rate before and after it, and
+/// when each process finished, then the outcome. The trace a change to the pacer is read against (`--fleet-trace`).
+pub fn trace(fleet: Fleet, seed: u64) {
+    say!(
+        "{} x {} processes, {} jobs each, behind {}/s{} (burst {}), seed {seed}; times in seconds",
+        fleet.processes,
+        fleet.concurrency,
+        fleet.jobs_each,
+        fleet.per_second,
+        if fleet.headers { " with RateLimit headers" } else { "" },
+        fleet.burst
+    );
+    let outcome = simulate(fleet, seed, true);
+    say!(
+        "share of the limiter's rate {:.2}, refusals per accepted {:.3}, fairness {:.2}",
+        outcome.share,
+        outcome.refusals_per_accepted,
+        outcome.fairness
+    );
+}
+
+/// A pacer's rate as the trace prints it.
+fn rate_text(rate: Option<f64>) -> String {
+    rate.map_or("free".to_owned(), |rate| format!("{rate:.1}/s"))
+}
+
+fn simulate(fleet: Fleet, seed: u64, traced: bool) -> Outcome {
     let start = Instant::now();
     let at = |seconds: f64| start + Duration::from_secs_f64(seconds);
     let latency = 0.001;
@@ -131,12 +196,24 @@ pub fn run(fleet: Fleet, seed: u64) -> Outcome {
                 done[process] += 1;
                 if done[process] == fleet.jobs_each {
                     finished[process] = now;
+                    if traced {
+                        say!("{now:.3} p{process} finished, at {}", rate_text(pacers[process].rate()));
+                    }
                 }
                 push(&mut events, now, Event::Free { process, retry: None });
             }
             Event::Answer { process, accepted: false, attempts, .. } => {
                 refused += 1;
+                let before = pacers[process].rate();
                 pacers[process].rate_limited(at(now), None);
+                if traced {
+                    let after = pacers[process].rate();
+                    say!(
+                        "{now:.3} p{process} 429 (attempt {attempts}): {} -> {}, {accepted} accepted in all",
+                        rate_text(before),
+                        rate_text(after)
+                    );
+                }
                 let ceiling = (0.25 * 2f64.powi(attempts.saturating_sub(1).min(10) as i32)).min(8.0);
                 let backoff = ceiling * random.next();
                 push(&mut events, now + backoff, Event::Free { process, retry: Some(attempts) });
@@ -210,5 +287,31 @@ pub fn table(seeds: u64) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_is_written_as_its_four_numbers_and_maybe_headers() {
+        let fleet = Fleet::parse("8,8,100,100").unwrap();
+        assert_eq!((fleet.processes, fleet.concurrency, fleet.jobs_each, fleet.headers), (8, 8, 100, false));
+        assert_eq!((fleet.per_second, fleet.burst), (100.0, 5.0));
+        assert!(Fleet::parse("2, 8, 50, 12.5, headers").unwrap().headers);
+        for bad in
+            ["", "8,8,100", "8,8,100,x", "0,8,100,100", "8,8,100,-1", "8,8,100,100,nope", "8,8,100,100,headers,1"]
+        {
+            assert!(Fleet::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_fleet_every_time() {
+        let fleet = Fleet::parse("4,8,50,10").unwrap();
+        let (a, b) = (run(fleet, 7), run(fleet, 7));
+        assert_eq!((a.share, a.fairness, a.refusals_per_accepted), (b.share, b.fairness, b.refusals_per_accepted));
+        assert!(a.share > 0.5 && a.refusals_per_accepted > 0.0, "{a:?}");
     }
 }

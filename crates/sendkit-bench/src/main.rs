@@ -656,6 +656,7 @@ const USAGE: &str = "usage:
   sendkit-bench --instructions-guard [--ops 1000]     # fails if a client spends more over raw than it may (CI)
   sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]   # bulk cancels at 20 ms a call
   sendkit-bench --fleet-model [SEEDS]                 # the fleet in simulated time (21 seeds)
+  sendkit-bench --fleet-trace P,C,J,R[,headers] [SEED]  # one simulated fleet, each 429 and finish printed
   sendkit-bench --fleet [ROUNDS] [--only WORD]        # fleets of `sendkit cancel -` processes (3 rounds, 9 short)";
 
 /// Says what was wrong with the arguments, and how they go, and exits with 2.
@@ -684,6 +685,15 @@ fn main() {
         if flag == "--bulk" {
             bulk = true;
             continue;
+        }
+        if flag == "--fleet-trace" {
+            let shape = args.next().unwrap_or_default();
+            let fleet = fleet_model::Fleet::parse(&shape).unwrap_or_else(|problem| usage_error(&problem));
+            let seed = args
+                .next()
+                .map_or(Ok(0), |seed| seed.parse())
+                .unwrap_or_else(|_| usage_error("a seed is a whole number"));
+            return fleet_model::trace(fleet, seed);
         }
         if flag == "--fleet-model" {
             let seeds = args.next().and_then(|seeds| seeds.parse().ok()).unwrap_or(21);
