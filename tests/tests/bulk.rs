@@ -25,6 +25,16 @@ fn processing_jobs(server: &MockServer, prefix: &str, count: usize) -> Vec<Strin
     ids
 }
 
+/// Every cancel in `results` succeeded, and every job of `ids` is cancelled on `server`.
+fn all_cancelled<T, E: std::fmt::Display>(server: &MockServer, ids: &[String], results: &[(String, Result<T, E>)]) {
+    let failed: Vec<String> =
+        results.iter().filter_map(|(id, result)| result.as_ref().err().map(|error| format!("{id}: {error}"))).collect();
+    assert!(failed.is_empty(), "{} of {} cancels failed, first: {:?}", failed.len(), results.len(), failed.first());
+    for id in ids {
+        assert_eq!(server.job(id).unwrap().status, JobStatus::Cancelled, "{id}");
+    }
+}
+
 fn limited_emulator() -> (MockServer, Vec<String>) {
     let server = MockServer::builder().api_key(KEY).worker_threads(2).start().unwrap();
     let ids = processing_jobs(&server, "bulk", JOBS);
@@ -42,12 +52,7 @@ fn through(connect: Connect) {
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let results = client.cancel_jobs(&refs, 8);
     let took = started.elapsed();
-    let failed: Vec<String> =
-        results.iter().filter_map(|(id, result)| result.as_ref().err().map(|error| format!("{id}: {error}"))).collect();
-    assert!(failed.is_empty(), "{} of {JOBS} cancels failed, first: {:?}", failed.len(), failed.first());
-    for id in &ids {
-        assert_eq!(server.job(id).unwrap().status, JobStatus::Cancelled, "{id}");
-    }
+    all_cancelled(&server, &ids, &results);
     let ledger = server.ledger();
     let floor = Duration::from_secs_f64(JOBS as f64 / RATE);
     eprintln!(
@@ -88,46 +93,28 @@ fn thirty_cancels_behind_ten_a_second_all_succeed() {
     let started = Instant::now();
     let results = sendkit_ureq::Client::new(config).cancel_jobs(ids.iter().cloned(), 8);
     let took = started.elapsed();
-    assert!(results.iter().all(|(_, result)| result.is_ok()), "{:?}", results.iter().find(|(_, r)| r.is_err()));
-    for id in &ids {
-        assert_eq!(server.job(id).unwrap().status, JobStatus::Cancelled);
-    }
+    all_cancelled(&server, &ids, &results);
     eprintln!("30 cancels behind 10/s in {took:?}, {} refused", server.ledger().rate_limited);
 }
 
 /// Several processes splitting a key's limit each set their share with `max_rate`: the batch of the report, behind
 /// 25 requests a second, sent at 10 a second meets no refusal at all (without it, the pacer finds the limit by its
 /// refusals: 4-6 of them here).
-fn under_a_max_rate(connect: Connect) {
+fn a_max_rate_under_the_limit_meets_no_refusal(connect: Connect) {
     let server = MockServer::builder().api_key(KEY).start().unwrap();
     let ids = processing_jobs(&server, "shared", 12);
     server.inject(Fault::rate_limit(25.0, 3));
     let config = Config::builder(KEY).base_url(server.base_url()).proxy(Proxy::Off).max_rate(10.0).build().unwrap();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let results = connect(config).cancel_jobs(&refs, 8);
-    assert!(results.iter().all(|(_, result)| result.is_ok()), "{:?}", results.iter().find(|(_, r)| r.is_err()));
-    for id in &ids {
-        assert_eq!(server.job(id).unwrap().status, JobStatus::Cancelled, "{id}");
-    }
+    all_cancelled(&server, &ids, &results);
     assert_eq!(server.ledger().rate_limited, 0, "no request over the share, so none refused");
 }
 
-#[test]
-fn a_max_rate_under_the_limit_meets_no_refusal_through_ureq() {
-    under_a_max_rate(sendkit_tests::ureq);
-}
-
-#[test]
-fn a_max_rate_under_the_limit_meets_no_refusal_through_hyper() {
-    under_a_max_rate(sendkit_tests::hyper);
-}
-
 /// A share too small for a call's deadline ends the call before it is sent, and says which setting did.
-fn a_share_with_no_slot_in_time(connect: Connect) {
+fn a_share_with_no_slot_before_the_deadline_ends_the_call_unsent(connect: Connect) {
     let server = MockServer::builder().api_key(KEY).start().unwrap();
-    for id in ["share_1", "share_2"] {
-        server.insert_job(Job::new(id, JobType::EmailVerification, JobStatus::Processing));
-    }
+    let ids = processing_jobs(&server, "share", 2);
     let config = Config::builder(KEY)
         .base_url(server.base_url())
         .proxy(Proxy::Off)
@@ -136,28 +123,24 @@ fn a_share_with_no_slot_in_time(connect: Connect) {
         .build()
         .unwrap();
     let client = connect(config);
-    client.cancel_job("share_1").unwrap();
-    let error = client.cancel_job("share_2").unwrap_err();
+    client.cancel_job(&ids[0]).unwrap();
+    let error = client.cancel_job(&ids[1]).unwrap_err();
     assert!(error.is_rate_limited() && !error.may_have_taken_effect(), "{error:?}");
     assert_eq!(error.status(), None, "no request went, so no server answered a status");
     let message = error.to_string();
     assert!(
-        message.starts_with(
-            "cancel_job share_2: not sent: max_rate (1 a second) leaves it no slot within the call's deadline \
-             (retry after "
-        ),
+        message.starts_with(&format!(
+            "cancel_job {}: not sent: max_rate (1 a second) leaves it no slot within the call's deadline (retry \
+             after ",
+            ids[1]
+        )),
         "{message}"
     );
     assert!(!message.contains("HTTP"), "{message}");
-    assert_eq!(server.job("share_2").unwrap().status, JobStatus::Processing, "never sent");
+    assert_eq!(server.job(&ids[1]).unwrap().status, JobStatus::Processing, "never sent");
 }
 
-#[test]
-fn a_share_with_no_slot_before_the_deadline_ends_the_call_unsent_through_ureq() {
-    a_share_with_no_slot_in_time(sendkit_tests::ureq);
-}
-
-#[test]
-fn a_share_with_no_slot_before_the_deadline_ends_the_call_unsent_through_hyper() {
-    a_share_with_no_slot_in_time(sendkit_tests::hyper);
-}
+sendkit_tests::through_both_adapters!(
+    a_max_rate_under_the_limit_meets_no_refusal,
+    a_share_with_no_slot_before_the_deadline_ends_the_call_unsent
+);
