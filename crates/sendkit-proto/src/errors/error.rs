@@ -768,17 +768,16 @@ pub enum InvalidInput {
 /// taken effect (and why, and what to do), or shown by a read not to have taken effect.
 struct Effect<'a>(&'a Error);
 
-/// A 429 as `HTTP 429 CODE: message`; a call the pacer ended unsent as its message alone (`not sent: ...`).
+/// A 429 as `HTTP 429 CODE: message`; a call the pacer ended unsent as its message alone (`not sent: ...`, which
+/// the call always gives it).
 struct Refusal<'a>(&'a Error);
 
 impl fmt::Display for Refusal<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Error::RateLimited { call, status, code, message, .. } = self.0 else { return Ok(()) };
-        let message = message.as_deref().filter(|m| !m.is_empty()).map(Escaped);
-        match (call.never_sent(), message) {
-            (true, Some(message)) => write!(f, "{message}"),
-            (true, None) => f.write_str("not sent: the pacer had no slot for it in time"),
-            (false, message) => {
+        match message.as_deref().filter(|m| !m.is_empty()).map(Escaped) {
+            Some(message) if call.never_sent() => write!(f, "{message}"),
+            message => {
                 write!(f, "HTTP {} {}{}", status.as_u16(), CodeOr(code, "rate limited"), Optional(": ", message, ""))
             }
         }
