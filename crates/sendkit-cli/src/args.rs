@@ -88,8 +88,9 @@ pub struct Global {
     #[arg(long, value_name = "DURATION", value_parser = duration_or_zero)]
     pub deadline: Option<Duration>,
     /// Send at most this many requests a second: this process's share of a key's limit, when several split it
-    /// (2.5 each for four processes behind 10 a second) [default: no limit but the server's]
-    #[arg(long, value_name = "PER_SECOND", value_parser = per_second)]
+    /// (2.5 each for four processes behind 10 a second); 0 for no limit but the server's, over a profile's
+    /// [default: no limit but the server's]
+    #[arg(long, value_name = "PER_SECOND", value_parser = per_second_or_zero)]
     pub max_rate: Option<f64>,
 }
 
@@ -111,11 +112,12 @@ impl Global {
     }
 }
 
-/// A number of requests a second, above zero: `2.5`. (The SDK refuses one under an hour's one request, and says so.)
-pub(crate) fn per_second(text: &str) -> Result<f64, String> {
+/// A number of requests a second, or zero for no limit: `2.5`, `0`. (The SDK refuses a rate under an hour's one
+/// request, and says so.)
+pub(crate) fn per_second_or_zero(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
-        _ => Err(format!("{text:?} is not a number of requests a second above zero, such as 2.5")),
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a number of requests a second, such as 2.5 (or 0 for no limit)")),
     }
 }
 

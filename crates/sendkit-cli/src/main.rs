@@ -235,9 +235,10 @@ impl Settings {
             (None, None) => (Some(Config::DEFAULT_DEADLINE), Source::Default),
         };
         let concurrency = profile.concurrency.map_or((8, Source::Default), |n| (n, Source::Profile));
+        // Zero, from a flag or a profile, is no limit, as for the deadline: the flag's lifts a profile's.
         let max_rate = match (global.max_rate, profile.max_rate().map_err(in_profile)?) {
-            (Some(rate), _) => (Some(rate), Source::Flag("--max-rate".into())),
-            (None, Some(rate)) => (Some(rate), Source::Profile),
+            (Some(rate), _) => ((rate > 0.0).then_some(rate), Source::Flag("--max-rate".into())),
+            (None, Some(rate)) => ((rate > 0.0).then_some(rate), Source::Profile),
             (None, None) => (None, Source::Default),
         };
         Ok(Self { key, base_url, workspace, attempt_timeout, deadline, max_rate, concurrency })

@@ -138,10 +138,12 @@ impl Profile {
         }
     }
 
-    /// The profile's `max_rate`, checked as the flag is: a number of requests a second above zero.
+    /// The profile's `max_rate`, checked as the flag is: a number of requests a second, or zero for no limit.
     pub fn max_rate(&self) -> Result<Option<f64>, String> {
         self.max_rate
-            .map(|rate| crate::args::per_second(&rate.to_string()).map_err(|reason| format!("max_rate: {reason}")))
+            .map(|rate| {
+                crate::args::per_second_or_zero(&rate.to_string()).map_err(|reason| format!("max_rate: {reason}"))
+            })
             .transpose()
     }
 

@@ -676,6 +676,9 @@ fn profiles_give_settings_below_flags_and_the_environment() {
     assert!(flagged.contains(&format!("base URL:        {closed} (from SENDKIT_BASE_URL)")), "{flagged}");
     assert!(flagged.contains("deadline:        5s (from --deadline)"), "{flagged}");
     assert!(flagged.contains("max rate:        3/s (from --max-rate)"), "{flagged}");
+    // Zero lifts the profile's share for one run, as `--deadline 0` lifts its deadline.
+    let lifted = text(&with_profiles(&file, &["config", "--max-rate", "0"], &[]).stdout);
+    assert!(lifted.contains("max rate:        none (from --max-rate)"), "{lifted}");
     // A share the SDK refuses is named where it was given.
     let tiny = with_profiles(&file, &["get", "pending_1", "--profile", "tiny"], &[]);
     assert_eq!(code(&tiny), 2);
@@ -684,6 +687,8 @@ fn profiles_give_settings_below_flags_and_the_environment() {
         "{}",
         text(&tiny.stderr)
     );
+    let untied = with_profiles(&file, &["get", "pending_1", "--profile", "tiny", "--max-rate", "0"], &[]);
+    assert_eq!(code(&untied), 0, "{}", text(&untied.stderr));
 
     // A profile that is not there, and a key others could read, are refused with what to do.
     let missing = with_profiles(&file, &["get", "pending_1", "--profile", "nope"], &[]);
