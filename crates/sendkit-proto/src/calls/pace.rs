@@ -49,9 +49,10 @@ pub enum Slot {
 /// (BENCHMARKS.md, `sendkit-bench --fleet`): one to eight processes sharing a key behind 50 requests a second use
 /// 0.93-0.98 of it together, at fair shares, with at most about 0.2 refusals (429s) per accepted request; with a
 /// limiter's RateLimit headers, 0.03 or fewer. Where it falls short:
-/// - Runs of a few seconds end with some of the limit unused: processes that start together take unequal shares in
-///   the first second, even them out slowly, and so finish apart (eight processes with 100 jobs each behind 100 a
-///   second: 0.85-0.88 of it).
+/// - Runs of a few seconds end with some of the limit unused: a 429 cuts one process at a time, which ones is chance,
+///   and a short run has too few refusals to even the shares out again, so processes with equal work finish seconds
+///   apart (eight processes with 100 jobs each behind 100 a second: 0.85-0.88 of it; simulated, a start equal for
+///   all changes nothing).
 /// - Its curve runs in seconds, whatever the limit. One process alone uses about 0.8 of a limit of 200 a second and
 ///   two thirds of 1,000; four processes sharing 10 a second meet about 0.6 refusals per accepted request.
 ///
