@@ -17,29 +17,34 @@ pub enum Slot {
 /// An adaptive limit on the rate of requests, shared by every call made with one [`Config`](crate::Config) (and its
 /// clones): every call of a client, of its `cancel_jobs`, its waits and the settling reads.
 ///
-/// It opens as TCP's slow start does: in its first [`Pacer::OPENING`], the first request goes alone and each
-/// accepted answer lets two more go, so that processes starting together behind one key do not each send a whole
-/// batch into a limiter the first has already emptied. Then it sends freely until the server answers 429. From then
-/// on, until no 429 has come for [`Pacer::FORGET_AFTER`], requests are spaced to a rate that follows CUBIC's curve
-/// (RFC 9438, as smithy's adaptive retry does for rates): on a 429 the rate drops to 70% of the rate it had
-/// reached (80% while this process is refused rarely: few or none share its key), then comes back to that rate in
-/// time — fast while far below it, slowly near it — and probes past it, slowly at first, then doubling, so that a
-/// process whose neighbours have finished soon takes up what they leave.
-/// The first 429 knows no rate reached: the curve starts under the rate of answers *accepted* (raised as the first
-/// burst's late answers come in), but not under a quarter of what was sent, and aims at what was sent, at most four
-/// times what was accepted, and doubles its rate from there until the next 429 (the first says only that the limiter's
-/// burst is spent, not how fast it refills; the next is measured against the rate sent lately), the faster when its
-/// first requests were mostly refused (others had taken the limit), so that it is not left far below them. A rate below
-/// its last peak gives up half of the difference (CUBIC's fast convergence), so that processes sharing a key, none
-/// knowing of the others, converge to a fair share of the limit without synchronising; a limiter saying nothing is left
-/// counts as a 429, one saying one request is left gives up a little of the rate (before the refusal), and one saying
-/// its budget is nearly whole (others have finished, or the rate was cut further than it had to be) doubles the rate
-/// while it says so; in the opening, no more requests go than it says are left; a `Retry-After` (on a 429, or a 503's)
-/// holds every call until it has passed. The rate grows with time, not with answers, so that a process that gets few
-/// answers is not starved by one that gets many. While nothing paces or holds the calls, it only counts them, each
-/// thread on its own counters, so that calls on different cores share nothing through it. A config's
-/// [`max_rate`](crate::ConfigBuilder::max_rate) is a ceiling over all of this: the requests are never closer
-/// together than it allows, from the first.
+/// - **Opening.** In its first [`Pacer::OPENING`] it opens as TCP's slow start does: the first request goes alone
+///   and each accepted answer lets two more go, so that processes starting together behind one key do not each send
+///   a whole batch into a limiter the first has already emptied. Then it sends freely until the server answers 429.
+/// - **Pacing.** From then on, until no 429 has come for [`Pacer::FORGET_AFTER`], requests are spaced to a rate
+///   that follows CUBIC's curve (RFC 9438, as smithy's adaptive retry does for rates). On a 429 the rate drops to
+///   70% of the rate it had reached (80% while this process is refused rarely: few or none share its key). It then
+///   comes back to that rate in time, fast while far below it and slowly near it, and probes past it, slowly at
+///   first, then doubling, so that a process whose neighbours have finished soon takes up what they leave. The rate
+///   grows with time, not with answers, so that a process that gets few answers is not starved by one that gets
+///   many.
+/// - **The first 429** knows no rate reached, and says only that the limiter's burst is spent, not how fast it
+///   refills. The curve starts under the rate of answers *accepted* (raised as the first burst's late answers come
+///   in), but not under a quarter of what was sent, and aims at what was sent, at most four times what was accepted.
+///   It doubles its rate from there until the next 429, which is measured against the rate sent lately; the faster
+///   when its first requests were mostly refused (others had taken the limit), so that it is not left far below
+///   them.
+/// - **Sharing a key.** A rate below its last peak gives up half of the difference (CUBIC's fast convergence), so
+///   that processes sharing a key, none knowing of the others, converge to a fair share of the limit without
+///   synchronising.
+/// - **What a limiter reports.** One saying nothing is left counts as a 429; one saying one request is left gives
+///   up a little of the rate (before the refusal); one saying its budget is nearly whole (others have finished, or
+///   the rate was cut further than it had to be) doubles the rate while it says so. In the opening, no more requests
+///   go than it says are left. A `Retry-After` (on a 429, or a 503's) holds every call until it has passed.
+/// - **Cost.** While nothing paces or holds the calls, it only counts them, each thread on its own counters, so that
+///   calls on different cores share nothing through it.
+/// - **A ceiling.** A config's [`max_rate`](crate::ConfigBuilder::max_rate) is a ceiling over all of this: the
+///   requests are never closer together than it allows, from the first.
+///
 /// Sans-IO like the rest of proto: the caller passes the time in, and [`Call`](crate::Call) turns a wait into a
 /// [`Step::Sleep`](crate::Step::Sleep).
 ///
