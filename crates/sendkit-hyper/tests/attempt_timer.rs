@@ -98,3 +98,34 @@ fn many_attempts_at_once_on_two_workers_each_end_at_their_timeout_or_their_answe
         }
     });
 }
+
+/// A worker of a multi-threaded runtime keeps its attempts' timers; inside `block_in_place` the same thread may then
+/// drive a current-thread runtime of its own: the attempt made there ends at its own timeout all the same.
+#[test]
+fn an_attempt_driven_inside_block_in_place_on_another_runtime_times_out() {
+    let server = MockServer::start();
+    // One worker, so that the thread inside `block_in_place` is the one that kept the warm reads' timers.
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+    let client = client(&server, Duration::from_millis(300));
+    runtime.block_on(async {
+        // Answered on the worker, which keeps the attempts' timers.
+        let warm = tokio::spawn({
+            let client = client.clone();
+            async move {
+                for n in 0..4 {
+                    let read = client.get_job(&format!("job_{n}")).await;
+                    assert!(matches!(read, Err(Error::NotFound { .. })), "{read:?}");
+                }
+            }
+        });
+        warm.await.expect("the warm reads");
+        server.inject(Fault::status(200).delay(Duration::from_secs(3)).on(Route::Get).times(1));
+        let slow = tokio::spawn({
+            let client = client.clone();
+            async move { tokio::task::block_in_place(|| current_thread().block_on(read_too_slow_an_answer(&client))) }
+        });
+        let outcome = slow.await.expect("the slow read");
+        assert!(timed_out(outcome), "the attempt on the inner runtime must end at its 300 ms");
+    });
+}
