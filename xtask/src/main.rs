@@ -21,7 +21,10 @@
 //! - `msrv`: every crate the published crates build with declares a `rust-version` no newer than ours.
 //! - `semver`: `cargo semver-checks` of the publishable library crates against the last release's tag (installs
 //!   the tool when missing).
+//! - `ab BEFORE AFTER [--pairs 20] [--rounds 40] [--only WORD] [--row NAME]`: two builds of `sendkit-bench` run in
+//!   turn, pair after pair, and the mean of their paired ratios' differences with its standard error (see `ab.rs`).
 
+mod ab;
 mod figures;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +35,8 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str =
     "usage: cargo xtask <ci | examples | sim [--seeds N] [--from S] | sim --seed S | soak [--ops N] [--concurrency N] \
-     [--threads N] | fuzz [--seconds N] | bench | weight [--clean-builds] [--write] | msrv | semver>";
+     [--threads N] | fuzz [--seconds N] | bench | weight [--clean-builds] [--write] | msrv | semver | ab BEFORE AFTER \
+     [--pairs 20] [--rounds 40] [--only WORD] [--row NAME]>";
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1);
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         }
         Some("msrv") => figures::msrv(),
         Some("semver") => figures::semver(),
+        Some("ab") => ab::ab(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => Err(USAGE.to_owned()),
     };
     match result {
