@@ -22,9 +22,30 @@ fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
 }
 
+fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("a runtime")
+}
+
 /// The read of a job the server answers only after 3 s, under a 200 ms timeout.
 async fn read_too_slow_an_answer(client: &Client) -> Result<(), Error> {
     client.get_job("job_slow").await.map(drop)
+}
+
+/// `reads` reads of jobs the server does not have, each spawned onto the runtime's workers, each answered (404):
+/// the workers keep their attempts' timers.
+async fn answered_reads_on_the_workers(client: &Client, reads: usize) {
+    let reads: Vec<_> = (0..reads)
+        .map(|n| {
+            tokio::spawn({
+                let client = client.clone();
+                async move { client.get_job(&format!("job_{n}")).await }
+            })
+        })
+        .collect();
+    for read in reads {
+        let read = read.await.expect("a read");
+        assert!(matches!(read, Err(Error::NotFound { .. })), "{read:?}");
+    }
 }
 
 fn timed_out(outcome: Result<(), Error>) -> bool {
@@ -68,22 +89,11 @@ fn a_shorter_timeout_after_a_longer_one_fires_at_the_shorter() {
 #[test]
 fn many_attempts_at_once_on_two_workers_each_end_at_their_timeout_or_their_answer() {
     let server = MockServer::start();
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    let runtime = multi_thread(2);
     let client = client(&server, Duration::from_millis(300));
     runtime.block_on(async {
         // Warm: every worker keeps timers from answered attempts.
-        let reads: Vec<_> = (0..32)
-            .map(|n| {
-                tokio::spawn({
-                    let client = client.clone();
-                    async move { client.get_job(&format!("job_{n}")).await }
-                })
-            })
-            .collect();
-        for read in reads {
-            assert!(matches!(read.await.expect("a read"), Err(Error::NotFound { .. })));
-        }
+        answered_reads_on_the_workers(&client, 32).await;
         server.inject(Fault::status(200).delay(Duration::from_secs(3)).on(Route::Get).times(8));
         let reads: Vec<_> = (0..8)
             .map(|_| {
@@ -105,21 +115,11 @@ fn many_attempts_at_once_on_two_workers_each_end_at_their_timeout_or_their_answe
 fn an_attempt_driven_inside_block_in_place_on_another_runtime_times_out() {
     let server = MockServer::start();
     // One worker, so that the thread inside `block_in_place` is the one that kept the warm reads' timers.
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
+    let runtime = multi_thread(1);
     let client = client(&server, Duration::from_millis(300));
     runtime.block_on(async {
         // Answered on the worker, which keeps the attempts' timers.
-        let warm = tokio::spawn({
-            let client = client.clone();
-            async move {
-                for n in 0..4 {
-                    let read = client.get_job(&format!("job_{n}")).await;
-                    assert!(matches!(read, Err(Error::NotFound { .. })), "{read:?}");
-                }
-            }
-        });
-        warm.await.expect("the warm reads");
+        answered_reads_on_the_workers(&client, 4).await;
         server.inject(Fault::status(200).delay(Duration::from_secs(3)).on(Route::Get).times(1));
         let slow = tokio::spawn({
             let client = client.clone();
