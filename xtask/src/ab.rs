@@ -99,10 +99,8 @@ fn summary(pairs: &[(f64, f64)]) -> Option<Summary> {
 /// One run of `binary`: the paired median of the plan's row.
 fn measure(binary: &PathBuf, plan: &Plan) -> Result<f64, String> {
     let rounds = plan.rounds.to_string();
-    let output = Command::new(binary)
-        .args(["--rounds", &rounds, "--server", "fixed", "--only", &plan.only])
-        .output()
-        .map_err(|err| format!("cannot run {}: {err}", binary.display()))?;
+    let output =
+        crate::run(Command::new(binary).args(["--rounds", &rounds, "--server", "fixed", "--only", &plan.only]))?;
     if !output.status.success() {
         return Err(format!("{} failed: {}", binary.display(), String::from_utf8_lossy(&output.stderr)));
     }
