@@ -24,6 +24,7 @@ use sendkit_model::{Job, JobStatus, JobType, SuccessEnvelope};
 use sendkit_proto::{Config, RetryPolicy};
 
 mod bulk;
+mod callgrind;
 mod fleet;
 mod fleet_model;
 mod tls;
@@ -537,19 +538,28 @@ const COUNTED: [&str; 12] = [
 /// server's share is the same for every contender), counted by valgrind's callgrind. Each contender runs alone,
 /// for `ops` calls and for `3 * ops`; the difference over `2 * ops` is the cost per call without start-up. Unlike
 /// time on a shared 2-core machine, the count is the same from run to run within a fraction of a percent; it does
-/// not see waiting or scheduling (valgrind runs one thread at a time).
+/// not see waiting or scheduling (valgrind runs one thread at a time). Beside it, the locked (atomic) instructions
+/// per call, and the code run on every call: the cache lines of code holding an instruction that ran at least as
+/// often as the longer run made calls, which on this machine costs more at concurrency 16 than its instructions
+/// do (see the `callgrind` module).
 fn count_instructions(ops: usize) {
-    let Some(per_call) = instructions_per_call(&COUNTED, ops) else { return };
+    let Some(per_call) = instructions_per_call(&COUNTED, ops, true) else { return };
     println!("instructions per call, valgrind callgrind, fixed-answer server, {ops} and {} calls", 3 * ops);
-    println!("| contender | instructions per call | SDK / raw |");
-    println!("| --- | ---: | ---: |");
-    for (name, cost) in &per_call {
-        let ratio = name
+    println!("| contender | instructions per call | SDK / raw | locked instructions per call | code run on every call | SDK over raw |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    for (name, counted) in &per_call {
+        let raw = name
             .strip_prefix("sendkit-")
             .and_then(|rest| per_call.iter().find(|(n, _)| *n == format!("raw {rest}")))
-            .map(|(_, raw)| format!("{:.4}", cost / raw))
-            .unwrap_or_default();
-        println!("| {name} | {cost:.0} | {ratio} |");
+            .map(|(_, raw)| raw);
+        let ratio = raw.map(|raw| format!("{:.4}", counted.instructions / raw.instructions)).unwrap_or_default();
+        let kib = |bytes: u64| bytes as f64 / 1024.0;
+        let code = counted.code.map(|code| format!("{:.1} KiB", kib(code))).unwrap_or_default();
+        let more = match (counted.code, raw.and_then(|raw| raw.code)) {
+            (Some(sdk), Some(raw)) => format!("{:+.1} KiB", kib(sdk) - kib(raw)),
+            _ => String::new(),
+        };
+        println!("| {name} | {:.0} | {ratio} | {:.0} | {code} | {more} |", counted.instructions, counted.locked);
     }
 }
 
@@ -566,8 +576,9 @@ const INSTRUCTION_LIMITS: [(&str, &str, f64); 2] =
 /// than [`INSTRUCTION_LIMITS`] allows. Without valgrind it says so and passes.
 fn guard_instructions(ops: usize) {
     let names: Vec<&str> = INSTRUCTION_LIMITS.iter().flat_map(|(sdk, raw, _)| [*sdk, *raw]).collect();
-    let Some(per_call) = instructions_per_call(&names, ops) else { return };
-    let cost = |name: &str| per_call.iter().find(|(n, _)| *n == name).map_or(f64::NAN, |(_, cost)| *cost);
+    let Some(per_call) = instructions_per_call(&names, ops, false) else { return };
+    let cost =
+        |name: &str| per_call.iter().find(|(n, _)| *n == name).map_or(f64::NAN, |(_, counted)| counted.instructions);
     let mut over = false;
     for (sdk, raw, limit) in INSTRUCTION_LIMITS {
         let ratio = cost(sdk) / cost(raw);
@@ -584,18 +595,35 @@ fn guard_instructions(ops: usize) {
     }
 }
 
-/// Instructions per call of each of `names` against the fixed-answer server, or `None` (said) where valgrind is
-/// missing or cannot run the bench. A contender that fails under valgrind (a panic: the bench's own or the SDK's
-/// failure) stops the count with its message: a count of a failed run would be no count at all.
-fn instructions_per_call<'a>(names: &[&'a str], ops: usize) -> Option<Vec<(&'a str, f64)>> {
+/// What callgrind counted of one contender, per call.
+struct Counted {
+    instructions: f64,
+    /// Instructions with a `lock` prefix (callgrind's "global bus events"): atomic operations.
+    locked: f64,
+    /// Bytes of the cache lines of code run on every call, when asked for.
+    code: Option<u64>,
+}
+
+/// What callgrind counts of each of `names` against the fixed-answer server, per call, or `None` (said) where
+/// valgrind is missing or cannot run the bench. With `code`, the longer run also writes its profile by instruction
+/// (to a file in the temporary directory, removed once read) for the code run on every call. A contender that
+/// fails under valgrind (a panic: the bench's own or the SDK's failure) stops the count with its message: a count
+/// of a failed run would be no count at all.
+fn instructions_per_call<'a>(names: &[&'a str], ops: usize, code: bool) -> Option<Vec<(&'a str, Counted)>> {
     if !available("valgrind", &["--version"]) {
         println!("valgrind is not installed: nothing counted");
         return None;
     }
     let me = std::env::current_exe().expect("the bench's own path");
-    let count = |name: &str, ops: usize| -> Option<f64> {
-        let output = Command::new("valgrind")
-            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+    // One run: (instructions, locked instructions), and the code run at least once a call when a profile is kept.
+    let count = |name: &str, ops: usize, profile: Option<&std::path::Path>| -> Option<(f64, f64, Option<u64>)> {
+        let mut valgrind = Command::new("valgrind");
+        valgrind.args(["--tool=callgrind", "--collect-bus=yes"]);
+        match profile {
+            Some(path) => valgrind.arg("--dump-instr=yes").arg(format!("--callgrind-out-file={}", path.display())),
+            None => valgrind.arg("--callgrind-out-file=/dev/null"),
+        };
+        let output = valgrind
             .arg(&me)
             .args(["--server", "fixed", "--rounds", "1", "--ops", &ops.to_string(), "--only", &format!("={name}")])
             .output()
@@ -604,19 +632,43 @@ fn instructions_per_call<'a>(names: &[&'a str], ops: usize) -> Option<Vec<(&'a s
         if text.contains("panicked at") {
             panic!("{name} failed under valgrind: {text}");
         }
-        // callgrind's summary: "==PID== Collected : N"
-        let collected = text.lines().find_map(|line| line.split("Collected :").nth(1)?.trim().parse::<f64>().ok());
-        if !output.status.success() || collected.is_none() {
-            // valgrind itself could not run it (an instruction it does not know, say): nothing to say of our code.
-            let tail: Vec<&str> = text.lines().rev().take(5).collect();
-            println!("valgrind could not count {name} ({}): nothing counted; its last words: {tail:?}", output.status);
-            return None;
-        }
-        collected
+        // callgrind's summary, one count per event asked for: "==PID== Collected : IR GE"
+        let collected: Option<Vec<f64>> = text
+            .lines()
+            .find_map(|line| line.split("Collected :").nth(1))
+            .and_then(|counts| counts.split_whitespace().map(|n| n.parse().ok()).collect());
+        let (instructions, locked) = match collected.as_deref() {
+            Some([instructions, locked]) if output.status.success() => (*instructions, *locked),
+            _ => {
+                // valgrind itself could not run it (an instruction it does not know, say): nothing to say of our code.
+                let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                println!(
+                    "valgrind could not count {name} ({}): nothing counted; its last words: {tail:?}",
+                    output.status
+                );
+                return None;
+            }
+        };
+        let code = profile.and_then(|path| {
+            let text = std::fs::read_to_string(path).ok();
+            let _ = std::fs::remove_file(path);
+            callgrind::code_run_at_least(&text?, ops as u64)
+        });
+        Some((instructions, locked, code))
     };
     let mut per_call = Vec::with_capacity(names.len());
     for name in names {
-        per_call.push((*name, (count(name, 3 * ops)? - count(name, ops)?) / (2 * ops) as f64));
+        let profile = code.then(|| {
+            let file = format!("sendkit-bench-{}-{}.callgrind", std::process::id(), name.replace([' ', '=', '+'], "_"));
+            std::env::temp_dir().join(file)
+        });
+        let (many, many_locked, code) = count(name, 3 * ops, profile.as_deref())?;
+        let (few, few_locked, _) = count(name, ops, None)?;
+        let calls = (2 * ops) as f64;
+        per_call.push((
+            *name,
+            Counted { instructions: (many - few) / calls, locked: (many_locked - few_locked) / calls, code },
+        ));
     }
     Some(per_call)
 }
@@ -652,7 +704,7 @@ fn micros(d: Duration) -> String {
 const USAGE: &str = "usage:
   sendkit-bench [--rounds 5] [--ops 4000] [--peer-ops 200] [--only WORD | --only =NAME] [--server fixed|emulator]
   sendkit-bench --tls [--rounds 5] [--ops 4000]      # HTTP/1.1 against HTTP/2 over TLS
-  sendkit-bench --instructions [--ops 1000]           # instructions per call, counted under valgrind
+  sendkit-bench --instructions [--ops 1000]           # instructions, atomics and code run per call, under valgrind
   sendkit-bench --instructions-guard [--ops 1000]     # fails if a client spends more over raw than it may (CI)
   sendkit-bench --bulk [--rounds 5] [--ops 2000] [--peer-ops 200]   # bulk cancels at 20 ms a call
   sendkit-bench --fleet-model [SEEDS]                 # the fleet in simulated time (21 seeds)
