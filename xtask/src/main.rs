@@ -230,10 +230,10 @@ fn ci() -> Result<(), String> {
     free_on_ci(&["debug", "package"]);
     figures::semver()?;
     free_on_ci(&["semver-checks"]);
-    // Instructions per call against the raw clients, counted under valgrind: the same from run to run, so the hot
-    // path's cost is guarded where a timed test would flake.
+    // Instructions and code run per call against the raw clients, counted under valgrind: the same from run to
+    // run, so the hot path's cost is guarded where a timed test would flake.
     step(
-        "instructions per call against raw hyper and ureq",
+        "instructions and code per call against raw hyper and ureq",
         cargo().args(["run", "--release", "--quiet", "-p", "sendkit-bench", "--", "--instructions-guard"]),
     )?;
     free_on_ci(&["release"]);
