@@ -86,6 +86,7 @@ pub struct Call<'c, O: Operation> {
     /// The attempt under way, for the observer, when the config has one.
     sent: Option<Sent>,
     done: bool,
+    /// The jitter's xorshift state; 0 until the first retry seeds it.
     random: u64,
     trace: Trace,
 }
@@ -96,8 +97,6 @@ impl<'c, O: Operation> Call<'c, O> {
 
     /// Carry out `operation` with `config`'s settings.
     pub fn new(operation: O, config: &'c Config) -> Self {
-        // Jitter needs randomness, not security; std's per-process random hash keys give it without a clock.
-        let random = RandomState::new().build_hasher().finish() | 1;
         let trace = Trace::call(operation.name(), operation.job_id());
         Self {
             operation,
@@ -115,7 +114,7 @@ impl<'c, O: Operation> Call<'c, O> {
             budget: None,
             sent: None,
             done: false,
-            random,
+            random: 0,
             trace,
         }
     }
@@ -324,8 +323,13 @@ impl<'c, O: Operation> Call<'c, O> {
         });
     }
 
-    /// xorshift64*: plenty for spreading retries apart.
+    /// xorshift64*: plenty for spreading retries apart. Seeded at the first retry, so that a call that needs none
+    /// (nearly every one) spends nothing on it: jitter needs randomness, not security, and std's per-process random
+    /// hash keys give it without a clock.
     fn next_random(&mut self) -> u64 {
+        if self.random == 0 {
+            self.random = RandomState::new().build_hasher().finish() | 1;
+        }
         self.random ^= self.random >> 12;
         self.random ^= self.random << 25;
         self.random ^= self.random >> 27;
