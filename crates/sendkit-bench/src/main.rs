@@ -575,7 +575,7 @@ const INSTRUCTION_LIMITS: [(&str, &str, f64); 2] =
 /// The most code, in KiB, each client may run on every call beyond what its raw counterpart runs, checked beside
 /// [`INSTRUCTION_LIMITS`]. Instructions alone miss what costs sendkit-hyper most at concurrency 16: there each KiB
 /// of code run on every call costs about 0.26% of the rate (BENCHMARKS.md, "the code run on every call"). On
-/// 2026-12-06 the excess was 14.6-15.7 KiB (hyper) and 11.8-13.3 KiB (ureq): steady within 0.3 KiB from run to
+/// 2026-12-06 the excess was 14.1-15.7 KiB (hyper) and 11.8-13.3 KiB (ureq): steady within 0.3 KiB from run to
 /// run, within about 1 KiB from build to build (code moves across cache lines). The limits leave about 4 KiB, 1% at
 /// concurrency 16, before a change must say why its calls run more code.
 const CODE_LIMITS_KIB: [f64; 2] = [20.0, 17.0];
