@@ -543,7 +543,7 @@ const COUNTED: [&str; 12] = [
 /// often as the longer run made calls, which on this machine costs more at concurrency 16 than its instructions
 /// do (see the `callgrind` module).
 fn count_instructions(ops: usize) {
-    let Some(per_call) = instructions_per_call(&COUNTED, ops, true) else { return };
+    let Some(per_call) = instructions_per_call(&COUNTED, ops) else { return };
     println!("instructions per call, valgrind callgrind, fixed-answer server, {ops} and {} calls", 3 * ops);
     println!("| contender | instructions per call | SDK / raw | locked instructions per call | code run on every call | SDK over raw |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -553,10 +553,9 @@ fn count_instructions(ops: usize) {
             .and_then(|rest| per_call.iter().find(|(n, _)| *n == format!("raw {rest}")))
             .map(|(_, raw)| raw);
         let ratio = raw.map(|raw| format!("{:.4}", counted.instructions / raw.instructions)).unwrap_or_default();
-        let kib = |bytes: u64| bytes as f64 / 1024.0;
-        let code = counted.code.map(|code| format!("{:.1} KiB", kib(code))).unwrap_or_default();
-        let more = match (counted.code, raw.and_then(|raw| raw.code)) {
-            (Some(sdk), Some(raw)) => format!("{:+.1} KiB", kib(sdk) - kib(raw)),
+        let code = counted.code_kib().map(|code| format!("{code:.1} KiB")).unwrap_or_default();
+        let more = match (counted.code_kib(), raw.and_then(Counted::code_kib)) {
+            (Some(sdk), Some(raw)) => format!("{:+.1} KiB", sdk - raw),
             _ => String::new(),
         };
         println!("| {name} | {:.0} | {ratio} | {:.0} | {code} | {more} |", counted.instructions, counted.locked);
@@ -575,7 +574,7 @@ const INSTRUCTION_LIMITS: [(&str, &str, f64); 2] =
 /// The most code, in KiB, each client may run on every call beyond what its raw counterpart runs, checked beside
 /// [`INSTRUCTION_LIMITS`]. Instructions alone miss what costs sendkit-hyper most at concurrency 16: there each KiB
 /// of code run on every call costs about 0.26% of the rate (BENCHMARKS.md, "the code run on every call"). On
-/// 2026-12-06 the excess was 14.1-15.7 KiB (hyper) and 11.8-13.3 KiB (ureq): steady within 0.3 KiB from run to
+/// 2026-12-06 the excess was 14.1-15.7 KiB (hyper) and 11.1-13.3 KiB (ureq): steady within 0.3 KiB from run to
 /// run, within about 1 KiB from build to build (code moves across cache lines). The limits leave about 4 KiB, 1% at
 /// concurrency 16, before a change must say why its calls run more code.
 const CODE_LIMITS_KIB: [f64; 2] = [20.0, 17.0];
@@ -585,11 +584,10 @@ const CODE_LIMITS_KIB: [f64; 2] = [20.0, 17.0];
 /// says so and passes.
 fn guard_instructions(ops: usize) {
     let names: Vec<&str> = INSTRUCTION_LIMITS.iter().flat_map(|(sdk, raw, _)| [*sdk, *raw]).collect();
-    let Some(per_call) = instructions_per_call(&names, ops, true) else { return };
+    let Some(per_call) = instructions_per_call(&names, ops) else { return };
     let counted = |name: &str| per_call.iter().find(|(n, _)| *n == name).map(|(_, counted)| counted);
     let cost = |name: &str| counted(name).map_or(f64::NAN, |counted| counted.instructions);
-    let code =
-        |name: &str| counted(name).and_then(|counted| counted.code).map_or(f64::NAN, |code| code as f64 / 1024.0);
+    let code = |name: &str| counted(name).and_then(Counted::code_kib).unwrap_or(f64::NAN);
     let mut over = false;
     for ((sdk, raw, limit), code_limit) in INSTRUCTION_LIMITS.into_iter().zip(CODE_LIMITS_KIB) {
         let ratio = cost(sdk) / cost(raw);
@@ -629,16 +627,23 @@ struct Counted {
     instructions: f64,
     /// Instructions with a `lock` prefix (callgrind's "global bus events"): atomic operations.
     locked: f64,
-    /// Bytes of the cache lines of code run on every call, when asked for.
+    /// Bytes of the cache lines of code run on every call, unless the profile could not be read.
     code: Option<u64>,
 }
 
+impl Counted {
+    /// The code run on every call, in KiB.
+    fn code_kib(&self) -> Option<f64> {
+        self.code.map(|bytes| bytes as f64 / 1024.0)
+    }
+}
+
 /// What callgrind counts of each of `names` against the fixed-answer server, per call, or `None` (said) where
-/// valgrind is missing or cannot run the bench. With `code`, the longer run also writes its profile by instruction
-/// (to a file in the temporary directory, removed once read) for the code run on every call. A contender that
+/// valgrind is missing or cannot run the bench. The longer run also writes its profile by instruction (to a file in
+/// the temporary directory, removed once read) for the code run on every call. A contender that
 /// fails under valgrind (a panic: the bench's own or the SDK's failure) stops the count with its message: a count
 /// of a failed run would be no count at all.
-fn instructions_per_call<'a>(names: &[&'a str], ops: usize, code: bool) -> Option<Vec<(&'a str, Counted)>> {
+fn instructions_per_call<'a>(names: &[&'a str], ops: usize) -> Option<Vec<(&'a str, Counted)>> {
     if !available("valgrind", &["--version"]) {
         println!("valgrind is not installed: nothing counted");
         return None;
@@ -687,11 +692,8 @@ fn instructions_per_call<'a>(names: &[&'a str], ops: usize, code: bool) -> Optio
     };
     let mut per_call = Vec::with_capacity(names.len());
     for name in names {
-        let profile = code.then(|| {
-            let file = format!("sendkit-bench-{}-{}.callgrind", std::process::id(), name.replace([' ', '=', '+'], "_"));
-            std::env::temp_dir().join(file)
-        });
-        let (many, many_locked, code) = count(name, 3 * ops, profile.as_deref())?;
+        let file = format!("sendkit-bench-{}-{}.callgrind", std::process::id(), name.replace([' ', '=', '+'], "_"));
+        let (many, many_locked, code) = count(name, 3 * ops, Some(&std::env::temp_dir().join(file)))?;
         let (few, few_locked, _) = count(name, ops, None)?;
         let calls = (2 * ops) as f64;
         per_call.push((
