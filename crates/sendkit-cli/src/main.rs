@@ -229,18 +229,20 @@ impl Settings {
         };
         let profile_deadline = profile.duration("deadline", profile.deadline.as_ref()).map_err(in_profile)?;
         // Zero, from a flag or a profile, is no deadline.
-        let deadline = match (global.deadline, profile_deadline) {
-            (Some(deadline), _) => ((!deadline.is_zero()).then_some(deadline), Source::Flag("--deadline".into())),
-            (None, Some(deadline)) => ((!deadline.is_zero()).then_some(deadline), Source::Profile),
-            (None, None) => (Some(Config::DEFAULT_DEADLINE), Source::Default),
+        let (deadline, source) = match (global.deadline, profile_deadline) {
+            (Some(deadline), _) => (deadline, Source::Flag("--deadline".into())),
+            (None, Some(deadline)) => (deadline, Source::Profile),
+            (None, None) => (Config::DEFAULT_DEADLINE, Source::Default),
         };
+        let deadline = ((!deadline.is_zero()).then_some(deadline), source);
         let concurrency = profile.concurrency.map_or((8, Source::Default), |n| (n, Source::Profile));
         // Zero, from a flag or a profile, is no limit, as for the deadline: the flag's lifts a profile's.
-        let max_rate = match (global.max_rate, profile.max_rate().map_err(in_profile)?) {
-            (Some(rate), _) => ((rate > 0.0).then_some(rate), Source::Flag("--max-rate".into())),
-            (None, Some(rate)) => ((rate > 0.0).then_some(rate), Source::Profile),
+        let (max_rate, source) = match (global.max_rate, profile.max_rate().map_err(in_profile)?) {
+            (Some(rate), _) => (Some(rate), Source::Flag("--max-rate".into())),
+            (None, Some(rate)) => (Some(rate), Source::Profile),
             (None, None) => (None, Source::Default),
         };
+        let max_rate = (max_rate.filter(|rate| *rate > 0.0), source);
         Ok(Self { key, base_url, workspace, attempt_timeout, deadline, max_rate, concurrency })
     }
 
